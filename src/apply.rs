@@ -1,0 +1,389 @@
+//! Runs a [`Plan`]: one `write(2)` per command, each checked on both error channels (the
+//! errno and the `Result:` line, REFERENCE §4), then verifies by reading back. On any failure
+//! it restores the state captured before the first write and says what it could not restore.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::kernel::KernelProfile;
+use crate::model::{DesiredDevice, DesiredState, DeviceName, Flag, LiveState, Pacing};
+use crate::plan::{plan, Environment, FieldChange, Plan, PlanError, ResultCheck, Write};
+use crate::procfs::observe::{read_live_state, ObserveError};
+use crate::procfs::parse::result_text;
+use crate::procfs::{PgFile, Procfs, ProcfsError};
+
+/// How long to wait for `rem_device_all` to take effect before giving up.
+pub const REMOVAL_TIMEOUT_MS: u64 = 5000;
+/// How often to look while waiting.
+pub const REMOVAL_POLL_MS: u64 = 10;
+
+/// Why one write did not take.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteFailure {
+    /// The kernel refused it with an errno (or the file is gone).
+    #[error(transparent)]
+    Procfs(#[from] ProcfsError),
+    /// The write returned success, but `Result:` says it failed.
+    #[error("the kernel accepted the write but its Result says: {0}")]
+    Result(String),
+    /// `rem_device_all` did not remove the devices in time.
+    #[error("after rem_device_all, {} still exist after {} ms", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "), REMOVAL_TIMEOUT_MS)]
+    RemovalTimeout(Vec<DeviceName>),
+}
+
+/// What a rollback did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RollbackReport {
+    /// Writes performed to restore.
+    pub writes: usize,
+    /// The box is back to the snapshot (verified by reading back).
+    pub restored: bool,
+    /// What could not be restored, in words.
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for RollbackReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.restored {
+            write!(
+                f,
+                "rolled back with {} writes; the box is as it was before apply",
+                self.writes
+            )
+        } else {
+            write!(
+                f,
+                "rollback incomplete after {} writes: {}",
+                self.writes,
+                self.problems.join("; ")
+            )
+        }
+    }
+}
+
+/// A field that did not take.
+#[derive(Debug, Clone, Serialize)]
+pub struct Mismatch {
+    /// The device.
+    pub device: DeviceName,
+    /// What differs.
+    pub change: FieldChange,
+}
+
+/// Apply failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The live state could not be read.
+    #[error(transparent)]
+    Observe(#[from] ObserveError),
+    /// The state cannot be planned here; nothing was written.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// A write failed; `rollback` says what was restored.
+    #[error("write {index} of {total} failed: {file} <- {command}: {cause}\n{rollback}")]
+    Write {
+        /// 1-based position in the plan.
+        index: usize,
+        /// Writes in the plan.
+        total: usize,
+        /// The file.
+        file: PgFile,
+        /// The command.
+        command: String,
+        /// The write that failed.
+        write: Box<Write>,
+        /// Why.
+        #[source]
+        cause: WriteFailure,
+        /// What the rollback did.
+        rollback: RollbackReport,
+    },
+    /// Every write succeeded but the box does not show the desired state.
+    #[error("verification failed: {}\n{rollback}", render_mismatches(.mismatches))]
+    Verify {
+        /// What differs.
+        mismatches: Vec<Mismatch>,
+        /// What the rollback did.
+        rollback: RollbackReport,
+    },
+}
+
+fn render_mismatches(m: &[Mismatch]) -> String {
+    m.iter()
+        .map(|m| {
+            format!(
+                "{}.{}: wanted {}, kernel shows {}",
+                m.device, m.change.field, m.change.new, m.change.old
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// What apply did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyReport {
+    /// The plan that was carried out.
+    pub plan: Plan,
+    /// Writes performed.
+    pub writes: usize,
+}
+
+/// Gathers the facts the planner needs besides pktgen's files: the kernel profile and the
+/// interfaces that the desired and live states name.
+pub fn environment(
+    procfs: &dyn Procfs,
+    desired: &DesiredState,
+    live: &LiveState,
+) -> Result<Environment, ProcfsError> {
+    let profile = procfs
+        .kernel_release()
+        .and_then(|r| KernelProfile::from_release(&r))
+        .unwrap_or_default();
+    let mut interfaces = BTreeMap::new();
+    for name in desired.devices.keys().chain(live.devices.keys()) {
+        let iface = name.interface().to_owned();
+        if !interfaces.contains_key(&iface) {
+            let info = procfs.interface(&iface)?;
+            interfaces.insert(iface, info);
+        }
+    }
+    Ok(Environment {
+        profile,
+        interfaces,
+    })
+}
+
+/// Reads the box and plans `desired` against it.
+pub fn plan_against(
+    procfs: &dyn Procfs,
+    desired: &DesiredState,
+) -> Result<(LiveState, Environment, Plan), ApplyError> {
+    let live = read_live_state(procfs)?;
+    let env = environment(procfs, desired, &live).map_err(ObserveError::from)?;
+    let p = plan(desired, &live, &env)?;
+    Ok((live, env, p))
+}
+
+/// The desired state that recreates `live` exactly on the threads `desired` owns.
+pub fn desired_from_live(
+    live: &LiveState,
+    owned: Option<&std::collections::BTreeSet<crate::model::ThreadId>>,
+    profile: &KernelProfile,
+) -> DesiredState {
+    let mut out = DesiredState {
+        threads: owned.cloned(),
+        ..DesiredState::default()
+    };
+    for (name, d) in &live.devices {
+        let Some(config) = &d.config else { continue };
+        let mut config = config.clone();
+        let shared = config.flags.contains(Flag::SHARED);
+        config.flags.set(Flag::SHARED, false);
+        out.devices.insert(
+            name.clone(),
+            DesiredDevice {
+                thread: d.thread,
+                config,
+                pacing: Pacing::Delay,
+                shared: profile.has_shared_flag().then_some(shared),
+            },
+        );
+    }
+    out
+}
+
+/// Plans and applies `desired`, verifies, and rolls back on failure.
+pub fn apply(procfs: &dyn Procfs, desired: &DesiredState) -> Result<ApplyReport, ApplyError> {
+    let (live, env, p) = plan_against(procfs, desired)?;
+    apply_plan(procfs, desired, &live, &env, p)
+}
+
+/// Carries out `p`, made from `live`, then verifies against `desired`.
+pub fn apply_plan(
+    procfs: &dyn Procfs,
+    desired: &DesiredState,
+    live: &LiveState,
+    env: &Environment,
+    p: Plan,
+) -> Result<ApplyReport, ApplyError> {
+    let span = tracing::info_span!("apply", writes = p.writes.len());
+    let _enter = span.enter();
+    let total = p.writes.len();
+    for (i, w) in p.writes.iter().enumerate() {
+        tracing::debug!(file = %w.file, command = %w.command, "write");
+        if let Err(cause) = execute_write(procfs, w) {
+            tracing::warn!(file = %w.file, command = %w.command, error = %cause, "write failed; rolling back");
+            let rollback = restore(procfs, live, desired, env);
+            return Err(ApplyError::Write {
+                index: i + 1,
+                total,
+                file: w.file.clone(),
+                command: w.command.clone(),
+                write: Box::new(w.clone()),
+                cause,
+                rollback,
+            });
+        }
+    }
+    let mismatches = verify(procfs, desired, env)?;
+    if !mismatches.is_empty() {
+        let rollback = restore(procfs, live, desired, env);
+        return Err(ApplyError::Verify {
+            mismatches,
+            rollback,
+        });
+    }
+    Ok(ApplyReport {
+        writes: total,
+        plan: p,
+    })
+}
+
+/// Reads the box back and lists every field that differs from `desired`.
+pub fn verify(
+    procfs: &dyn Procfs,
+    desired: &DesiredState,
+    env: &Environment,
+) -> Result<Vec<Mismatch>, ApplyError> {
+    let now = read_live_state(procfs)?;
+    let again = plan(desired, &now, env)?;
+    let mut out = Vec::new();
+    for a in &again.actions {
+        if a.changes.is_empty() || a.action != crate::plan::ActionKind::Change {
+            out.push(Mismatch {
+                device: a.device.clone(),
+                change: FieldChange {
+                    field: "device".into(),
+                    old: match a.action {
+                        crate::plan::ActionKind::Add => "absent".into(),
+                        _ => format!("on thread {}", a.from_thread.unwrap_or(a.thread)),
+                    },
+                    new: format!(
+                        "{} ({})",
+                        a.action.symbol(),
+                        a.reason.clone().unwrap_or_default()
+                    ),
+                },
+            });
+        }
+        for c in &a.changes {
+            out.push(Mismatch {
+                device: a.device.clone(),
+                change: c.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Performs one write and checks both channels.
+pub fn execute_write(procfs: &dyn Procfs, w: &Write) -> Result<(), WriteFailure> {
+    procfs.write(&w.file, &w.command)?;
+    match &w.check {
+        ResultCheck::DeviceOk => {
+            let text = procfs.read(&w.file)?;
+            let result = result_text(&text).unwrap_or_default();
+            if !result.starts_with("OK:") {
+                return Err(WriteFailure::Result(result));
+            }
+        }
+        ResultCheck::ThreadResult(expected) => {
+            let text = procfs.read(&w.file)?;
+            let result = result_text(&text).unwrap_or_default();
+            if &result != expected {
+                return Err(WriteFailure::Result(result));
+            }
+        }
+        ResultCheck::NotUpdated | ResultCheck::None => {}
+    }
+    if !w.wait_gone.is_empty() {
+        wait_gone(procfs, &w.wait_gone)?;
+    }
+    Ok(())
+}
+
+/// Polls until none of `devices` has a proc file (REFERENCE §2.2: removal is asynchronous,
+/// and adding the same name before it finishes fails with EBUSY).
+fn wait_gone(procfs: &dyn Procfs, devices: &[DeviceName]) -> Result<(), WriteFailure> {
+    let deadline = Instant::now() + Duration::from_millis(REMOVAL_TIMEOUT_MS);
+    loop {
+        let names = procfs.list()?;
+        let left: Vec<DeviceName> = devices
+            .iter()
+            .filter(|d| names.iter().any(|n| n == d.as_str()))
+            .cloned()
+            .collect();
+        if left.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(WriteFailure::RemovalTimeout(left));
+        }
+        std::thread::sleep(Duration::from_millis(REMOVAL_POLL_MS));
+    }
+}
+
+/// Best-effort return to `snapshot` after a failure. Never fails: what it cannot do is
+/// reported in the result, attached to the original error.
+pub fn restore(
+    procfs: &dyn Procfs,
+    snapshot: &LiveState,
+    desired: &DesiredState,
+    env: &Environment,
+) -> RollbackReport {
+    let mut report = RollbackReport::default();
+    let target = desired_from_live(snapshot, desired.threads.as_ref(), &env.profile);
+    for (name, d) in &snapshot.devices {
+        if d.config.is_none() && desired.owns(d.thread) {
+            report.problems.push(format!(
+                "{name} had no readable proc file before apply and cannot be recreated as it was"
+            ));
+        }
+    }
+    let (now, env_now) = match read_live_state(procfs)
+        .map_err(|e| e.to_string())
+        .and_then(|now| {
+            let env_now = environment(procfs, &target, &now).map_err(|e| e.to_string())?;
+            Ok((now, env_now))
+        }) {
+        Ok(x) => x,
+        Err(e) => {
+            report
+                .problems
+                .push(format!("cannot read the box to roll back: {e}"));
+            return report;
+        }
+    };
+    let back = match plan(&target, &now, &env_now) {
+        Ok(p) => p,
+        Err(e) => {
+            report
+                .problems
+                .push(format!("cannot plan the rollback: {e}"));
+            return report;
+        }
+    };
+    for w in &back.writes {
+        report.writes += 1;
+        if let Err(e) = execute_write(procfs, w) {
+            report.problems.push(format!("{}: {e}", w.render()));
+        }
+    }
+    match verify(procfs, &target, &env_now) {
+        Ok(m) if m.is_empty() && report.problems.is_empty() => report.restored = true,
+        Ok(m) => report.problems.extend(m.iter().map(|m| {
+            format!(
+                "{}.{} is {} instead of {}",
+                m.device, m.change.field, m.change.old, m.change.new
+            )
+        })),
+        Err(e) => report
+            .problems
+            .push(format!("cannot verify the rollback: {e}")),
+    }
+    report
+}

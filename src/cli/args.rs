@@ -1,0 +1,96 @@
+//! Command-line arguments (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Declarative configuration for the Linux kernel packet generator (pktgen).
+#[derive(Debug, Parser)]
+#[command(name = "pgstate", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The pktgen directory.
+    #[arg(long, global = true, default_value = pgstate::procfs::real::DEFAULT_ROOT, value_name = "DIR")]
+    pub proc_root: PathBuf,
+
+    /// Where interface facts (MAC, up/down, queues) are read from.
+    #[arg(long, global = true, default_value = pgstate::procfs::real::DEFAULT_SYS_CLASS_NET, value_name = "DIR", hide = true)]
+    pub sys_class_net: PathBuf,
+
+    /// More output: -v shows the exact writes, -vv debug logs.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the writes that would take the live state to STATE.
+    Plan(PlanArgs),
+    /// Perform those writes, verify by reading back, roll back on failure.
+    Apply(ApplyArgs),
+    /// Unified diff of the live state against STATE, both as normalised state files.
+    Diff(StateArg),
+    /// Print the live state as a state file.
+    Show(ShowArgs),
+    /// Check STATE offline: syntax, types, kernel ranges, cross-field rules.
+    Validate(StateArg),
+}
+
+/// A state file or directory.
+#[derive(Debug, Args)]
+pub struct StateArg {
+    /// A YAML state file, or a directory of them.
+    pub state: PathBuf,
+}
+
+/// `plan` arguments.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// A YAML state file, or a directory of them.
+    pub state: PathBuf,
+    /// Exit 0 when converged, 2 when there are changes, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `apply` arguments.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A YAML state file, or a directory of them.
+    pub state: PathBuf,
+    /// Machine-readable report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `show` arguments.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// JSON instead of YAML.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,150 @@
+//! Text and JSON renderings of plans, reports and states. Only `cli/` prints.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use pgstate::apply::ApplyReport;
+use pgstate::plan::{ActionKind, Plan};
+
+/// Version of the JSON documents pgstate prints.
+pub const JSON_FORMAT_VERSION: u32 = 1;
+
+/// Summary counts of a plan.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// Devices added.
+    pub add: usize,
+    /// Devices changed in place.
+    pub change: usize,
+    /// Devices removed.
+    pub remove: usize,
+    /// Devices removed and added again.
+    pub recreate: usize,
+    /// Writes.
+    pub writes: usize,
+}
+
+impl Summary {
+    pub fn of(plan: &Plan) -> Summary {
+        Summary {
+            add: plan.count(ActionKind::Add),
+            change: plan.count(ActionKind::Change),
+            remove: plan.count(ActionKind::Remove),
+            recreate: plan.count(ActionKind::Recreate),
+            writes: plan.writes.len(),
+        }
+    }
+}
+
+/// `plan --json`.
+#[derive(Serialize)]
+pub struct PlanJson<'a> {
+    pub format_version: u32,
+    pub changes: bool,
+    pub summary: Summary,
+    pub actions: &'a [pgstate::plan::DeviceAction],
+    pub writes: &'a [pgstate::plan::Write],
+}
+
+/// `apply --json`.
+#[derive(Serialize)]
+pub struct ApplyJson<'a> {
+    pub format_version: u32,
+    pub applied: bool,
+    pub verified: bool,
+    pub summary: Summary,
+    pub actions: &'a [pgstate::plan::DeviceAction],
+    pub writes: &'a [pgstate::plan::Write],
+}
+
+pub fn plan_json(plan: &Plan) -> String {
+    let doc = PlanJson {
+        format_version: JSON_FORMAT_VERSION,
+        changes: !plan.is_empty(),
+        summary: Summary::of(plan),
+        actions: &plan.actions,
+        writes: &plan.writes,
+    };
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+pub fn apply_json(report: &ApplyReport) -> String {
+    let doc = ApplyJson {
+        format_version: JSON_FORMAT_VERSION,
+        applied: true,
+        verified: true,
+        summary: Summary::of(&report.plan),
+        actions: &report.plan.actions,
+        writes: &report.plan.writes,
+    };
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// Terraform-style text: one block per device, then the summary line.
+pub fn plan_text(plan: &Plan, show_writes: bool) -> String {
+    let mut out = String::new();
+    if plan.is_empty() {
+        out.push_str("No changes. pktgen matches the desired state.\n");
+        return out;
+    }
+    out.push_str("pgstate will perform the following actions:\n\n");
+    for a in &plan.actions {
+        let thread = match a.from_thread {
+            Some(from) => format!("thread {from} -> {}", a.thread),
+            None => format!("thread {}", a.thread),
+        };
+        let _ = write!(out, "  {:>3} {} ({thread})", a.action.symbol(), a.device);
+        if a.running {
+            out.push_str(" [running]");
+        }
+        if let Some(r) = &a.reason {
+            let _ = write!(out, "\n        because {r}");
+        }
+        out.push('\n');
+        for c in &a.changes {
+            if a.action == ActionKind::Change {
+                let _ = writeln!(out, "        {}: {} -> {}", c.field, c.old, c.new);
+            } else {
+                let _ = writeln!(out, "        {}: {}", c.field, c.new);
+            }
+        }
+    }
+    let running: Vec<_> = plan
+        .actions
+        .iter()
+        .filter(|a| a.running && matches!(a.action, ActionKind::Remove | ActionKind::Recreate))
+        .map(|a| a.device.to_string())
+        .collect();
+    if !running.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nWarning: this stops traffic that is running on {}.",
+            running.join(", ")
+        );
+    }
+    if show_writes {
+        out.push_str("\nWrites:\n");
+        for (i, w) in plan.writes.iter().enumerate() {
+            let _ = writeln!(out, "  {:>4}  {}", i + 1, w.render());
+        }
+    }
+    let s = Summary::of(plan);
+    let _ = writeln!(
+        out,
+        "\nPlan: {} to add, {} to change, {} to remove, {} to re-create; {} writes.",
+        s.add, s.change, s.remove, s.recreate, s.writes
+    );
+    out
+}
+
+pub fn apply_text(report: &ApplyReport) -> String {
+    if report.plan.is_empty() {
+        return "No changes. pktgen matches the desired state.\n".into();
+    }
+    let s = Summary::of(&report.plan);
+    format!(
+        "Applied: {} added, {} changed, {} removed, {} re-created; {} writes. Verified by readback.\n",
+        s.add, s.change, s.remove, s.recreate, s.writes
+    )
+}

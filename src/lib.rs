@@ -1,0 +1,28 @@
+//! pgstate: a declarative reconciler for the Linux kernel packet generator (pktgen).
+//!
+//! pktgen is configured one command at a time through `/proc/net/pktgen`. pgstate reads a
+//! desired state from YAML ([`spec`]), reads the live state back from procfs
+//! ([`procfs::observe`]), computes the minimal ordered list of writes between them with a
+//! pure planner ([`plan`]), and carries them out with both error channels checked,
+//! verification by readback and rollback on failure ([`apply`]).
+//!
+//! All access to pktgen goes through the [`procfs::Procfs`] trait, implemented by the real
+//! kernel ([`procfs::RealProcfs`]) and by an in-memory simulator ([`procfs::SimProcfs`]).
+
+#![warn(missing_docs)]
+
+pub mod apply;
+pub mod error;
+pub mod kernel;
+pub mod model;
+pub mod plan;
+pub mod procfs;
+pub mod spec;
+
+pub use apply::{apply, ApplyError, ApplyReport};
+pub use error::{Diagnostic, ErrorKind, Location};
+pub use kernel::KernelProfile;
+pub use model::{DesiredState, DeviceName, LiveState, ThreadId};
+pub use plan::{plan, Plan, PlanError, Write};
+pub use procfs::{PgFile, Procfs, ProcfsError};
+pub use spec::{load_path, LoadError, LoadedState};

@@ -1,0 +1,48 @@
+//! The `pgstate` binary: parse the command line, set up logging, run, map the outcome to an
+//! exit code. Exit codes: 0 success; 1 error; 2 changes pending (`plan --detailed-exitcode`).
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use cli::args::{Cli, LogFormat};
+
+fn init_tracing(cli: &Cli) {
+    let default = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0 | 1) => "warn",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => builder.without_time().with_target(false).init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli);
+    match cli::run(&cli) {
+        Ok(cli::Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(cli::Outcome::Changes) => ExitCode::from(2),
+        Err(e) => {
+            // A closed pipe (`pgstate show | head`) is not an error.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Pure data: names, flags, device configuration and whole-box states. No I/O here.
+
+mod device;
+mod flags;
+mod names;
+mod state;
+
+pub use device::{DeviceConfig, ImixEntry, Pacing, Vlan, XmitMode, DELAY_NEVER_WRITTEN};
+pub use flags::{Flag, FlagSet, UnknownFlag};
+pub use names::{
+    DeviceName, MacAddr, MacError, NameError, ThreadId, MAX_DEVICE_NAME_LEN, MAX_INTERFACE_NAME_LEN,
+};
+pub use state::{DesiredDevice, DesiredState, LiveDevice, LiveState, LiveThread};

@@ -1,0 +1,544 @@
+//! Per-device planning: which commands take one device from what it is to what it should
+//! be, in the order the kernel needs (REFERENCE §2.6). Pure.
+
+use std::net::Ipv6Addr;
+
+use serde::Serialize;
+
+use super::{managed_flag, ResultCheck, Write};
+use crate::kernel::KernelProfile;
+use crate::model::{DeviceConfig, DeviceName, Flag, Pacing, Vlan, DELAY_NEVER_WRITTEN};
+use crate::procfs::{InterfaceInfo, PgFile};
+
+/// One parameter that changes, for display and reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    /// The state-file key.
+    pub field: String,
+    /// The value before (`(hidden)` when the kernel does not show it).
+    pub old: String,
+    /// The value after.
+    pub new: String,
+}
+
+/// The writes for one device and the changes they make.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceDiff {
+    /// Changed parameters.
+    pub changes: Vec<FieldChange>,
+    /// The commands, in kernel order.
+    pub writes: Vec<Write>,
+}
+
+/// Whether the packet sizes match. Sizes left at the default (0) read back as 0 until the
+/// first start, and as the size `pktgen_setup_inject` picked afterwards (REFERENCE §2.5).
+fn pkt_sizes_match(live: &DeviceConfig, want: &DeviceConfig) -> bool {
+    if want.min_pkt_size == 0 && want.max_pkt_size == 0 {
+        live.min_pkt_size == live.max_pkt_size
+            && (live.min_pkt_size == 0
+                || live.min_pkt_size == live.start_default_pkt_size()
+                || live.min_pkt_size == want.start_default_pkt_size())
+    } else {
+        live.min_pkt_size == want.min_pkt_size && live.max_pkt_size == want.max_pkt_size
+    }
+}
+
+/// Why `live` can only become `want` by removing and re-adding the device, if it must.
+/// These settings have no command that returns them to the default (REFERENCE §7.3).
+pub fn recreate_reason(
+    live: &DeviceConfig,
+    want: &DeviceConfig,
+    _iface: Option<&InterfaceInfo>,
+) -> Option<String> {
+    if !live.imix_weights.is_empty() && want.imix_weights.is_empty() {
+        return Some("imix_weights can only be cleared by re-adding the device".into());
+    }
+    if live.node.is_some() && want.node.is_none() {
+        return Some("node can only be reset to 'no node' by re-adding the device".into());
+    }
+    if want.min_pkt_size == 0 && want.max_pkt_size == 0 && !pkt_sizes_match(live, want) {
+        return Some(
+            "packet sizes can only go back to the kernel default by re-adding the device".into(),
+        );
+    }
+    None
+}
+
+fn show_v4(s: &str) -> String {
+    if s.is_empty() {
+        "(unset)".into()
+    } else {
+        s.to_owned()
+    }
+}
+
+fn show_vlan(v: Option<Vlan>) -> String {
+    v.map_or_else(
+        || "(off)".into(),
+        |v| format!("{} p {} cfi {}", v.id, v.p, v.cfi),
+    )
+}
+
+fn show_mpls(labels: &[u32]) -> String {
+    if labels.is_empty() {
+        "(none)".into()
+    } else {
+        labels
+            .iter()
+            .map(|l| format!("{l:08x}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+struct Gen<'a> {
+    name: &'a DeviceName,
+    out: DeviceDiff,
+}
+
+impl Gen<'_> {
+    fn write(&mut self, field: &str, command: String, check: ResultCheck) {
+        self.out.writes.push(Write {
+            file: PgFile::Device(self.name.clone()),
+            command,
+            device: Some(self.name.clone()),
+            field: Some(field.to_owned()),
+            check,
+            wait_gone: Vec::new(),
+        });
+    }
+
+    fn change(&mut self, field: &str, old: impl ToString, new: impl ToString) {
+        self.out.changes.push(FieldChange {
+            field: field.to_owned(),
+            old: old.to_string(),
+            new: new.to_string(),
+        });
+    }
+
+    /// A plain `field value` command that the kernel confirms with `OK:`.
+    fn set(&mut self, field: &str, old: impl ToString, new: impl ToString) {
+        let new = new.to_string();
+        self.change(field, old, &new);
+        self.write(field, format!("{field} {new}"), ResultCheck::DeviceOk);
+    }
+}
+
+/// The writes that take device `name` from `from` to `to`.
+///
+/// `fresh_known` says `from` is a device just added, whose hidden fields (the other address
+/// family, spi, FLOW_SEQ with no flows, VLAN priority while VLAN is off) are known defaults;
+/// for a live device they are unknown and written whenever they matter.
+pub fn device_writes(
+    name: &DeviceName,
+    from: &DeviceConfig,
+    fresh_known: bool,
+    to: &DeviceConfig,
+    pacing: Pacing,
+    profile: &KernelProfile,
+    iface: Option<&InterfaceInfo>,
+) -> DeviceDiff {
+    let mut g = Gen {
+        name,
+        out: DeviceDiff::default(),
+    };
+    let mut cur = from.clone();
+    let v4_known = fresh_known || !from.ipv6();
+    let v6_known = fresh_known || from.ipv6();
+    let spi_known = fresh_known || from.flags.contains(Flag::IPSEC);
+    let flow_seq_known = fresh_known || from.flows > 0;
+
+    // Lower clone_skb and burst first: netif_receive, imix and !SHARED refuse them (§2.6).
+    if to.clone_skb == 0 && cur.clone_skb != 0 {
+        g.set("clone_skb", cur.clone_skb, 0);
+        cur.clone_skb = 0;
+    }
+    if to.burst == 1 && cur.burst != 1 {
+        g.set("burst", cur.burst, 1);
+        cur.burst = 1;
+    }
+    if to.xmit_mode != cur.xmit_mode {
+        g.set("xmit_mode", cur.xmit_mode, to.xmit_mode);
+    }
+    // SHARED before clone_skb > 0 or burst > 1 (§2.6 rule 3).
+    if to.flags.contains(Flag::SHARED) && !cur.flags.contains(Flag::SHARED) {
+        g.change("flags", "-SHARED", "+SHARED");
+        g.write("flags", "flag SHARED".into(), ResultCheck::DeviceOk);
+        cur.flags.set(Flag::SHARED, true);
+    }
+    // Sizes before rate (§2.6 rule 5), and min/max separately (rule 9).
+    if !pkt_sizes_match(&cur, to) {
+        if cur.min_pkt_size != to.min_pkt_size {
+            g.set("min_pkt_size", cur.min_pkt_size, to.min_pkt_size);
+        }
+        if cur.max_pkt_size != to.max_pkt_size {
+            g.set("max_pkt_size", cur.max_pkt_size, to.max_pkt_size);
+        }
+        cur.min_pkt_size = to.min_pkt_size;
+        cur.max_pkt_size = to.max_pkt_size;
+    }
+    if to.imix_weights != cur.imix_weights && !to.imix_weights.is_empty() {
+        let text = |w: &[crate::model::ImixEntry]| {
+            w.iter()
+                .map(|e| format!("{},{}", e.size, e.weight))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let new = text(&to.imix_weights);
+        g.change(
+            "imix_weights",
+            if cur.imix_weights.is_empty() {
+                "(none)".into()
+            } else {
+                text(&cur.imix_weights)
+            },
+            &new,
+        );
+        // imix_weights leaves Result as it was (REFERENCE §4).
+        g.write(
+            "imix_weights",
+            format!("imix_weights {new}"),
+            ResultCheck::NotUpdated,
+        );
+    }
+    if to.clone_skb != cur.clone_skb {
+        g.set("clone_skb", cur.clone_skb, to.clone_skb);
+    }
+    if to.burst != cur.burst {
+        g.set("burst", cur.burst, to.burst);
+    }
+    if to.count != cur.count {
+        g.set("count", cur.count, to.count);
+    }
+    if to.frags != cur.frags {
+        g.set("frags", cur.frags, to.frags);
+    }
+    if to.delay != cur.delay {
+        let old = if cur.delay == DELAY_NEVER_WRITTEN {
+            "never".to_owned()
+        } else {
+            format!("{} ns", cur.delay)
+        };
+        match pacing {
+            Pacing::Delay => {
+                g.change("delay", old, to.delay);
+                g.write(
+                    "delay",
+                    format!("delay {}", to.delay),
+                    ResultCheck::DeviceOk,
+                );
+            }
+            Pacing::Rate(m) => {
+                g.change("rate", old, format!("{m} Mb/s (delay {} ns)", to.delay));
+                g.write("rate", format!("rate {m}"), ResultCheck::DeviceOk);
+            }
+            Pacing::RateP(p) => {
+                g.change("ratep", old, format!("{p} pps (delay {} ns)", to.delay));
+                g.write("ratep", format!("ratep {p}"), ResultCheck::DeviceOk);
+            }
+        }
+    }
+
+    // Addresses: each family is hidden while the other is active (§3.3 L7), so a switch
+    // writes every field of the new family.
+    if to.ipv6() {
+        let switching = !cur.ipv6();
+        let fields = [
+            ("dst6", cur.dst6, to.dst6),
+            ("dst6_min", cur.dst6_min, to.dst6_min),
+            ("dst6_max", cur.dst6_max, to.dst6_max),
+            ("src6", cur.src6, to.src6),
+        ];
+        for (i, (field, old, new)) in fields.into_iter().enumerate() {
+            let link_local_default =
+                field == "src6" && new.is_unspecified() && is_link_local(old) && !switching;
+            let differs = if v6_known {
+                old != new && !link_local_default
+            } else {
+                true
+            };
+            // One IPv6 write must happen for the kernel to switch mode.
+            if differs || (switching && i == 0) {
+                let old = if v6_known {
+                    old.to_string()
+                } else {
+                    "(hidden)".into()
+                };
+                g.set(field, old, new);
+            }
+        }
+    } else {
+        let fields = [
+            ("dst_min", &cur.dst_min, &to.dst_min),
+            ("dst_max", &cur.dst_max, &to.dst_max),
+            ("src_min", &cur.src_min, &to.src_min),
+            ("src_max", &cur.src_max, &to.src_max),
+        ];
+        for (field, old, new) in fields {
+            if !v4_known || old != new {
+                let shown_old = if v4_known {
+                    show_v4(old)
+                } else {
+                    "(hidden)".into()
+                };
+                g.change(field, shown_old, show_v4(new));
+                // Unset is written as 0.0.0.0: an empty value makes pre-6.15 kernels read
+                // past the write buffer (REFERENCE §2.0), and both mean "no address".
+                let value = if new.is_empty() {
+                    "0.0.0.0"
+                } else {
+                    new.as_str()
+                };
+                g.write(field, format!("{field} {value}"), ResultCheck::DeviceOk);
+            }
+        }
+    }
+
+    if to.dst_mac != cur.dst_mac {
+        g.set("dst_mac", cur.dst_mac, to.dst_mac);
+    }
+    if to.src_mac != cur.src_mac {
+        // Zero means "use the interface's MAC" (REFERENCE §2.3).
+        let show = |m: crate::model::MacAddr| {
+            if m.is_zero() {
+                "(interface MAC)".to_owned()
+            } else {
+                m.to_string()
+            }
+        };
+        g.change("src_mac", show(cur.src_mac), show(to.src_mac));
+        g.write(
+            "src_mac",
+            format!("src_mac {}", to.src_mac),
+            ResultCheck::DeviceOk,
+        );
+    }
+    for (field, old, new) in [
+        ("src_mac_count", cur.src_mac_count, to.src_mac_count),
+        ("dst_mac_count", cur.dst_mac_count, to.dst_mac_count),
+    ] {
+        if old != new {
+            g.set(field, old, new);
+        }
+    }
+    for (field, old, new) in [
+        ("udp_src_min", cur.udp_src_min, to.udp_src_min),
+        ("udp_src_max", cur.udp_src_max, to.udp_src_max),
+        ("udp_dst_min", cur.udp_dst_min, to.udp_dst_min),
+        ("udp_dst_max", cur.udp_dst_max, to.udp_dst_max),
+    ] {
+        if old != new {
+            g.set(field, old, new);
+        }
+    }
+    // pktgen clamps queue_map_* to the real queue count at every start (§2.3).
+    let clamp = |v: u16| match iface.and_then(|i| i.tx_queues) {
+        Some(n) if n > 0 && u32::from(v) >= n => u16::try_from(n - 1).unwrap_or(v),
+        _ => v,
+    };
+    for (field, old, new) in [
+        ("queue_map_min", cur.queue_map_min, to.queue_map_min),
+        ("queue_map_max", cur.queue_map_max, to.queue_map_max),
+    ] {
+        if old != new && old != clamp(new) {
+            g.set(field, old, new);
+        }
+    }
+    if to.flows != cur.flows {
+        g.set("flows", cur.flows, to.flows);
+    }
+    if to.flowlen != cur.flowlen {
+        g.set("flowlen", cur.flowlen, to.flowlen);
+    }
+
+    // MPLS and VLAN turn each other off (§2.3); MPLS goes first so that VLAN has the last word.
+    let mut force_vlan = false;
+    if to.mpls != cur.mpls {
+        g.change("mpls", show_mpls(&cur.mpls), show_mpls(&to.mpls));
+        if to.mpls.is_empty() {
+            if to.vlan.is_some() {
+                // Writing vlan_id clears the label stack.
+                force_vlan = true;
+            } else if profile.mpls_zero_clears() {
+                g.write("mpls", "mpls 0".into(), ResultCheck::DeviceOk);
+            } else {
+                // Before 6.15 `mpls 0` stores one zero label; a VLAN id clears the stack and
+                // an id above 4095 turns the VLAN off again (§2.3 mpls and vlan_id rows).
+                g.write("mpls", "vlan_id 0".into(), ResultCheck::DeviceOk);
+                g.write("mpls", "vlan_id 4096".into(), ResultCheck::NotUpdated);
+                cur.vlan = None;
+                cur.svlan = None;
+            }
+        } else {
+            let labels = to
+                .mpls
+                .iter()
+                .map(|l| format!("{l:08x}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            g.write("mpls", format!("mpls {labels}"), ResultCheck::DeviceOk);
+            cur.vlan = None;
+            cur.svlan = None;
+            if to.mpls.iter().any(|l| l & 0x100 != 0) {
+                // A bottom-of-stack label turns MPLS_RND on; the flags step below fixes it.
+                cur.flags.set(Flag::MPLS_RND, true);
+            }
+        }
+        cur.mpls = to.mpls.clone();
+    }
+    if to.vlan != cur.vlan || to.svlan != cur.svlan || force_vlan {
+        g.change(
+            "vlan",
+            format!("{} / svlan {}", show_vlan(cur.vlan), show_vlan(cur.svlan)),
+            format!("{} / svlan {}", show_vlan(to.vlan), show_vlan(to.svlan)),
+        );
+        match to.vlan {
+            None => {
+                // An id above 4095 turns VLAN and SVLAN off and leaves Result alone.
+                g.write("vlan_id", "vlan_id 4096".into(), ResultCheck::NotUpdated);
+            }
+            Some(v) => {
+                if to.svlan.is_none() && cur.svlan.is_some() {
+                    // svlan_id > 4095 turns both tags off; the VLAN is set again below.
+                    g.write("svlan_id", "svlan_id 4096".into(), ResultCheck::NotUpdated);
+                    cur.vlan = None;
+                    cur.svlan = None;
+                }
+                // Priority and CFI are kept but hidden while a tag is off: unknown then.
+                let known = |t: Option<Vlan>| {
+                    t.or(if fresh_known {
+                        Some(Vlan::default())
+                    } else {
+                        None
+                    })
+                };
+                let before = known(cur.vlan);
+                if cur.vlan.map(|x| x.id) != Some(v.id) || force_vlan {
+                    g.write(
+                        "vlan_id",
+                        format!("vlan_id {}", v.id),
+                        ResultCheck::DeviceOk,
+                    );
+                }
+                if before.map(|x| x.p) != Some(v.p) {
+                    g.write("vlan_p", format!("vlan_p {}", v.p), ResultCheck::DeviceOk);
+                }
+                if before.map(|x| x.cfi) != Some(v.cfi) {
+                    g.write(
+                        "vlan_cfi",
+                        format!("vlan_cfi {}", v.cfi),
+                        ResultCheck::DeviceOk,
+                    );
+                }
+                if let Some(s) = to.svlan {
+                    let before = known(cur.svlan);
+                    if cur.svlan.map(|x| x.id) != Some(s.id) {
+                        g.write(
+                            "svlan_id",
+                            format!("svlan_id {}", s.id),
+                            ResultCheck::DeviceOk,
+                        );
+                    }
+                    if before.map(|x| x.p) != Some(s.p) {
+                        g.write("svlan_p", format!("svlan_p {}", s.p), ResultCheck::DeviceOk);
+                    }
+                    if before.map(|x| x.cfi) != Some(s.cfi) {
+                        g.write(
+                            "svlan_cfi",
+                            format!("svlan_cfi {}", s.cfi),
+                            ResultCheck::DeviceOk,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    // tos and traffic_class take exactly two hex digits (§2.3).
+    if to.tos != cur.tos {
+        g.change(
+            "tos",
+            format!("0x{:02x}", cur.tos),
+            format!("0x{:02x}", to.tos),
+        );
+        g.write("tos", format!("tos {:02x}", to.tos), ResultCheck::DeviceOk);
+    }
+    if to.traffic_class != cur.traffic_class {
+        g.change(
+            "traffic_class",
+            format!("0x{:02x}", cur.traffic_class),
+            format!("0x{:02x}", to.traffic_class),
+        );
+        g.write(
+            "traffic_class",
+            format!("traffic_class {:02x}", to.traffic_class),
+            ResultCheck::DeviceOk,
+        );
+    }
+    if to.skb_priority != cur.skb_priority {
+        g.set("skb_priority", cur.skb_priority, to.skb_priority);
+    }
+    if let Some(n) = to.node {
+        if cur.node != Some(n) {
+            g.set(
+                "node",
+                cur.node
+                    .map_or_else(|| "(none)".to_owned(), |n| n.to_string()),
+                n,
+            );
+        }
+    }
+    if to.flags.contains(Flag::IPSEC) && (!spi_known || cur.spi != to.spi) {
+        g.set(
+            "spi",
+            if spi_known {
+                cur.spi.to_string()
+            } else {
+                "(hidden)".into()
+            },
+            to.spi,
+        );
+    }
+
+    for flag in Flag::ALL.iter().copied().filter(|f| managed_flag(*f)) {
+        let want = to.flags.contains(flag);
+        let have = cur.flags.contains(flag);
+        let write = if flag == Flag::FLOW_SEQ {
+            // FLOW_SEQ is shown only while flows > 0 (§3.3 Flags rules).
+            to.flows > 0 && (!flow_seq_known || want != have)
+        } else {
+            want != have
+        };
+        if write {
+            let (sign, cmd) = if want {
+                ("+", format!("flag {flag}"))
+            } else {
+                ("-", format!("flag !{flag}"))
+            };
+            g.change(
+                "flags",
+                if have {
+                    format!("+{flag}")
+                } else {
+                    format!("-{flag}")
+                },
+                format!("{sign}{flag}"),
+            );
+            g.write("flags", cmd, ResultCheck::DeviceOk);
+        }
+    }
+    // !SHARED after clone_skb 0 and burst 1 (§2.6 rule 2); !IPV6 last (rule 8).
+    if !to.flags.contains(Flag::SHARED) && cur.flags.contains(Flag::SHARED) {
+        g.change("flags", "+SHARED", "-SHARED");
+        g.write("flags", "flag !SHARED".into(), ResultCheck::DeviceOk);
+    }
+    if !to.ipv6() && cur.ipv6() {
+        g.change("ipv6", "on", "off");
+        g.write("flags", "flag !IPV6".into(), ResultCheck::DeviceOk);
+    }
+    g.out
+}
+
+fn is_link_local(a: Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}

@@ -1,0 +1,759 @@
+//! The planner: live state + desired state → the ordered, minimal list of writes.
+//!
+//! Pure: values in, values out, no I/O (STYLE §5.1). The same function drives `plan`,
+//! `apply`, verification (a converged box plans nothing) and rollback (a plan back to the
+//! snapshot taken before apply).
+
+mod device;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+pub use device::{device_writes, DeviceDiff, FieldChange};
+
+use crate::kernel::KernelProfile;
+use crate::model::{DesiredState, DeviceConfig, DeviceName, Flag, LiveState, ThreadId};
+use crate::procfs::{InterfaceInfo, PgFile};
+
+/// How to check a write beyond its errno (REFERENCE §4: many refusals only show in `Result:`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "text")]
+pub enum ResultCheck {
+    /// The device's `Result:` must start with `OK:`.
+    DeviceOk,
+    /// The command does not update `Result:` (imix_weights, VLAN off); only errno counts.
+    NotUpdated,
+    /// The thread's `Result:` must equal this text.
+    ThreadResult(String),
+    /// `pgctrl` has no `Result:` line.
+    None,
+}
+
+/// One command written to one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Write {
+    /// The file (`pgctrl`, `kpktgend_N`, or a device).
+    #[serde(serialize_with = "ser_file")]
+    pub file: PgFile,
+    /// The command, without its newline.
+    pub command: String,
+    /// The device this write is for.
+    pub device: Option<DeviceName>,
+    /// The state-file key that asked for it, if any.
+    pub field: Option<String>,
+    /// How to confirm that the kernel took it.
+    pub check: ResultCheck,
+    /// Device files that must be gone before the next write (after `rem_device_all`, which
+    /// the kernel carries out asynchronously, REFERENCE §2.2).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub wait_gone: Vec<DeviceName>,
+}
+
+fn ser_file<S: serde::Serializer>(f: &PgFile, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(f)
+}
+
+impl Write {
+    /// `file <- command`, as shown by `plan -v`.
+    pub fn render(&self) -> String {
+        format!("{} <- {}", self.file, self.command)
+    }
+}
+
+/// What happens to a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// `+`: added.
+    Add,
+    /// `~`: parameters changed in place.
+    Change,
+    /// `-`: removed.
+    Remove,
+    /// `-/+`: removed and added again (its thread is flushed, or it moves thread).
+    Recreate,
+}
+
+impl ActionKind {
+    /// The Terraform-style symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            ActionKind::Add => "+",
+            ActionKind::Change => "~",
+            ActionKind::Remove => "-",
+            ActionKind::Recreate => "-/+",
+        }
+    }
+}
+
+/// One device's part of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceAction {
+    /// The device.
+    pub device: DeviceName,
+    /// What happens.
+    pub action: ActionKind,
+    /// Its thread after the plan (before, for removals).
+    pub thread: ThreadId,
+    /// Its thread before, when it moves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_thread: Option<ThreadId>,
+    /// Why, for removals and re-creations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Parameter changes (old → new).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+    /// The device is sending right now; changes apply live, removal stops it.
+    pub running: bool,
+}
+
+/// The planner's output.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Plan {
+    /// Per-device actions, by device name.
+    pub actions: Vec<DeviceAction>,
+    /// The writes, in order.
+    pub writes: Vec<Write>,
+    /// Threads that get `rem_device_all`.
+    pub flushed_threads: Vec<ThreadId>,
+}
+
+impl Plan {
+    /// A converged box plans nothing.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+
+    /// Number of devices with `kind`.
+    pub fn count(&self, kind: ActionKind) -> usize {
+        self.actions.iter().filter(|a| a.action == kind).count()
+    }
+}
+
+/// Facts about the box that the planner needs besides pktgen's own files.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// The kernel's behaviour.
+    pub profile: KernelProfile,
+    /// Interfaces by name (`None`: does not exist). Only those the state names are needed.
+    pub interfaces: BTreeMap<String, Option<InterfaceInfo>>,
+}
+
+/// The desired state cannot be planned on this box.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// A device asks for a thread the kernel does not have.
+    #[error(
+        "device {device}: thread {thread} does not exist (this box has kpktgend_{{{available}}})"
+    )]
+    NoSuchThread {
+        /// The device.
+        device: DeviceName,
+        /// The thread asked for.
+        thread: ThreadId,
+        /// The threads there are.
+        available: String,
+    },
+    /// `threads:` lists a thread the kernel does not have.
+    #[error("threads: thread {thread} does not exist (this box has kpktgend_{{{available}}})")]
+    NoSuchOwnedThread {
+        /// The thread.
+        thread: ThreadId,
+        /// The threads there are.
+        available: String,
+    },
+    /// A device is put on a thread outside `threads:`.
+    #[error(
+        "device {device}: thread {thread} is not one of the threads this state owns ({owned})"
+    )]
+    ThreadNotOwned {
+        /// The device.
+        device: DeviceName,
+        /// Its thread.
+        thread: ThreadId,
+        /// The owned threads.
+        owned: String,
+    },
+    /// The device name is taken on a thread this state does not own.
+    #[error("device {device} already exists on thread {thread}, which this state does not own; remove it there or add that thread to `threads:`")]
+    NameTakenElsewhere {
+        /// The device.
+        device: DeviceName,
+        /// The thread holding it.
+        thread: ThreadId,
+    },
+    /// The interface does not exist.
+    #[error(
+        "device {device}: interface {interface} does not exist (add_device would fail with ENODEV)"
+    )]
+    MissingInterface {
+        /// The device.
+        device: DeviceName,
+        /// Its interface.
+        interface: String,
+    },
+    /// The interface is down.
+    #[error("device {device}: interface {interface} is down (add_device would fail with ENETDOWN); bring it up with `ip link set {interface} up`")]
+    InterfaceDown {
+        /// The device.
+        device: DeviceName,
+        /// Its interface.
+        interface: String,
+    },
+    /// The state needs a feature this kernel lacks.
+    #[error("device {device}: {what} needs Linux {needs} or later; this kernel is {have}")]
+    Unsupported {
+        /// The device.
+        device: DeviceName,
+        /// The feature.
+        what: String,
+        /// Minimum version.
+        needs: String,
+        /// This kernel.
+        have: String,
+    },
+}
+
+fn list_threads<'a>(it: impl Iterator<Item = &'a ThreadId>) -> String {
+    it.map(ToString::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// Plans the writes that take `live` to `desired`.
+pub fn plan(
+    desired: &DesiredState,
+    live: &LiveState,
+    env: &Environment,
+) -> Result<Plan, PlanError> {
+    let profile = &env.profile;
+    let available = || list_threads(live.threads.keys());
+    if let Some(owned) = &desired.threads {
+        for t in owned {
+            if !live.threads.contains_key(t) {
+                return Err(PlanError::NoSuchOwnedThread {
+                    thread: *t,
+                    available: available(),
+                });
+            }
+        }
+    }
+    // Resolve and check every desired device first: nothing is planned for a state that
+    // cannot be applied.
+    let mut want: BTreeMap<&DeviceName, (ThreadId, DeviceConfig, &crate::model::DesiredDevice)> =
+        BTreeMap::new();
+    for (name, dev) in &desired.devices {
+        if !live.threads.contains_key(&dev.thread) {
+            return Err(PlanError::NoSuchThread {
+                device: name.clone(),
+                thread: dev.thread,
+                available: available(),
+            });
+        }
+        if !desired.owns(dev.thread) {
+            return Err(PlanError::ThreadNotOwned {
+                device: name.clone(),
+                thread: dev.thread,
+                owned: list_threads(desired.threads.iter().flatten()),
+            });
+        }
+        if dev.shared == Some(true) && !profile.has_shared_flag() {
+            return Err(PlanError::Unsupported {
+                device: name.clone(),
+                what: "flag SHARED".into(),
+                needs: "6.7".into(),
+                have: format!("{}.{}", profile.version.0, profile.version.1),
+            });
+        }
+        if !dev.config.imix_weights.is_empty() && !profile.has_imix() {
+            return Err(PlanError::Unsupported {
+                device: name.clone(),
+                what: "imix_weights".into(),
+                needs: "5.15".into(),
+                have: format!("{}.{}", profile.version.0, profile.version.1),
+            });
+        }
+        if dev.config.mpls.len() > profile.max_mpls_labels() {
+            return Err(PlanError::Unsupported {
+                device: name.clone(),
+                what: format!("{} MPLS labels", dev.config.mpls.len()),
+                needs: "6.15".into(),
+                have: format!("{}.{}", profile.version.0, profile.version.1),
+            });
+        }
+        if let Some(l) = live.devices.get(name) {
+            if l.thread != dev.thread && !desired.owns(l.thread) {
+                return Err(PlanError::NameTakenElsewhere {
+                    device: name.clone(),
+                    thread: l.thread,
+                });
+            }
+        }
+        want.insert(name, (dev.thread, dev.config_for(profile), dev));
+    }
+
+    // Which threads must be flushed, and why.
+    let mut flush: BTreeMap<ThreadId, String> = BTreeMap::new();
+    let mut removed: Vec<(&DeviceName, ThreadId, String)> = Vec::new();
+    for (name, l) in &live.devices {
+        if !desired.owns(l.thread) {
+            continue;
+        }
+        match want.get(name) {
+            None => {
+                let why = format!("{name} is not in the desired state");
+                removed.push((name, l.thread, why.clone()));
+                flush.entry(l.thread).or_insert(why);
+            }
+            Some((thread, _, _)) if *thread != l.thread => {
+                flush.entry(l.thread).or_insert(format!(
+                    "{name} moves from thread {} to thread {thread}",
+                    l.thread
+                ));
+            }
+            Some((_, cfg, _)) => match &l.config {
+                None => {
+                    flush.entry(l.thread).or_insert(format!(
+                        "{name} has no readable proc file (its interface was renamed)"
+                    ));
+                }
+                Some(live_cfg) => {
+                    let iface = env.interfaces.get(name.interface()).cloned().flatten();
+                    if let Some(why) = device::recreate_reason(live_cfg, cfg, iface.as_ref()) {
+                        flush.entry(l.thread).or_insert(format!("{name}: {why}"));
+                    }
+                }
+            },
+        }
+    }
+
+    let mut out = Plan {
+        flushed_threads: flush.keys().copied().collect(),
+        ..Plan::default()
+    };
+    // 1. Flush threads. The kernel removes devices asynchronously; wait for their files.
+    for (thread, _) in &flush {
+        let gone: Vec<DeviceName> = live
+            .devices
+            .iter()
+            .filter(|(_, d)| d.thread == *thread)
+            .map(|(n, _)| n.clone())
+            .collect();
+        out.writes.push(Write {
+            file: PgFile::Thread(*thread),
+            command: "rem_device_all".into(),
+            device: None,
+            field: None,
+            check: ResultCheck::ThreadResult("OK: rem_device_all".into()),
+            wait_gone: gone,
+        });
+    }
+    for (name, thread, why) in &removed {
+        out.actions.push(DeviceAction {
+            device: (*name).clone(),
+            action: ActionKind::Remove,
+            thread: *thread,
+            from_thread: None,
+            reason: Some(why.clone()),
+            changes: Vec::new(),
+            running: live.devices.get(*name).is_some_and(|d| d.running),
+        });
+    }
+
+    // 2. Add and configure, device by device.
+    let fresh = DeviceConfig::fresh(profile);
+    for (name, (thread, cfg, dev)) in &want {
+        let l = live.devices.get(*name);
+        let iface = env.interfaces.get(name.interface()).cloned().flatten();
+        let (action, from_thread, reason, base, fresh_known) = match l {
+            None => (ActionKind::Add, None, None, &fresh, true),
+            Some(l) if flush.contains_key(&l.thread) => {
+                let reason = if l.thread != *thread {
+                    format!("moves from thread {} to thread {thread}", l.thread)
+                } else {
+                    flush.get(&l.thread).cloned().unwrap_or_default()
+                };
+                let reason = if reason.starts_with(&format!("{name}")) || l.thread != *thread {
+                    reason
+                } else {
+                    format!("thread {} is flushed: {reason}", l.thread)
+                };
+                (
+                    ActionKind::Recreate,
+                    (l.thread != *thread).then_some(l.thread),
+                    Some(reason),
+                    &fresh,
+                    true,
+                )
+            }
+            Some(l) => match &l.config {
+                Some(c) => (ActionKind::Change, None, None, c, false),
+                None => (
+                    ActionKind::Recreate,
+                    None,
+                    Some("no readable proc file".into()),
+                    &fresh,
+                    true,
+                ),
+            },
+        };
+        if action != ActionKind::Change {
+            match &iface {
+                None => {
+                    return Err(PlanError::MissingInterface {
+                        device: (*name).clone(),
+                        interface: name.interface().to_owned(),
+                    })
+                }
+                Some(i) if !i.up => {
+                    return Err(PlanError::InterfaceDown {
+                        device: (*name).clone(),
+                        interface: name.interface().to_owned(),
+                    })
+                }
+                _ => {}
+            }
+        }
+        if action != ActionKind::Change {
+            out.writes.push(Write {
+                file: PgFile::Thread(*thread),
+                command: format!("add_device {name}"),
+                device: Some((*name).clone()),
+                field: None,
+                check: ResultCheck::ThreadResult(format!("OK: add_device={name}")),
+                wait_gone: Vec::new(),
+            });
+        }
+        let diff = device_writes(
+            name,
+            base,
+            fresh_known,
+            cfg,
+            dev.pacing,
+            profile,
+            iface.as_ref(),
+        );
+        if action == ActionKind::Change && diff.writes.is_empty() {
+            continue;
+        }
+        out.writes.extend(diff.writes);
+        out.actions.push(DeviceAction {
+            device: (*name).clone(),
+            action,
+            thread: *thread,
+            from_thread,
+            reason,
+            changes: diff.changes,
+            running: l.is_some_and(|d| d.running),
+        });
+    }
+    out.actions.sort_by(|a, b| a.device.cmp(&b.device));
+    Ok(out)
+}
+
+/// Threads a plan touches, for messages.
+pub fn touched_threads(plan: &Plan) -> BTreeSet<ThreadId> {
+    plan.actions.iter().map(|a| a.thread).collect()
+}
+
+/// Whether `flag` is one the planner manages with `flag NAME` writes.
+pub(crate) fn managed_flag(flag: Flag) -> bool {
+    !matches!(flag, Flag::IPV6 | Flag::SHARED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DesiredDevice, LiveDevice, LiveThread, MacAddr, Pacing, XmitMode};
+
+    fn name(s: &str) -> DeviceName {
+        DeviceName::new(s).unwrap()
+    }
+
+    fn env(profile: KernelProfile, ifaces: &[(&str, bool)]) -> Environment {
+        Environment {
+            profile,
+            interfaces: ifaces
+                .iter()
+                .map(|(n, up)| {
+                    (
+                        (*n).to_owned(),
+                        Some(InterfaceInfo {
+                            mac: Some(MacAddr([2, 0, 0, 0, 0, 9])),
+                            up: *up,
+                            tx_queues: Some(1),
+                        }),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn desired_dev(thread: u32, edit: impl FnOnce(&mut DeviceConfig)) -> DesiredDevice {
+        let mut config = DeviceConfig::fresh(&KernelProfile::LINUX_6_1);
+        edit(&mut config);
+        DesiredDevice {
+            thread: ThreadId(thread),
+            config,
+            pacing: Pacing::Delay,
+            shared: None,
+        }
+    }
+
+    /// A live box holding exactly `desired` (as a converged kernel would show it).
+    fn live_of(desired: &DesiredState, profile: &KernelProfile, threads: &[u32]) -> LiveState {
+        let mut live = LiveState {
+            version: "2.75".into(),
+            ..LiveState::default()
+        };
+        for t in threads {
+            live.threads.insert(ThreadId(*t), LiveThread::default());
+        }
+        for (n, d) in &desired.devices {
+            if let Some(t) = live.threads.get_mut(&d.thread) {
+                t.stopped.insert(0, n.clone());
+            }
+            live.devices.insert(
+                n.clone(),
+                LiveDevice {
+                    thread: d.thread,
+                    config: Some(d.config_for(profile)),
+                    running: false,
+                    sofar: 0,
+                    errors: 0,
+                    result: "Idle".into(),
+                },
+            );
+        }
+        live
+    }
+
+    fn three_on_thread_0() -> DesiredState {
+        let mut d = DesiredState::default();
+        d.devices
+            .insert(name("eth0@0"), desired_dev(0, |c| c.count = 5));
+        d.devices.insert(
+            name("eth0@a"),
+            desired_dev(0, |c| {
+                c.min_pkt_size = 100;
+                c.max_pkt_size = 100;
+            }),
+        );
+        d.devices.insert(
+            name("eth1"),
+            desired_dev(0, |c| c.dst_min = "198.18.0.1".into()),
+        );
+        d
+    }
+
+    #[test]
+    fn converged_box_plans_zero_writes() {
+        for profile in [KernelProfile::LINUX_6_1, KernelProfile::LINUX_6_12] {
+            let d = three_on_thread_0();
+            let live = live_of(&d, &profile, &[0, 1]);
+            let p = plan(&d, &live, &env(profile, &[("eth0", true), ("eth1", true)])).unwrap();
+            assert!(p.is_empty(), "{p:#?}");
+        }
+    }
+
+    #[test]
+    fn one_changed_parameter_plans_one_write() {
+        let d = three_on_thread_0();
+        let live = live_of(&d, &KernelProfile::LINUX_6_12, &[0, 1]);
+        let mut d2 = d.clone();
+        d2.devices.get_mut(&name("eth0@0")).unwrap().config.count = 6;
+        let p = plan(
+            &d2,
+            &live,
+            &env(KernelProfile::LINUX_6_12, &[("eth0", true), ("eth1", true)]),
+        )
+        .unwrap();
+        let cmds: Vec<_> = p.writes.iter().map(Write::render).collect();
+        assert_eq!(cmds, ["eth0@0 <- count 6"]);
+        assert_eq!(p.actions.len(), 1);
+        assert_eq!(p.actions[0].action, ActionKind::Change);
+    }
+
+    #[test]
+    fn removing_one_of_three_flushes_the_thread_and_re_adds_the_others() {
+        let d = three_on_thread_0();
+        let live = live_of(&d, &KernelProfile::LINUX_6_12, &[0, 1]);
+        let mut d2 = d.clone();
+        d2.devices.remove(&name("eth1"));
+        let p = plan(
+            &d2,
+            &live,
+            &env(KernelProfile::LINUX_6_12, &[("eth0", true), ("eth1", true)]),
+        )
+        .unwrap();
+        let cmds: Vec<_> = p.writes.iter().map(Write::render).collect();
+        assert_eq!(
+            cmds,
+            [
+                "kpktgend_0 <- rem_device_all",
+                "kpktgend_0 <- add_device eth0@0",
+                "eth0@0 <- count 5",
+                "kpktgend_0 <- add_device eth0@a",
+                "eth0@a <- min_pkt_size 100",
+                "eth0@a <- max_pkt_size 100",
+            ]
+        );
+        assert_eq!(p.writes[0].wait_gone.len(), 3);
+        assert_eq!(p.count(ActionKind::Remove), 1);
+        assert_eq!(p.count(ActionKind::Recreate), 2);
+    }
+
+    #[test]
+    fn a_device_moving_thread_is_removed_from_the_old_one_first() {
+        let d = three_on_thread_0();
+        let live = live_of(&d, &KernelProfile::LINUX_6_12, &[0, 1]);
+        let mut d2 = d.clone();
+        d2.devices.get_mut(&name("eth1")).unwrap().thread = ThreadId(1);
+        let p = plan(
+            &d2,
+            &live,
+            &env(KernelProfile::LINUX_6_12, &[("eth0", true), ("eth1", true)]),
+        )
+        .unwrap();
+        assert_eq!(p.writes[0].render(), "kpktgend_0 <- rem_device_all");
+        assert!(p
+            .writes
+            .iter()
+            .any(|w| w.render() == "kpktgend_1 <- add_device eth1"));
+        let moved = p.actions.iter().find(|a| a.device == name("eth1")).unwrap();
+        assert_eq!(moved.from_thread, Some(ThreadId(0)));
+    }
+
+    #[test]
+    fn threads_outside_the_owned_set_are_never_touched() {
+        let mut d = three_on_thread_0();
+        let live = live_of(&d, &KernelProfile::LINUX_6_12, &[0, 1]);
+        d.devices.clear();
+        d.threads = Some([ThreadId(1)].into());
+        let p = plan(&d, &live, &env(KernelProfile::LINUX_6_12, &[])).unwrap();
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn clearing_imix_or_node_recreates_the_device() {
+        let mut d = DesiredState::default();
+        d.devices.insert(
+            name("eth0"),
+            desired_dev(0, |c| {
+                c.imix_weights = vec![crate::model::ImixEntry {
+                    size: 64,
+                    weight: 1,
+                }]
+            }),
+        );
+        let live = live_of(&d, &KernelProfile::LINUX_6_12, &[0]);
+        d.devices
+            .get_mut(&name("eth0"))
+            .unwrap()
+            .config
+            .imix_weights
+            .clear();
+        let p = plan(
+            &d,
+            &live,
+            &env(KernelProfile::LINUX_6_12, &[("eth0", true)]),
+        )
+        .unwrap();
+        assert_eq!(p.actions[0].action, ActionKind::Recreate);
+        assert!(p.actions[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("imix_weights"));
+    }
+
+    #[test]
+    fn writes_follow_the_kernel_order_rules() {
+        let mut d = DesiredState::default();
+        d.devices.insert(
+            name("eth0"),
+            DesiredDevice {
+                pacing: Pacing::Rate(100),
+                ..desired_dev(0, |c| {
+                    c.min_pkt_size = 1000;
+                    c.max_pkt_size = 1000;
+                    c.delay = 80000;
+                    c.clone_skb = 10;
+                    c.burst = 8;
+                })
+            },
+        );
+        let live = live_of(&DesiredState::default(), &KernelProfile::LINUX_6_12, &[0]);
+        let p = plan(
+            &d,
+            &live,
+            &env(KernelProfile::LINUX_6_12, &[("eth0", true)]),
+        )
+        .unwrap();
+        let pos = |c: &str| {
+            p.writes
+                .iter()
+                .position(|w| w.command == c)
+                .unwrap_or_else(|| panic!("no {c}: {:#?}", p.writes))
+        };
+        assert!(pos("min_pkt_size 1000") < pos("rate 100"));
+        assert!(pos("add_device eth0") < pos("clone_skb 10"));
+
+        // Back to IPv4 from IPv6: `flag !IPV6` comes last, after the IPv4 addresses.
+        let mut v6 = DesiredState::default();
+        v6.devices.insert(
+            name("eth0"),
+            desired_dev(0, |c| {
+                c.dst6 = "2001:db8::1".parse().unwrap();
+                c.flags.set(crate::model::Flag::IPV6, true);
+                c.xmit_mode = XmitMode::QueueXmit;
+            }),
+        );
+        let live = live_of(&v6, &KernelProfile::LINUX_6_12, &[0]);
+        let mut v4 = DesiredState::default();
+        v4.devices.insert(
+            name("eth0"),
+            desired_dev(0, |c| c.dst_min = "198.18.0.1".into()),
+        );
+        let p = plan(
+            &v4,
+            &live,
+            &env(KernelProfile::LINUX_6_12, &[("eth0", true)]),
+        )
+        .unwrap();
+        let cmds: Vec<_> = p.writes.iter().map(|w| w.command.as_str()).collect();
+        assert_eq!(cmds.last(), Some(&"flag !IPV6"));
+        assert_eq!(cmds[0], "xmit_mode start_xmit");
+        // The IPv4 fields were hidden in IPv6 mode, so all four are written.
+        assert_eq!(
+            cmds.iter()
+                .filter(|c| c.starts_with("dst_m") || c.starts_with("src_m"))
+                .count(),
+            4
+        );
+    }
+
+    #[test]
+    fn missing_or_down_interfaces_are_refused_before_any_write() {
+        let mut d = DesiredState::default();
+        d.devices.insert(name("eth9"), desired_dev(0, |_| {}));
+        let live = live_of(&DesiredState::default(), &KernelProfile::LINUX_6_12, &[0]);
+        let e = plan(&d, &live, &env(KernelProfile::LINUX_6_12, &[])).unwrap_err();
+        assert!(matches!(e, PlanError::MissingInterface { .. }));
+        let e = plan(
+            &d,
+            &live,
+            &env(KernelProfile::LINUX_6_12, &[("eth9", false)]),
+        )
+        .unwrap_err();
+        assert!(matches!(e, PlanError::InterfaceDown { .. }));
+        d.devices.get_mut(&name("eth9")).unwrap().thread = ThreadId(7);
+        let e = plan(
+            &d,
+            &live,
+            &env(KernelProfile::LINUX_6_12, &[("eth9", true)]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("thread 7 does not exist"), "{e}");
+    }
+}

@@ -1,0 +1,158 @@
+//! The only way pgstate reaches pktgen: the [`Procfs`] trait, its real implementation
+//! ([`RealProcfs`]) and a faithful in-memory simulator ([`SimProcfs`]), plus the parsers that
+//! turn file contents into the live model.
+
+pub mod observe;
+pub mod parse;
+pub mod real;
+pub mod sim;
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+pub use real::RealProcfs;
+pub use sim::SimProcfs;
+
+use crate::model::{DeviceName, MacAddr, ThreadId};
+
+/// One file under `/proc/net/pktgen`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PgFile {
+    /// `pgctrl`: global start/stop/reset.
+    Ctrl,
+    /// `kpktgend_N`.
+    Thread(ThreadId),
+    /// A device file such as `eth0@3`.
+    Device(DeviceName),
+}
+
+impl PgFile {
+    /// The entry's name inside the pktgen directory.
+    pub fn file_name(&self) -> String {
+        match self {
+            PgFile::Ctrl => "pgctrl".to_owned(),
+            PgFile::Thread(t) => t.file_name(),
+            PgFile::Device(d) => d.as_str().to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for PgFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file_name())
+    }
+}
+
+/// What pgstate knows about a network interface, from outside pktgen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceInfo {
+    /// Its hardware address; pktgen shows it as `src_mac` while `src_mac` is unset.
+    pub mac: Option<MacAddr>,
+    /// Administratively up (`IFF_UP`): `add_device` fails with `ENETDOWN` otherwise.
+    pub up: bool,
+    /// Number of TX queues; pktgen clamps `queue_map_*` to this at start (REFERENCE §2.3).
+    pub tx_queues: Option<u32>,
+}
+
+/// Errors from the procfs layer. The errno of a refused write is kept in `source`.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcfsError {
+    /// `/proc/net/pktgen` does not exist (module not loaded, or wrong `--proc-root`).
+    #[error("{} does not exist: the pktgen module is not loaded (run `modprobe pktgen` as root)", .root.display())]
+    NotLoaded {
+        /// The directory that was expected.
+        root: PathBuf,
+    },
+    /// Reading or writing needs root (every pktgen entry is mode 0600).
+    #[error("permission denied on {}: pktgen's files are root-only (mode 0600); run pgstate as root", .path.display())]
+    Permission {
+        /// The file that could not be opened.
+        path: PathBuf,
+    },
+    /// A file is missing, for example a device that was removed meanwhile.
+    #[error("{} does not exist", .path.display())]
+    Missing {
+        /// The missing file.
+        path: PathBuf,
+    },
+    /// The kernel refused a write with an errno.
+    #[error("writing '{command}' to {file} failed: {source}")]
+    Write {
+        /// The file written to.
+        file: String,
+        /// The command, without its newline.
+        command: String,
+        /// The errno, as an `io::Error` (`raw_os_error()` gives the number).
+        #[source]
+        source: io::Error,
+    },
+    /// The kernel accepted fewer bytes than the command has (pre-6.15 `rate 0`, REFERENCE §4).
+    #[error("writing '{command}' to {file}: the kernel took {written} of {len} bytes")]
+    ShortWrite {
+        /// The file written to.
+        file: String,
+        /// The command.
+        command: String,
+        /// Bytes taken.
+        written: usize,
+        /// Bytes offered.
+        len: usize,
+    },
+    /// Any other I/O error.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl ProcfsError {
+    /// The errno of a refused write, if that is what this is.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            ProcfsError::Write { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
+/// Everything pgstate may do to pktgen's procfs.
+///
+/// Implementations: [`RealProcfs`] (a directory, `/proc/net/pktgen` by default) and
+/// [`SimProcfs`] (in memory, for tests). Methods take `&self`: a procfs is shared state that
+/// the kernel mutates behind our back anyway.
+pub trait Procfs {
+    /// Names of the entries in the pktgen directory.
+    fn list(&self) -> Result<Vec<String>, ProcfsError>;
+    /// The whole content of one file.
+    fn read(&self, file: &PgFile) -> Result<String, ProcfsError>;
+    /// Exactly one `write(2)` of `command` followed by `\n` (REFERENCE §2.0: one write is one
+    /// command; never retried, a short write is an error).
+    fn write(&self, file: &PgFile, command: &str) -> Result<(), ProcfsError>;
+    /// The interface `name` as the kernel sees it, or `None` if it does not exist.
+    fn interface(&self, name: &str) -> Result<Option<InterfaceInfo>, ProcfsError>;
+    /// The running kernel's release (`uname -r`), if known.
+    fn kernel_release(&self) -> Option<String>;
+}
+
+impl<P: Procfs + ?Sized> Procfs for &P {
+    fn list(&self) -> Result<Vec<String>, ProcfsError> {
+        (**self).list()
+    }
+    fn read(&self, file: &PgFile) -> Result<String, ProcfsError> {
+        (**self).read(file)
+    }
+    fn write(&self, file: &PgFile, command: &str) -> Result<(), ProcfsError> {
+        (**self).write(file, command)
+    }
+    fn interface(&self, name: &str) -> Result<Option<InterfaceInfo>, ProcfsError> {
+        (**self).interface(name)
+    }
+    fn kernel_release(&self) -> Option<String> {
+        (**self).kernel_release()
+    }
+}

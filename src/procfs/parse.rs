@@ -1,0 +1,584 @@
+//! Parsers for pktgen's files: `pgctrl`, `kpktgend_N` and device files (REFERENCE §3, §8).
+//!
+//! They take `&str` and return values; no I/O here. They are tolerant: fields that only
+//! some kernels print are optional, spacing may vary (3.x indents `src_min:` by 8), and
+//! unknown lines are collected in `unknown_lines` rather than failing, so a newer kernel
+//! never breaks a readback. Tests assert that `unknown_lines` stays empty for every fixture.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::model::{
+    DeviceConfig, DeviceName, Flag, FlagSet, ImixEntry, MacAddr, Vlan, XmitMode,
+    DELAY_NEVER_WRITTEN,
+};
+
+/// A file could not be understood at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: line {line}: {message}")]
+pub struct ParseError {
+    /// The pktgen file.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// What was wrong.
+    pub message: String,
+}
+
+/// `pgctrl`'s version string: `Version: 2.75` → `"2.75"`, or the whole line if that form
+/// is missing (very old kernels print `pktgen v2.68: …`).
+pub fn parse_pgctrl(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default().trim();
+    match line.rsplit_once("Version:") {
+        Some((_, v)) => v.trim().to_owned(),
+        None => line.to_owned(),
+    }
+}
+
+/// A parsed `kpktgend_N` file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ThreadFile {
+    /// `Running:` names, newest first.
+    pub running: Vec<DeviceName>,
+    /// `Stopped:` names, newest first.
+    pub stopped: Vec<DeviceName>,
+    /// `Result:` text.
+    pub result: String,
+}
+
+/// Parses a thread file (REFERENCE §3.2). A leading `Name:` line (2.6.1x) is skipped.
+pub fn parse_thread(file: &str, text: &str) -> Result<ThreadFile, ParseError> {
+    let mut out = ThreadFile::default();
+    let mut saw_lists = false;
+    for (idx, line) in text.lines().enumerate() {
+        let err = |message: String| ParseError {
+            file: file.to_owned(),
+            line: idx + 1,
+            message,
+        };
+        if let Some(rest) = line.strip_prefix("Running:") {
+            out.running = parse_name_list(rest).map_err(err)?;
+            saw_lists = true;
+        } else if let Some(rest) = line.strip_prefix("Stopped:") {
+            out.stopped = parse_name_list(rest).map_err(err)?;
+            saw_lists = true;
+        } else if let Some(rest) = line.strip_prefix("Result:") {
+            out.result = rest.trim().to_owned();
+        }
+    }
+    if !saw_lists {
+        return Err(ParseError {
+            file: file.to_owned(),
+            line: 1,
+            message: "no 'Running:' or 'Stopped:' line: not a pktgen thread file".into(),
+        });
+    }
+    Ok(out)
+}
+
+fn parse_name_list(rest: &str) -> Result<Vec<DeviceName>, String> {
+    rest.split_whitespace()
+        .map(|n| DeviceName::new(n).map_err(|e| format!("device '{n}' in thread list: {e}")))
+        .collect()
+}
+
+/// A parsed device file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceFile {
+    /// The configuration. `src_mac` is what the kernel shows, i.e. the interface MAC when
+    /// unset; [`crate::procfs::observe`] normalises it.
+    pub config: DeviceConfig,
+    /// `ifname:` (the full device name).
+    pub ifname: String,
+    /// `pkts-sofar`.
+    pub sofar: u64,
+    /// `errors`.
+    pub errors: u64,
+    /// `imix_size_counts` (5.15+, with imix only).
+    pub imix_size_counts: Vec<(u64, u64)>,
+    /// `started` in µs (monotonic clock).
+    pub started_us: u64,
+    /// `stopped` in µs; "now" while running.
+    pub stopped_us: u64,
+    /// `idle` in µs.
+    pub idle_us: u64,
+    /// Everything after `Result: `, continuation lines included, trailing newlines trimmed.
+    pub result: String,
+    /// Lines that no rule recognised.
+    pub unknown_lines: Vec<String>,
+}
+
+/// Is `tok` a `key:` label? IPv6 values such as `::` or `fe80::` also end in `:`, so a key
+/// must be an identifier.
+fn as_key(tok: &str) -> Option<&str> {
+    let key = tok.strip_suffix(':')?;
+    let mut chars = key.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+    .then_some(key)
+}
+
+/// Splits `key: value  key: value` into pairs; a key followed by another key has an empty
+/// value (`dst_min:   dst_max: `).
+fn pairs(line: &str) -> Vec<(&str, &str)> {
+    let toks: Vec<&str> = line.split_whitespace().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < toks.len() {
+        if let Some(key) = as_key(toks[i]) {
+            match toks.get(i + 1) {
+                Some(v) if as_key(v).is_none() => {
+                    out.push((key, *v));
+                    i += 2;
+                }
+                _ => {
+                    out.push((key, ""));
+                    i += 1;
+                }
+            }
+        } else {
+            out.push(("", toks[i]));
+            i += 1;
+        }
+    }
+    out
+}
+
+fn num<T: std::str::FromStr>(file: &str, line: usize, key: &str, v: &str) -> Result<T, ParseError> {
+    v.parse().map_err(|_| ParseError {
+        file: file.to_owned(),
+        line,
+        message: format!("{key}: '{v}' is not a number"),
+    })
+}
+
+fn hex_byte(file: &str, line: usize, key: &str, v: &str) -> Result<u8, ParseError> {
+    let digits = v.trim_start_matches("0x");
+    u8::from_str_radix(digits, 16).map_err(|_| ParseError {
+        file: file.to_owned(),
+        line,
+        message: format!("{key}: '{v}' is not a hex byte"),
+    })
+}
+
+/// Canonical form of an IPv4 address string as the kernel keeps it raw: a valid address in
+/// dotted-quad form, empty for unset or `0.0.0.0`, and anything else kept as written (so
+/// that it never compares equal to a valid desired address).
+pub fn canonical_ipv4(raw: &str) -> String {
+    match raw.parse::<Ipv4Addr>() {
+        Ok(a) if a.is_unspecified() => String::new(),
+        Ok(a) => a.to_string(),
+        Err(_) => raw.to_owned(),
+    }
+}
+
+/// Parses a device file (REFERENCE §3.3, §8.3–8.8).
+pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
+    let fresh = DeviceConfig::fresh(&crate::kernel::KernelProfile::LINUX_6_1);
+    let mut c = DeviceConfig {
+        flags: FlagSet::EMPTY,
+        ..fresh
+    };
+    // Lines that are absent mean "default"; only these start from a different value.
+    c.burst = 1;
+    let mut out = DeviceFile {
+        config: c,
+        ifname: String::new(),
+        sofar: 0,
+        errors: 0,
+        imix_size_counts: Vec::new(),
+        started_us: 0,
+        stopped_us: 0,
+        idle_us: 0,
+        result: String::new(),
+        unknown_lines: Vec::new(),
+    };
+    let mut v6 = [Ipv6Addr::UNSPECIFIED; 4]; // saddr, daddr, min_daddr, max_daddr
+    let mut saw_params = false;
+    let mut section_current = false;
+    let mut flows_seen = false;
+    let mut spi_seen = false;
+    let mut flags = FlagSet::EMPTY;
+    let mut lines = text.lines().enumerate().peekable();
+    while let Some((idx, raw)) = lines.next() {
+        let ln = idx + 1;
+        let line = raw.trim();
+        if let Some(rest) = raw.strip_prefix("Result:") {
+            // Everything from `Result: ` to EOF is the result (REFERENCE §3.3).
+            let mut result = rest.strip_prefix(' ').unwrap_or(rest).to_owned();
+            for (_, more) in lines.by_ref() {
+                result.push('\n');
+                result.push_str(more);
+            }
+            out.result = result.trim_end_matches(['\n', ' ']).to_owned();
+            break;
+        }
+        if line.is_empty() {
+            continue;
+        }
+        if line == "Current:" {
+            section_current = true;
+            continue;
+        }
+        let first = line.split_whitespace().next().unwrap_or_default();
+        if section_current {
+            match first {
+                "imix_size_counts:" => {
+                    for tok in line.split_whitespace().skip(1) {
+                        let (s, n) = tok.split_once(',').unwrap_or((tok, "0"));
+                        out.imix_size_counts.push((
+                            num(file, ln, "imix_size_counts", s)?,
+                            num(file, ln, "imix_size_counts", n)?,
+                        ));
+                    }
+                }
+                _ => {
+                    for (k, v) in pairs(line) {
+                        match k {
+                            "pkts-sofar" => out.sofar = num(file, ln, k, v)?,
+                            "errors" => out.errors = num(file, ln, k, v)?,
+                            "started" => {
+                                out.started_us = num(file, ln, k, v.trim_end_matches("us"))?
+                            }
+                            "stopped" => {
+                                out.stopped_us = num(file, ln, k, v.trim_end_matches("us"))?
+                            }
+                            "idle" => out.idle_us = num(file, ln, k, v.trim_end_matches("us"))?,
+                            // Run-time cursors: not configuration.
+                            "seq_num" | "cur_dst_mac_offset" | "cur_src_mac_offset"
+                            | "cur_saddr" | "cur_daddr" | "cur_udp_dst" | "cur_udp_src"
+                            | "cur_queue_map" | "flows" => {}
+                            _ => out.unknown_lines.push(raw.to_owned()),
+                        }
+                    }
+                }
+            }
+            continue;
+        }
+        match first {
+            "Params:" => {
+                saw_params = true;
+                // `Params: count %llu  min_pkt_size: %u  max_pkt_size: %u`
+                let toks: Vec<&str> = line.split_whitespace().collect();
+                if let Some(pos) = toks.iter().position(|t| *t == "count") {
+                    if let Some(v) = toks.get(pos + 1) {
+                        out.config.count = num(file, ln, "count", v)?;
+                    }
+                }
+                for (k, v) in pairs(line) {
+                    match k {
+                        "min_pkt_size" => out.config.min_pkt_size = num(file, ln, k, v)?,
+                        "max_pkt_size" => out.config.max_pkt_size = num(file, ln, k, v)?,
+                        _ => {}
+                    }
+                }
+            }
+            "imix_weights:" => {
+                for tok in line.split_whitespace().skip(1) {
+                    let (s, w) = tok.split_once(',').ok_or_else(|| ParseError {
+                        file: file.to_owned(),
+                        line: ln,
+                        message: format!("imix_weights: '{tok}' is not size,weight"),
+                    })?;
+                    out.config.imix_weights.push(ImixEntry {
+                        size: num(file, ln, "imix_weights", s)?,
+                        weight: num(file, ln, "imix_weights", w)?,
+                    });
+                }
+            }
+            "mpls:" => {
+                for tok in line.split_whitespace().skip(1) {
+                    let tok = tok.trim_end_matches(',');
+                    let label = u32::from_str_radix(tok, 16).map_err(|_| ParseError {
+                        file: file.to_owned(),
+                        line: ln,
+                        message: format!("mpls: '{tok}' is not a hex label"),
+                    })?;
+                    out.config.mpls.push(label);
+                }
+            }
+            "vlan_id:" | "svlan_id:" => {
+                let mut tag = Vlan::default();
+                for (k, v) in pairs(line) {
+                    match k {
+                        "vlan_id" | "svlan_id" => tag.id = num(file, ln, k, v)?,
+                        // The svlan line labels its values vlan_p/vlan_cfi (REFERENCE §3.3 L13).
+                        "vlan_p" => tag.p = num(file, ln, k, v)?,
+                        "vlan_cfi" => tag.cfi = num(file, ln, k, v)?,
+                        _ => out.unknown_lines.push(raw.to_owned()),
+                    }
+                }
+                if first == "vlan_id:" {
+                    out.config.vlan = Some(tag);
+                } else {
+                    out.config.svlan = Some(tag);
+                }
+            }
+            "Flags:" => {
+                for tok in line.split_whitespace().skip(1) {
+                    if let Some(spi) = tok.strip_prefix("spi:") {
+                        out.config.spi = num(file, ln, "spi", spi)?;
+                        spi_seen = true;
+                    } else if tok == "FLOW_RND" {
+                        // Printed in FLOW_SEQ's slot when flows > 0 and FLOW_SEQ is clear.
+                    } else {
+                        match tok.parse::<Flag>() {
+                            Ok(f) => flags.set(f, true),
+                            Err(_) => out.unknown_lines.push(raw.to_owned()),
+                        }
+                    }
+                }
+            }
+            _ => {
+                for (k, v) in pairs(line) {
+                    let c = &mut out.config;
+                    match k {
+                        "frags" => c.frags = num(file, ln, k, v)?,
+                        "delay" => {
+                            let d: u64 = num(file, ln, k, v)?;
+                            c.delay = if d == u64::MAX {
+                                DELAY_NEVER_WRITTEN
+                            } else {
+                                d
+                            };
+                        }
+                        "clone_skb" => c.clone_skb = num(file, ln, k, v)?,
+                        "ifname" => out.ifname = v.to_owned(),
+                        "flows" if !flows_seen => {
+                            c.flows = num(file, ln, k, v)?;
+                            flows_seen = true;
+                        }
+                        "flowlen" => c.flowlen = num(file, ln, k, v)?,
+                        "queue_map_min" => c.queue_map_min = num(file, ln, k, v)?,
+                        "queue_map_max" => c.queue_map_max = num(file, ln, k, v)?,
+                        "skb_priority" => c.skb_priority = num(file, ln, k, v)?,
+                        "dst_min" => c.dst_min = canonical_ipv4(v),
+                        "dst_max" => c.dst_max = canonical_ipv4(v),
+                        "src_min" => c.src_min = canonical_ipv4(v),
+                        "src_max" => c.src_max = canonical_ipv4(v),
+                        "saddr" | "daddr" | "min_daddr" | "max_daddr" | "min_saddr"
+                        | "max_saddr" => {
+                            let addr: Ipv6Addr = v.parse().map_err(|_| ParseError {
+                                file: file.to_owned(),
+                                line: ln,
+                                message: format!("{k}: '{v}' is not an IPv6 address"),
+                            })?;
+                            match k {
+                                "saddr" => v6[0] = addr,
+                                "daddr" => v6[1] = addr,
+                                "min_daddr" => v6[2] = addr,
+                                "max_daddr" => v6[3] = addr,
+                                // min/max_saddr cannot be written (REFERENCE §2.3).
+                                _ => {}
+                            }
+                        }
+                        "src_mac" | "dst_mac" => {
+                            let mac: MacAddr = v.parse().map_err(|e| ParseError {
+                                file: file.to_owned(),
+                                line: ln,
+                                message: format!("{k}: {e}"),
+                            })?;
+                            if k == "src_mac" {
+                                c.src_mac = mac;
+                            } else {
+                                c.dst_mac = mac;
+                            }
+                        }
+                        "udp_src_min" => c.udp_src_min = num(file, ln, k, v)?,
+                        "udp_src_max" => c.udp_src_max = num(file, ln, k, v)?,
+                        "udp_dst_min" => c.udp_dst_min = num(file, ln, k, v)?,
+                        "udp_dst_max" => c.udp_dst_max = num(file, ln, k, v)?,
+                        "src_mac_count" => c.src_mac_count = num(file, ln, k, v)?,
+                        "dst_mac_count" => c.dst_mac_count = num(file, ln, k, v)?,
+                        "tos" => c.tos = hex_byte(file, ln, k, v)?,
+                        "traffic_class" => c.traffic_class = hex_byte(file, ln, k, v)?,
+                        "burst" => c.burst = num(file, ln, k, v)?,
+                        "node" => {
+                            let n: i64 = num(file, ln, k, v)?;
+                            c.node = u32::try_from(n).ok();
+                        }
+                        "xmit_mode" => {
+                            c.xmit_mode = match v {
+                                "netif_receive" => XmitMode::NetifReceive,
+                                // 4.8+ prints queue_xmit as `xmit_queue` (REFERENCE §2.3).
+                                "xmit_queue" | "queue_xmit" => XmitMode::QueueXmit,
+                                "start_xmit" => XmitMode::StartXmit,
+                                _ => {
+                                    out.unknown_lines.push(raw.to_owned());
+                                    c.xmit_mode
+                                }
+                            }
+                        }
+                        _ => {
+                            out.unknown_lines.push(raw.to_owned());
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if !saw_params {
+        return Err(ParseError {
+            file: file.to_owned(),
+            line: 1,
+            message: "no 'Params:' line: not a pktgen device file".into(),
+        });
+    }
+    let c = &mut out.config;
+    c.flags = flags;
+    if flags.contains(Flag::IPV6) {
+        c.src6 = v6[0];
+        c.dst6 = v6[1];
+        c.dst6_min = v6[2];
+        c.dst6_max = v6[3];
+    }
+    if !spi_seen {
+        c.spi = 0;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FRESH_6_12: &str = "Params: count 1000  min_pkt_size: 0  max_pkt_size: 0\n     frags: 0  delay: 0  clone_skb: 0  ifname: eth0@0\n     flows: 0 flowlen: 0\n     queue_map_min: 0  queue_map_max: 0\n     dst_min:   dst_max: \n     src_min:   src_max: \n     src_mac: 52:54:00:12:34:56 dst_mac: 00:00:00:00:00:00\n     udp_src_min: 9  udp_src_max: 9  udp_dst_min: 9  udp_dst_max: 9\n     src_mac_count: 0  dst_mac_count: 0\n     Flags: SHARED  \nCurrent:\n     pkts-sofar: 0  errors: 0\n     started: 0us  stopped: 0us idle: 0us\n     seq_num: 0  cur_dst_mac_offset: 0  cur_src_mac_offset: 0\n     cur_saddr: 0.0.0.0  cur_daddr: 0.0.0.0\n     cur_udp_dst: 0  cur_udp_src: 0\n     cur_queue_map: 0\n     flows: 0\nResult: Idle\n";
+
+    #[test]
+    fn fresh_device_parses_to_the_kernel_defaults() {
+        let d = parse_device("eth0@0", FRESH_6_12).unwrap();
+        assert!(d.unknown_lines.is_empty(), "{:?}", d.unknown_lines);
+        let mut expected = DeviceConfig::fresh(&crate::kernel::KernelProfile::LINUX_6_12);
+        expected.src_mac = "52:54:00:12:34:56".parse().unwrap();
+        assert_eq!(d.config, expected);
+        assert_eq!(d.ifname, "eth0@0");
+        assert_eq!(d.result, "Idle");
+    }
+
+    #[test]
+    fn ipv6_vlan_imix_device_parses() {
+        // REFERENCE §8.5.
+        let text = "Params: count 0  min_pkt_size: 0  max_pkt_size: 0\n     imix_weights: 64,7 576,4 1500,1 \n     frags: 0  delay: 0  clone_skb: 0  ifname: eth1@1\n     flows: 0 flowlen: 0\n     queue_map_min: 0  queue_map_max: 0\n     skb_priority: 7\n     saddr: 2001:db8::1  min_saddr: ::  max_saddr: ::\n     daddr: 2001:db8::2  min_daddr: ::  max_daddr: ::\n     src_mac: 52:54:00:ab:cd:01 dst_mac: 00:00:00:00:00:00\n     udp_src_min: 9  udp_src_max: 9  udp_dst_min: 9  udp_dst_max: 9\n     src_mac_count: 0  dst_mac_count: 0\n     vlan_id: 100  vlan_p: 3  vlan_cfi: 0\n     traffic_class: 0xb8\n     xmit_mode: xmit_queue\n     Flags: IPV6  UDPCSUM  SHARED  \nCurrent:\n     pkts-sofar: 0  errors: 0\n     imix_size_counts: 64,0 576,0 1500,0 \n     started: 0us  stopped: 0us idle: 0us\n     seq_num: 0  cur_dst_mac_offset: 0  cur_src_mac_offset: 0\n     cur_saddr: 2001:db8::1  cur_daddr: 2001:db8::2\n     cur_udp_dst: 0  cur_udp_src: 0\n     cur_queue_map: 0\n     flows: 0\nResult: OK: flags=0x40041\n";
+        let d = parse_device("eth1@1", text).unwrap();
+        assert!(d.unknown_lines.is_empty(), "{:?}", d.unknown_lines);
+        let c = &d.config;
+        assert_eq!(c.count, 0);
+        assert_eq!(c.imix_weights.len(), 3);
+        assert_eq!(
+            c.imix_weights[1],
+            ImixEntry {
+                size: 576,
+                weight: 4
+            }
+        );
+        assert_eq!(c.skb_priority, 7);
+        assert_eq!(c.src6, "2001:db8::1".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(c.dst6, "2001:db8::2".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(
+            c.vlan,
+            Some(Vlan {
+                id: 100,
+                p: 3,
+                cfi: 0
+            })
+        );
+        assert_eq!(c.traffic_class, 0xb8);
+        assert_eq!(c.xmit_mode, XmitMode::QueueXmit);
+        assert_eq!(c.flags.bits(), 0x40041);
+        assert_eq!(d.imix_size_counts, vec![(64, 0), (576, 0), (1500, 0)]);
+    }
+
+    #[test]
+    fn run_results_span_lines_and_flags_carry_spi() {
+        let text = "Params: count 100000  min_pkt_size: 60  max_pkt_size: 60\n     frags: 0  delay: 18446744073709551615  clone_skb: 64  ifname: eth4@0\n     flows: 1024 flowlen: 8\n     queue_map_min: 0  queue_map_max: 0\n     dst_min: 192.168.81.2  dst_max: \n        src_min:   src_max: \n     src_mac: 90:E2:BA:0A:56:B4 dst_mac: 00:1b:21:3c:9d:f8\n     udp_src_min: 9  udp_src_max: 109  udp_dst_min: 9  udp_dst_max: 9\n     src_mac_count: 0  dst_mac_count: 0\n     mpls: 0001000a, 0002000a\n     svlan_id: 20  vlan_p: 5  vlan_cfi: 0\n     tos: 0x28\n     burst: 8\n     node: 0\n     Flags: FLOW_RND  IPSEC  spi:256  SHARED  \nCurrent:\n     pkts-sofar: 100000  errors: 0\n     started: 623913381008us  stopped: 623913396439us idle: 25us\nResult: OK: 15430(c15405+d25) usec, 100000 (60byte,0frags)\n  6480562pps 3110Mb/sec (3110669760bps) errors: 0\n";
+        let d = parse_device("eth4@0", text).unwrap();
+        assert!(d.unknown_lines.is_empty(), "{:?}", d.unknown_lines);
+        let c = &d.config;
+        assert_eq!(c.delay, DELAY_NEVER_WRITTEN);
+        assert_eq!(c.flows, 1024);
+        assert_eq!(c.flowlen, 8);
+        assert_eq!(c.dst_min, "192.168.81.2");
+        assert_eq!(c.src_mac.to_string(), "90:e2:ba:0a:56:b4");
+        assert_eq!(c.mpls, vec![0x1000a, 0x2000a]);
+        assert_eq!(
+            c.svlan,
+            Some(Vlan {
+                id: 20,
+                p: 5,
+                cfi: 0
+            })
+        );
+        assert_eq!(c.tos, 0x28);
+        assert_eq!(c.burst, 8);
+        assert_eq!(c.node, Some(0));
+        assert_eq!(c.spi, 256);
+        assert!(c.flags.contains(Flag::IPSEC) && !c.flags.contains(Flag::FLOW_SEQ));
+        assert_eq!(d.sofar, 100000);
+        assert!(d.result.starts_with("OK: 15430(c15405+d25) usec"));
+        assert!(d.result.ends_with("errors: 0"));
+    }
+
+    #[test]
+    fn thread_lists_are_newest_first_and_tolerate_a_name_line() {
+        let t = parse_thread(
+            "kpktgend_0",
+            "Running: \nStopped: eth0@0 eth1 \nResult: OK: add_device=eth0@0\n",
+        )
+        .unwrap();
+        assert_eq!(
+            t.stopped.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
+            ["eth0@0", "eth1"]
+        );
+        assert!(t.running.is_empty());
+        assert_eq!(t.result, "OK: add_device=eth0@0");
+        let old = parse_thread("kpktgend_0", "Name: kpktgend_0  max_before_softirq: 10000\nRunning: \nStopped: eth1 \nResult: OK: max_before_softirq=10000\n").unwrap();
+        assert_eq!(old.stopped.len(), 1);
+        assert!(parse_thread("kpktgend_0", "garbage").is_err());
+    }
+
+    #[test]
+    fn pgctrl_version_is_extracted() {
+        assert_eq!(
+            parse_pgctrl("Packet Generator for packet performance testing. Version: 2.75\n"),
+            "2.75"
+        );
+        assert_eq!(
+            parse_pgctrl("pktgen v2.68: Packet Generator for packet performance testing.\n"),
+            "pktgen v2.68: Packet Generator for packet performance testing."
+        );
+    }
+
+    #[test]
+    fn ipv6_values_ending_in_a_colon_are_not_keys() {
+        assert_eq!(
+            pairs("saddr: ::  min_saddr: fe80::  max_saddr: ::"),
+            vec![
+                ("saddr", "::"),
+                ("min_saddr", "fe80::"),
+                ("max_saddr", "::")
+            ]
+        );
+        assert_eq!(
+            pairs("dst_min:   dst_max: "),
+            vec![("dst_min", ""), ("dst_max", "")]
+        );
+    }
+}
+
+/// The `Result:` text of any pktgen file, continuation lines included (REFERENCE §3.3:
+/// everything from `Result: ` to EOF).
+pub fn result_text(text: &str) -> Option<String> {
+    let start = if text.starts_with("Result:") {
+        0
+    } else {
+        text.find("\nResult:")? + 1
+    };
+    let rest = &text[start + "Result:".len()..];
+    Some(
+        rest.strip_prefix(' ')
+            .unwrap_or(rest)
+            .trim_end_matches(['\n', ' '])
+            .to_owned(),
+    )
+}

@@ -1,0 +1,141 @@
+//! [`RealProcfs`]: the kernel's `/proc/net/pktgen` (or any directory laid out like it).
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{InterfaceInfo, PgFile, Procfs, ProcfsError};
+
+/// The default pktgen directory.
+pub const DEFAULT_ROOT: &str = "/proc/net/pktgen";
+/// Where interface facts (MAC, up/down, queues) are read from.
+pub const DEFAULT_SYS_CLASS_NET: &str = "/sys/class/net";
+
+/// pktgen's procfs at `root`, with interface facts from `sys_class_net`.
+#[derive(Debug, Clone)]
+pub struct RealProcfs {
+    root: PathBuf,
+    sys_class_net: PathBuf,
+}
+
+impl RealProcfs {
+    /// pktgen at `root`; interfaces from `/sys/class/net`.
+    pub fn new(root: impl Into<PathBuf>) -> RealProcfs {
+        RealProcfs {
+            root: root.into(),
+            sys_class_net: PathBuf::from(DEFAULT_SYS_CLASS_NET),
+        }
+    }
+
+    /// Reads interface facts from another directory (tests, other mounts).
+    pub fn with_sys_class_net(mut self, dir: impl Into<PathBuf>) -> RealProcfs {
+        self.sys_class_net = dir.into();
+        self
+    }
+
+    /// The pktgen directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, file: &PgFile) -> PathBuf {
+        self.root.join(file.file_name())
+    }
+
+    fn map_err(&self, path: PathBuf, e: io::Error) -> ProcfsError {
+        match e.kind() {
+            io::ErrorKind::NotFound if !self.root.exists() => ProcfsError::NotLoaded {
+                root: self.root.clone(),
+            },
+            io::ErrorKind::NotFound => ProcfsError::Missing { path },
+            io::ErrorKind::PermissionDenied => ProcfsError::Permission { path },
+            _ => ProcfsError::Io { path, source: e },
+        }
+    }
+}
+
+/// Runs `modprobe pktgen`, for when `/proc/net/pktgen` is missing (REFERENCE §5.1: opening
+/// the directory does not load the module).
+pub fn load_module() -> io::Result<()> {
+    let status = Command::new("modprobe").arg("pktgen").status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "modprobe pktgen exited with {status}"
+        )))
+    }
+}
+
+impl Procfs for RealProcfs {
+    fn list(&self) -> Result<Vec<String>, ProcfsError> {
+        let entries = fs::read_dir(&self.root).map_err(|e| self.map_err(self.root.clone(), e))?;
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| self.map_err(self.root.clone(), e))?;
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn read(&self, file: &PgFile) -> Result<String, ProcfsError> {
+        let path = self.path(file);
+        fs::read_to_string(&path).map_err(|e| self.map_err(path, e))
+    }
+
+    fn write(&self, file: &PgFile, command: &str) -> Result<(), ProcfsError> {
+        let path = self.path(file);
+        let mut f = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| self.map_err(path.clone(), e))?;
+        let line = format!("{command}\n");
+        // One write(2), never `write_all`: a short write must not be followed by the rest of
+        // the command, which the kernel would read as a second command (REFERENCE §4).
+        match f.write(line.as_bytes()) {
+            Ok(n) if n == line.len() => Ok(()),
+            Ok(n) => Err(ProcfsError::ShortWrite {
+                file: file.file_name(),
+                command: command.to_owned(),
+                written: n,
+                len: line.len(),
+            }),
+            Err(e) if e.raw_os_error().is_some() && e.kind() != io::ErrorKind::PermissionDenied => {
+                Err(ProcfsError::Write {
+                    file: file.file_name(),
+                    command: command.to_owned(),
+                    source: e,
+                })
+            }
+            Err(e) => Err(self.map_err(path, e)),
+        }
+    }
+
+    fn interface(&self, name: &str) -> Result<Option<InterfaceInfo>, ProcfsError> {
+        let dir = self.sys_class_net.join(name);
+        if !dir.exists() {
+            return Ok(None);
+        }
+        let read = |leaf: &str| fs::read_to_string(dir.join(leaf)).ok();
+        let mac = read("address").and_then(|s| s.trim().parse().ok());
+        // `flags` is hex, e.g. 0x1003; IFF_UP is bit 0.
+        let up = read("flags")
+            .and_then(|s| u32::from_str_radix(s.trim().trim_start_matches("0x"), 16).ok())
+            .is_some_and(|f| f & 1 == 1);
+        let tx_queues = fs::read_dir(dir.join("queues")).ok().map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with("tx-"))
+                .count() as u32
+        });
+        Ok(Some(InterfaceInfo { mac, up, tx_queues }))
+    }
+
+    fn kernel_release(&self) -> Option<String> {
+        fs::read_to_string("/proc/sys/kernel/osrelease")
+            .ok()
+            .map(|s| s.trim().to_owned())
+    }
+}

@@ -1,0 +1,33 @@
+//! Desired state: the YAML schema, loading with located diagnostics, and validation.
+
+mod load;
+mod schema;
+mod validate;
+
+pub use load::{
+    load_path, load_texts, LoadError, LoadedState, LocationIndex, SourceMap, MAX_STATE_FILE_BYTES,
+};
+pub use schema::{DeviceSpec, ImixWeights, MplsLabel, StateFile, DEVICE_KEYS};
+pub use validate::{spec_from_config, validate_device, FieldError};
+
+use crate::kernel::KernelProfile;
+use crate::model::LiveState;
+
+/// The live state as a state file: what `pgstate show` prints. Devices whose proc file
+/// cannot be read (a renamed interface) are left out.
+pub fn state_file_from_live(live: &LiveState, profile: &KernelProfile) -> StateFile {
+    StateFile {
+        threads: None,
+        devices: live
+            .devices
+            .iter()
+            .filter_map(|(name, d)| {
+                let config = d.config.as_ref()?;
+                Some((
+                    name.as_str().to_owned(),
+                    spec_from_config(d.thread, config, profile),
+                ))
+            })
+            .collect(),
+    }
+}

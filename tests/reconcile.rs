@@ -1,0 +1,220 @@
+//! End-to-end reconciliation against the in-memory simulator: every example converges and
+//! re-plans to nothing, drift is repaired minimally, and failures roll back.
+
+use std::path::Path;
+
+use pgstate::apply::{apply, plan_against};
+use pgstate::model::{LiveState, MacAddr};
+use pgstate::procfs::observe::read_live_state;
+use pgstate::procfs::{PgFile, Procfs, SimProcfs};
+use pgstate::spec::{load_path, load_texts, state_file_from_live};
+use pgstate::{ApplyError, KernelProfile};
+
+fn lab(profile: KernelProfile) -> SimProcfs {
+    let sim = SimProcfs::new(profile, &[0, 1]);
+    sim.add_interface("eth0", MacAddr([2, 0, 0, 0, 0, 0x10]), true);
+    sim.add_interface("eth1", MacAddr([2, 0, 0, 0, 0, 0x11]), true);
+    sim.add_interface("eth2", MacAddr([2, 0, 0, 0, 0, 0x12]), true);
+    sim.add_interface("ethdown", MacAddr([2, 0, 0, 0, 0, 0x13]), false);
+    sim
+}
+
+const PROFILES: [KernelProfile; 2] = [KernelProfile::LINUX_6_1, KernelProfile::LINUX_6_12];
+
+fn examples() -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("states"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    v.sort();
+    assert!(v.len() >= 10, "states/ should hold the examples");
+    v
+}
+
+fn load(text: &str) -> pgstate::DesiredState {
+    load_texts(&[(Path::new("test.yaml"), text)])
+        .unwrap()
+        .desired
+}
+
+/// Configuration-relevant view of a box: devices, their thread and config.
+fn config_of(live: &LiveState) -> Vec<(String, u32, Option<pgstate::model::DeviceConfig>)> {
+    live.devices
+        .iter()
+        .map(|(n, d)| (n.to_string(), d.thread.0, d.config.clone()))
+        .collect()
+}
+
+#[test]
+fn every_example_converges_and_replans_to_zero_writes() {
+    for profile in PROFILES {
+        for path in examples() {
+            let sim = lab(profile);
+            let desired = load_path(&path).unwrap().desired;
+            let report =
+                apply(&sim, &desired).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(report.writes > 0);
+            let (_, _, again) = plan_against(&sim, &desired).unwrap();
+            assert!(
+                again.is_empty(),
+                "{} on {:?}: second plan {:#?}",
+                path.display(),
+                profile,
+                again.writes
+            );
+            let second = apply(&sim, &desired).unwrap();
+            assert_eq!(second.writes, 0);
+        }
+    }
+}
+
+#[test]
+fn show_then_apply_is_a_no_op() {
+    for profile in PROFILES {
+        for path in examples() {
+            let sim = lab(profile);
+            apply(&sim, &load_path(&path).unwrap().desired).unwrap();
+            let live = read_live_state(&sim).unwrap();
+            let yaml = serde_yaml::to_string(&state_file_from_live(&live, &profile)).unwrap();
+            let shown = load(&yaml);
+            let (_, _, p) = plan_against(&sim, &shown).unwrap();
+            assert!(
+                p.is_empty(),
+                "{}: show output\n{yaml}\nplans {:#?}",
+                path.display(),
+                p.writes
+            );
+        }
+    }
+}
+
+#[test]
+fn one_parameter_changed_by_hand_is_repaired_with_one_write() {
+    let sim = lab(KernelProfile::LINUX_6_12);
+    let desired = load_path(&Path::new(env!("CARGO_MANIFEST_DIR")).join("states/multiqueue.yaml"))
+        .unwrap()
+        .desired;
+    apply(&sim, &desired).unwrap();
+    let dev = PgFile::Device("eth0@1".parse().unwrap());
+    sim.write(&dev, "udp_src_max 200").unwrap();
+    let (_, _, p) = plan_against(&sim, &desired).unwrap();
+    let cmds: Vec<_> = p.writes.iter().map(|w| w.render()).collect();
+    assert_eq!(cmds, ["eth0@1 <- udp_src_max 109"]);
+    assert_eq!(apply(&sim, &desired).unwrap().writes, 1);
+}
+
+#[test]
+fn devices_added_or_moved_by_hand_are_put_back() {
+    let sim = lab(KernelProfile::LINUX_6_1);
+    let desired =
+        load("devices:\n  eth0@0: {thread: 0, count: 7}\n  eth1: {thread: 1, count: 9}\n");
+    apply(&sim, &desired).unwrap();
+    // Someone adds a device on thread 1.
+    sim.write(&PgFile::Thread(pgstate::ThreadId(1)), "add_device eth2")
+        .unwrap();
+    let report = apply(&sim, &desired).unwrap();
+    assert_eq!(report.plan.count(pgstate::plan::ActionKind::Remove), 1);
+    assert!(!sim.device_names().contains(&"eth2".to_owned()));
+    // Someone moves eth0@0 to thread 1.
+    sim.write(&PgFile::Thread(pgstate::ThreadId(0)), "rem_device_all")
+        .unwrap();
+    while sim.device_names().contains(&"eth0@0".to_owned()) {
+        let _ = sim.list();
+    }
+    sim.write(&PgFile::Thread(pgstate::ThreadId(1)), "add_device eth0@0")
+        .unwrap();
+    apply(&sim, &desired).unwrap();
+    let live = read_live_state(&sim).unwrap();
+    assert_eq!(live.devices[&"eth0@0".parse().unwrap()].thread.0, 0);
+    assert_eq!(
+        live.devices[&"eth0@0".parse().unwrap()]
+            .config
+            .as_ref()
+            .unwrap()
+            .count,
+        7
+    );
+    assert_eq!(
+        live.devices[&"eth1".parse().unwrap()]
+            .config
+            .as_ref()
+            .unwrap()
+            .count,
+        9
+    );
+}
+
+#[test]
+fn removing_one_of_three_devices_keeps_the_others_exactly() {
+    let sim = lab(KernelProfile::LINUX_6_12);
+    let three = load("devices:\n  eth0@0: {thread: 0, count: 5, pkt_size: 100, flags: [UDPCSUM]}\n  eth1@0: {thread: 0, dst: 198.18.0.9, vlan_id: 7, vlan_p: 2}\n  eth2@0: {thread: 0, count: 1}\n");
+    apply(&sim, &three).unwrap();
+    let before = read_live_state(&sim).unwrap();
+    let mut two = three.clone();
+    two.devices.remove(&"eth2@0".parse().unwrap());
+    apply(&sim, &two).unwrap();
+    let after = read_live_state(&sim).unwrap();
+    for n in ["eth0@0", "eth1@0"] {
+        let n: pgstate::DeviceName = n.parse().unwrap();
+        assert_eq!(before.devices[&n].config, after.devices[&n].config, "{n}");
+    }
+    assert!(!after.devices.contains_key(&"eth2@0".parse().unwrap()));
+}
+
+#[test]
+fn missing_or_down_interfaces_fail_before_any_write() {
+    let sim = lab(KernelProfile::LINUX_6_12);
+    for text in [
+        "devices:\n  nosuch0: {thread: 0}\n",
+        "devices:\n  ethdown: {thread: 0}\n",
+    ] {
+        let e = apply(&sim, &load(text)).unwrap_err();
+        assert!(matches!(e, ApplyError::Plan(_)), "{e}");
+        assert_eq!(sim.write_count(), 0);
+    }
+}
+
+/// A plan with every kind of step: a thread flush with re-adds, an add, in-place changes.
+const BEFORE: &str = "devices:\n  eth0@0: {thread: 0, count: 5, pkt_size: 100}\n  eth1@0: {thread: 0, count: 6, vlan_id: 3}\n  eth2: {thread: 1, count: 7}\n";
+const AFTER: &str = "devices:\n  eth0@0: {thread: 0, count: 50, pkt_size: 200, flags: [UDPCSUM]}\n  eth2: {thread: 1, count: 70, dst: 198.18.0.1}\n  eth1@1: {thread: 1, burst: 4, clone_skb: 3}\n";
+
+#[test]
+fn a_failure_at_every_write_position_rolls_back_to_the_snapshot() {
+    for profile in PROFILES {
+        let probe = lab(profile);
+        apply(&probe, &load(BEFORE)).unwrap();
+        let (_, _, p) = plan_against(&probe, &load(AFTER)).unwrap();
+        assert!(p.writes.len() > 8, "plan too small to be interesting");
+        for pos in 0..p.writes.len() {
+            for errno in [None, Some(22)] {
+                let sim = lab(profile);
+                apply(&sim, &load(BEFORE)).unwrap();
+                let snapshot = config_of(&read_live_state(&sim).unwrap());
+                let base = sim.write_count();
+                match errno {
+                    Some(e) => sim.fail_write(base + pos, e),
+                    None => sim.fail_result_at(base + pos, "ERROR: injected"),
+                }
+                let err = apply(&sim, &load(AFTER)).unwrap_err();
+                match &err {
+                    ApplyError::Write {
+                        index, rollback, ..
+                    } => {
+                        assert_eq!(*index, pos + 1);
+                        assert!(rollback.restored, "position {pos}: {err}");
+                    }
+                    // A Result-only fault on a write whose Result is not checked shows up
+                    // at verification instead.
+                    ApplyError::Verify { rollback, .. } => assert!(rollback.restored, "{err}"),
+                    other => panic!("position {pos}: unexpected {other}"),
+                }
+                assert_eq!(
+                    config_of(&read_live_state(&sim).unwrap()),
+                    snapshot,
+                    "position {pos} errno {errno:?}"
+                );
+            }
+        }
+    }
+}
