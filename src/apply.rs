@@ -13,7 +13,7 @@ use crate::model::{DesiredDevice, DesiredState, DeviceName, Flag, LiveState, Pac
 use crate::plan::{plan, Environment, FieldChange, Plan, PlanError, ResultCheck, Write};
 use crate::procfs::observe::{read_live_state, ObserveError};
 use crate::procfs::parse::result_text;
-use crate::procfs::{PgFile, Procfs, ProcfsError};
+use crate::procfs::{Procfs, ProcfsError};
 
 /// How long to wait for `rem_device_all` to take effect before giving up.
 pub const REMOVAL_TIMEOUT_MS: u64 = 5000;
@@ -82,25 +82,9 @@ pub enum ApplyError {
     /// The state cannot be planned here; nothing was written.
     #[error(transparent)]
     Plan(#[from] PlanError),
-    /// A write failed; `rollback` says what was restored.
-    #[error("write {index} of {total} failed: {file} <- {command}: {cause}\n{rollback}")]
-    Write {
-        /// 1-based position in the plan.
-        index: usize,
-        /// Writes in the plan.
-        total: usize,
-        /// The file.
-        file: PgFile,
-        /// The command.
-        command: String,
-        /// The write that failed.
-        write: Box<Write>,
-        /// Why.
-        #[source]
-        cause: WriteFailure,
-        /// What the rollback did.
-        rollback: RollbackReport,
-    },
+    /// A write failed; its `rollback` says what was restored.
+    #[error(transparent)]
+    Write(Box<FailedWrite>),
     /// Every write succeeded but the box does not show the desired state.
     #[error("verification failed: {}\n{rollback}", render_mismatches(.mismatches))]
     Verify {
@@ -121,6 +105,23 @@ fn render_mismatches(m: &[Mismatch]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// A write the kernel did not take, and what the rollback did about it.
+#[derive(Debug, thiserror::Error)]
+#[error("write {index} of {total} failed: {} <- {}: {cause}\n{rollback}", .write.file, .write.command)]
+pub struct FailedWrite {
+    /// 1-based position in the plan.
+    pub index: usize,
+    /// Writes in the plan.
+    pub total: usize,
+    /// The write that failed.
+    pub write: Write,
+    /// Why.
+    #[source]
+    pub cause: WriteFailure,
+    /// What the rollback did.
+    pub rollback: RollbackReport,
 }
 
 /// What apply did.
@@ -146,9 +147,9 @@ pub fn environment(
     let mut interfaces = BTreeMap::new();
     for name in desired.devices.keys().chain(live.devices.keys()) {
         let iface = name.interface().to_owned();
-        if !interfaces.contains_key(&iface) {
-            let info = procfs.interface(&iface)?;
-            interfaces.insert(iface, info);
+        if let std::collections::btree_map::Entry::Vacant(slot) = interfaces.entry(iface) {
+            let info = procfs.interface(slot.key())?;
+            slot.insert(info);
         }
     }
     Ok(Environment {
@@ -218,15 +219,13 @@ pub fn apply_plan(
         if let Err(cause) = execute_write(procfs, w) {
             tracing::warn!(file = %w.file, command = %w.command, error = %cause, "write failed; rolling back");
             let rollback = restore(procfs, live, desired, env);
-            return Err(ApplyError::Write {
+            return Err(ApplyError::Write(Box::new(FailedWrite {
                 index: i + 1,
                 total,
-                file: w.file.clone(),
-                command: w.command.clone(),
-                write: Box::new(w.clone()),
+                write: w.clone(),
                 cause,
                 rollback,
-            });
+            })));
         }
     }
     let mismatches = verify(procfs, desired, env)?;

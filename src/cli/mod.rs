@@ -167,7 +167,8 @@ fn canonical(desired: &DesiredState, profile: &KernelProfile) -> StateFile {
 /// Adds the state-file location of the field behind a failed write.
 fn locate_apply_error(e: pgstate::ApplyError, loaded: &LoadedState) -> anyhow::Error {
     let location = match &e {
-        pgstate::ApplyError::Write { write, .. } => write.device.as_ref().and_then(|d| {
+        pgstate::ApplyError::Write(failed) => failed.write.device.as_ref().and_then(|d| {
+            let write = &failed.write;
             loaded
                 .sources
                 .locate(d, write.field.as_deref())

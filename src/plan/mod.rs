@@ -332,7 +332,7 @@ pub fn plan(
         ..Plan::default()
     };
     // 1. Flush threads. The kernel removes devices asynchronously; wait for their files.
-    for (thread, _) in &flush {
+    for thread in flush.keys() {
         let gone: Vec<DeviceName> = live
             .devices
             .iter()

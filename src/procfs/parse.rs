@@ -439,6 +439,23 @@ pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
     Ok(out)
 }
 
+/// The `Result:` text of any pktgen file, continuation lines included (REFERENCE §3.3:
+/// everything from `Result: ` to EOF).
+pub fn result_text(text: &str) -> Option<String> {
+    let start = if text.starts_with("Result:") {
+        0
+    } else {
+        text.find("\nResult:")? + 1
+    };
+    let rest = &text[start + "Result:".len()..];
+    Some(
+        rest.strip_prefix(' ')
+            .unwrap_or(rest)
+            .trim_end_matches(['\n', ' '])
+            .to_owned(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,21 +581,4 @@ mod tests {
             vec![("dst_min", ""), ("dst_max", "")]
         );
     }
-}
-
-/// The `Result:` text of any pktgen file, continuation lines included (REFERENCE §3.3:
-/// everything from `Result: ` to EOF).
-pub fn result_text(text: &str) -> Option<String> {
-    let start = if text.starts_with("Result:") {
-        0
-    } else {
-        text.find("\nResult:")? + 1
-    };
-    let rest = &text[start + "Result:".len()..];
-    Some(
-        rest.strip_prefix(' ')
-            .unwrap_or(rest)
-            .trim_end_matches(['\n', ' '])
-            .to_owned(),
-    )
 }

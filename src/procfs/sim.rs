@@ -34,6 +34,7 @@
 )]
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::net::Ipv6Addr;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -42,6 +43,13 @@ use std::sync::{Mutex, MutexGuard};
 use super::{InterfaceInfo, PgFile, Procfs, ProcfsError};
 use crate::kernel::KernelProfile;
 use crate::model::MacAddr;
+
+/// Appends formatted text to a `String` (writing to a `String` cannot fail).
+macro_rules! put {
+    ($out:expr, $($arg:tt)*) => {{
+        let _ = write!($out, $($arg)*);
+    }};
+}
 
 const PROC_ROOT: &str = "/proc/net/pktgen";
 /// `pgctrl_show` (REFERENCE §3.1, §8.1).
@@ -101,7 +109,7 @@ const F_FLOW_SEQ: u32 = 1 << FLOW_SEQ_SHIFT;
 const IPSEC_SHIFT: usize = 12;
 const F_SHARED: u32 = 1 << 18;
 
-/// The fixed unknown-flag list of 4.16–6.6 (REFERENCE §2.4), CONFIG_XFRM assumed (Debian).
+/// The fixed unknown-flag list of 4.16–6.6 (REFERENCE §2.4), `CONFIG_XFRM` assumed (Debian).
 const OLD_FLAG_LIST: &str = "IPSRC_RND, IPDST_RND, UDPSRC_RND, UDPDST_RND, MACSRC_RND, \
 MACDST_RND, TXSIZE_RND, IPV6, MPLS_RND, VID_RND, SVID_RND, FLOW_SEQ, QUEUE_MAP_RND, \
 QUEUE_MAP_CPU, UDPCSUM, NO_TIMESTAMP, IPSEC, NODE_ALLOC\n";
@@ -134,6 +142,7 @@ pub struct SimInterface {
 
 impl SimInterface {
     /// An Ethernet interface with `IFF_TX_SKB_SHARING` and one TX queue (a `dummy` device).
+    #[must_use]
     pub fn ether(mac: MacAddr, up: bool) -> SimInterface {
         SimInterface {
             mac,
@@ -294,6 +303,7 @@ impl SimProcfs {
     /// A fresh namespace with the pktgen module loaded: `pgctrl` and one `kpktgend_N` per
     /// entry of `cpus` (the CPUs online when the namespace was set up, REFERENCE §1), and no
     /// interfaces.
+    #[must_use]
     pub fn new(profile: KernelProfile, cpus: &[u32]) -> SimProcfs {
         let threads = cpus
             .iter()
@@ -355,7 +365,6 @@ impl SimProcfs {
     pub fn remove_interface(&self, name: &str) -> bool {
         let mut st = self.lock();
         let existed = st.interfaces.remove(name).is_some();
-        let profile = st.profile;
         for thread in &mut st.threads {
             thread.devices.retain_mut(|dev| {
                 let matches = dev.odevname == name
@@ -364,7 +373,7 @@ impl SimProcfs {
                         .strip_prefix(name)
                         .is_some_and(|rest| rest.starts_with('@'));
                 if matches && dev.running {
-                    stop_device(dev, &profile);
+                    stop_device(dev);
                 }
                 !matches
             });
@@ -475,10 +484,10 @@ impl SimProcfs {
         for thread in &mut st.threads {
             for dev in thread.devices.iter_mut().filter(|d| d.running) {
                 if !up.get(&dev.iface).copied().unwrap_or(false) {
-                    stop_device(dev, &profile);
+                    stop_device(dev);
                     continue;
                 }
-                send_packets(dev, packets, &profile);
+                send_packets(dev, packets, profile);
                 clock = clock.max(dev.now);
             }
         }
@@ -488,7 +497,7 @@ impl SimProcfs {
 
 impl State {
     fn hardened(&self) -> bool {
-        hardened_parser(&self.profile)
+        hardened_parser(self.profile)
     }
 
     /// Whether a proc entry called `name` exists in the pktgen directory.
@@ -517,13 +526,12 @@ impl State {
 
     /// Lets the asynchronous removals of `rem_device_all` progress by one `list()` call.
     fn progress_removals(&mut self) {
-        let profile = self.profile;
         for thread in &mut self.threads {
             thread.devices.retain_mut(|dev| match dev.removal {
                 Some(0) => {
                     // pktgen_remove_device stops a running stream first.
                     if dev.running {
-                        stop_device(dev, &profile);
+                        stop_device(dev);
                     }
                     false
                 }
@@ -557,10 +565,9 @@ impl State {
             b"stop" => self.stop_all(),
             b"reset" => {
                 // T_REMDEVALL on every thread, then the writer waits: synchronous here.
-                let profile = self.profile;
                 for thread in &mut self.threads {
                     for dev in thread.devices.iter_mut().filter(|d| d.running) {
-                        stop_device(dev, &profile);
+                        stop_device(dev);
                     }
                     thread.devices.clear();
                 }
@@ -590,10 +597,9 @@ impl State {
 
     /// `stop`: every running stream stops and writes its results.
     fn stop_all(&mut self) {
-        let profile = self.profile;
         for thread in &mut self.threads {
             for dev in thread.devices.iter_mut().filter(|d| d.running) {
-                stop_device(dev, &profile);
+                stop_device(dev);
             }
         }
     }
@@ -632,11 +638,10 @@ impl State {
             }
             b"rem_device_all" => {
                 let lag = self.removal_lag;
-                let profile = self.profile;
                 let thread = &mut self.threads[ti];
                 if lag == 0 {
                     for dev in thread.devices.iter_mut().filter(|d| d.running) {
-                        stop_device(dev, &profile);
+                        stop_device(dev);
                     }
                     thread.devices.clear();
                 } else {
@@ -691,7 +696,7 @@ impl State {
         if self.proc_name_taken(name) || name.contains('/') {
             return Err(EINVAL);
         }
-        let dev = Device::new(name, &iface_name, &iface, &self.profile);
+        let dev = Device::new(name, &iface_name, &iface, self.profile);
         self.threads[ti].devices.insert(0, dev);
         Ok(())
     }
@@ -744,7 +749,7 @@ impl Procfs for SimProcfs {
                 .ok_or_else(|| missing(file)),
             PgFile::Device(d) => st
                 .find_device(d.as_str())
-                .map(|(ti, di)| render_device(&st.threads[ti].devices[di], &st.profile))
+                .map(|(ti, di)| render_device(&st.threads[ti].devices[di], st.profile))
                 .ok_or_else(|| missing(file)),
         }
     }
@@ -788,7 +793,7 @@ impl Procfs for SimProcfs {
             Target::Device(ti, di) => {
                 let profile = st.profile;
                 let State { threads, debug, .. } = &mut *st;
-                device_write(&mut threads[ti].devices[di], &profile, debug, &buf)
+                device_write(&mut threads[ti].devices[di], profile, debug, &buf)
             }
         };
         match ret {
@@ -844,7 +849,7 @@ fn thread_file_name(cpu: u32) -> String {
 
 /// The Feb–Mar 2025 parser hardening (6.15, REFERENCE §6): `=` ends a name, `rate 0` is
 /// `EINVAL`, hex values are no longer shifted one nibble too far, pgctrl keeps its last byte.
-fn hardened_parser(profile: &KernelProfile) -> bool {
+fn hardened_parser(profile: KernelProfile) -> bool {
     profile.version >= (6, 15)
 }
 
@@ -962,7 +967,7 @@ fn int_text(value: i32, hardened: bool) -> String {
 
 impl Device {
     /// `pktgen_add_device` defaults (REFERENCE §2.5).
-    fn new(name: &str, iface_name: &str, iface: &SimInterface, profile: &KernelProfile) -> Device {
+    fn new(name: &str, iface_name: &str, iface: &SimInterface, profile: KernelProfile) -> Device {
         Device {
             odevname: name.to_owned(),
             proc_name: Some(name.to_owned()),
@@ -1052,12 +1057,7 @@ impl Device {
 
 /// `pktgen_if_write` (REFERENCE §2.3): one command, both error channels.
 #[allow(clippy::too_many_lines)] // one arm per command, in the kernel's order
-fn device_write(
-    dev: &mut Device,
-    profile: &KernelProfile,
-    debug: &mut i32,
-    buf: &[u8],
-) -> WriteRet {
+fn device_write(dev: &mut Device, profile: KernelProfile, debug: &mut i32, buf: &[u8]) -> WriteRet {
     let count = buf.len();
     if count == 0 {
         return Err(EINVAL);
@@ -1077,14 +1077,14 @@ fn device_write(
             let value = num(10).1.max(MIN_PKT_SIZE);
             let text = match name.as_str() {
                 "min_pkt_size" => {
-                    if value != dev.min_pkt_size as i64 as u64 {
+                    if value != i64::from(dev.min_pkt_size) as u64 {
                         dev.min_pkt_size = value as i32;
                         dev.cur_pkt_size = value as u32;
                     }
                     dev.min_pkt_size
                 }
                 "max_pkt_size" => {
-                    if value != dev.max_pkt_size as i64 as u64 {
+                    if value != i64::from(dev.max_pkt_size) as u64 {
                         dev.max_pkt_size = value as i32;
                         dev.cur_pkt_size = value as u32;
                     }
@@ -1092,7 +1092,7 @@ fn device_write(
                 }
                 _ => {
                     // Only when N differs from min: min=60, max=1500, `pkt_size 60` keeps max.
-                    if value != dev.min_pkt_size as i64 as u64 {
+                    if value != i64::from(dev.min_pkt_size) as u64 {
                         dev.min_pkt_size = value as i32;
                         dev.max_pkt_size = value as i32;
                         dev.cur_pkt_size = value as u32;
@@ -1438,7 +1438,7 @@ fn device_write(
 }
 
 /// `flag NAME` / `flag !NAME` (`pktgen_read_flag`, REFERENCE §2.4).
-fn flag_write(dev: &mut Device, profile: &KernelProfile, f: &str) -> Result<(), i32> {
+fn flag_write(dev: &mut Device, profile: KernelProfile, f: &str) -> Result<(), i32> {
     let with_shared = profile.has_shared_flag();
     let flag_count = if with_shared {
         FLAG_NAMES.len()
@@ -1553,7 +1553,7 @@ fn get_labels(
     dev: &mut Device,
     input: &Input<'_>,
     start: usize,
-    profile: &KernelProfile,
+    profile: KernelProfile,
 ) -> Result<(), i32> {
     let hardened = hardened_parser(profile);
     dev.labels.clear();
@@ -1579,7 +1579,7 @@ fn get_labels(
         i += len;
         let separator = input.at(i);
         i += 1;
-        if !hardened && labels.len() >= profile.max_mpls_labels() + 1 {
+        if !hardened && labels.len() > profile.max_mpls_labels() {
             return Err(E2BIG);
         }
         if separator != Some(b',') {
@@ -1649,7 +1649,7 @@ fn setup_inject(dev: &mut Device) {
 }
 
 /// Sends up to `packets` packets of one running stream on the fake clock.
-fn send_packets(dev: &mut Device, packets: u64, profile: &KernelProfile) {
+fn send_packets(dev: &mut Device, packets: u64, profile: KernelProfile) {
     // delay 2147483647 is stored as ULLONG_MAX: "never transmit".
     let mut k = if dev.delay == u64::MAX { 0 } else { packets };
     if dev.count != 0 {
@@ -1680,7 +1680,7 @@ fn send_packets(dev: &mut Device, packets: u64, profile: &KernelProfile) {
         dev.has_skb = !profile.has_shared_flag() || dev.flags & F_SHARED != 0;
     }
     if dev.count != 0 && dev.sofar >= dev.count {
-        stop_device(dev, profile);
+        stop_device(dev);
     }
 }
 
@@ -1705,7 +1705,7 @@ fn pick_imix(dev: &mut Device, k: u64) {
 }
 
 /// `pktgen_stop_device` and `show_results` (REFERENCE §3.3, §8.4).
-fn stop_device(dev: &mut Device, profile: &KernelProfile) {
+fn stop_device(dev: &mut Device) {
     let nr_frags = if dev.has_skb {
         if dev.nfrags <= 0 {
             0
@@ -1741,7 +1741,6 @@ fn stop_device(dev: &mut Device, profile: &KernelProfile) {
             .sum();
         per_second(bytes * 8)
     };
-    let _ = profile;
     dev.result = format!(
         "OK: {}(c{}+d{}) usec, {} ({}byte,{}frags)\n  {}pps {}Mb/sec ({}bps) errors: {}",
         elapsed / 1000,
@@ -1758,7 +1757,15 @@ fn stop_device(dev: &mut Device, profile: &KernelProfile) {
 }
 
 /// `pktgen_if_show` (REFERENCE §3.3): the device file, byte for byte.
-fn render_device(dev: &Device, profile: &KernelProfile) -> String {
+fn render_device(dev: &Device, profile: KernelProfile) -> String {
+    let mut out = render_params(dev);
+    out.push_str(&flags_line(dev, profile));
+    out.push_str(&render_current(dev));
+    out
+}
+
+/// `pktgen_if_show` up to the `Flags:` line: the configuration.
+fn render_params(dev: &Device) -> String {
     let mut out = format!(
         "Params: count {}  min_pkt_size: {}  max_pkt_size: {}\n",
         dev.count, dev.min_pkt_size as u32, dev.max_pkt_size as u32
@@ -1766,96 +1773,121 @@ fn render_device(dev: &Device, profile: &KernelProfile) -> String {
     if !dev.imix.is_empty() {
         out.push_str("     imix_weights: ");
         for entry in &dev.imix {
-            out.push_str(&format!("{},{} ", entry.size, entry.weight));
+            put!(out, "{},{} ", entry.size, entry.weight);
         }
         out.push('\n');
     }
-    out.push_str(&format!(
+    put!(
+        out,
         "     frags: {}  delay: {}  clone_skb: {}  ifname: {}\n",
-        dev.nfrags, dev.delay, dev.clone_skb, dev.odevname
-    ));
-    out.push_str(&format!(
-        "     flows: {} flowlen: {}\n",
-        dev.cflows, dev.lflow
-    ));
-    out.push_str(&format!(
+        dev.nfrags,
+        dev.delay,
+        dev.clone_skb,
+        dev.odevname
+    );
+    put!(out, "     flows: {} flowlen: {}\n", dev.cflows, dev.lflow);
+    put!(
+        out,
         "     queue_map_min: {}  queue_map_max: {}\n",
-        dev.queue_map_min, dev.queue_map_max
-    ));
+        dev.queue_map_min,
+        dev.queue_map_max
+    );
     if dev.skb_priority != 0 {
-        out.push_str(&format!("     skb_priority: {}\n", dev.skb_priority));
+        put!(out, "     skb_priority: {}\n", dev.skb_priority);
     }
     let ipv6 = dev.flags & F_IPV6 != 0;
     if ipv6 {
         // min_in6_saddr / max_in6_saddr cannot be written: always `::`.
-        out.push_str(&format!(
+        put!(
+            out,
             "     saddr: {}  min_saddr: ::  max_saddr: ::\n",
             fmt_in6(&dev.in6_saddr)
-        ));
-        out.push_str(&format!(
+        );
+        put!(
+            out,
             "     daddr: {}  min_daddr: {}  max_daddr: {}\n",
             fmt_in6(&dev.in6_daddr),
             fmt_in6(&dev.min_in6_daddr),
             fmt_in6(&dev.max_in6_daddr)
-        ));
+        );
     } else {
-        out.push_str(&format!(
+        put!(
+            out,
             "     dst_min: {}  dst_max: {}\n",
-            dev.dst_min, dev.dst_max
-        ));
-        out.push_str(&format!(
+            dev.dst_min,
+            dev.dst_max
+        );
+        put!(
+            out,
             "     src_min: {}  src_max: {}\n",
-            dev.src_min, dev.src_max
-        ));
+            dev.src_min,
+            dev.src_max
+        );
     }
     let src_mac = if dev.src_mac == [0; 6] {
         dev.iface_mac
     } else {
         MacAddr(dev.src_mac)
     };
-    out.push_str(&format!(
+    put!(
+        out,
         "     src_mac: {src_mac} dst_mac: {}\n",
         MacAddr(dev.dst_mac)
-    ));
-    out.push_str(&format!(
+    );
+    put!(
+        out,
         "     udp_src_min: {}  udp_src_max: {}  udp_dst_min: {}  udp_dst_max: {}\n",
-        dev.udp_src_min, dev.udp_src_max, dev.udp_dst_min, dev.udp_dst_max
-    ));
-    out.push_str(&format!(
+        dev.udp_src_min,
+        dev.udp_src_max,
+        dev.udp_dst_min,
+        dev.udp_dst_max
+    );
+    put!(
+        out,
         "     src_mac_count: {}  dst_mac_count: {}\n",
-        dev.src_mac_count as i32, dev.dst_mac_count as i32
-    ));
+        dev.src_mac_count as i32,
+        dev.dst_mac_count as i32
+    );
+    render_encapsulation(dev, &mut out);
+    out
+}
+
+/// The conditional lines L11–L18 of REFERENCE §3.3: each appears only off its default.
+fn render_encapsulation(dev: &Device, out: &mut String) {
     if !dev.labels.is_empty() {
         let labels: Vec<String> = dev.labels.iter().map(|l| format!("{l:08x}")).collect();
-        out.push_str(&format!("     mpls: {}\n", labels.join(", ")));
+        put!(out, "     mpls: {}\n", labels.join(", "));
     }
     if dev.vlan_id != 0xffff {
-        out.push_str(&format!(
+        put!(
+            out,
             "     vlan_id: {}  vlan_p: {}  vlan_cfi: {}\n",
-            dev.vlan_id, dev.vlan_p, dev.vlan_cfi
-        ));
+            dev.vlan_id,
+            dev.vlan_p,
+            dev.vlan_cfi
+        );
     }
     if dev.svlan_id != 0xffff {
         // The svlan line reuses the vlan_p / vlan_cfi labels.
-        out.push_str(&format!(
+        put!(
+            out,
             "     svlan_id: {}  vlan_p: {}  vlan_cfi: {}\n",
-            dev.svlan_id, dev.svlan_p, dev.svlan_cfi
-        ));
+            dev.svlan_id,
+            dev.svlan_p,
+            dev.svlan_cfi
+        );
     }
     if dev.tos != 0 {
-        out.push_str(&format!("     tos: 0x{:02x}\n", dev.tos));
+        put!(out, "     tos: 0x{:02x}\n", dev.tos);
     }
     if dev.traffic_class != 0 {
-        out.push_str(&format!(
-            "     traffic_class: 0x{:02x}\n",
-            dev.traffic_class
-        ));
+        put!(out, "     traffic_class: 0x{:02x}\n", dev.traffic_class);
     }
     if dev.burst > 1 {
-        out.push_str(&format!("     burst: {}\n", dev.burst as i32));
+        put!(out, "     burst: {}\n", dev.burst as i32);
     }
     if dev.node >= 0 {
-        out.push_str(&format!("     node: {}\n", dev.node));
+        put!(out, "     node: {}\n", dev.node);
     }
     match dev.xmit_mode {
         XmitMode::StartXmit => {}
@@ -1863,49 +1895,64 @@ fn render_device(dev: &Device, profile: &KernelProfile) -> String {
         // The show word differs from the command word (REFERENCE §3.3).
         XmitMode::QueueXmit => out.push_str("     xmit_mode: xmit_queue\n"),
     }
-    out.push_str(&flags_line(dev, profile));
-    out.push_str("Current:\n");
-    out.push_str(&format!(
+}
+
+/// `pktgen_if_show` from `Current:` to the end: counters, current values and the Result.
+fn render_current(dev: &Device) -> String {
+    let mut out = String::from("Current:\n");
+    let ipv6 = dev.flags & F_IPV6 != 0;
+
+    put!(
+        out,
         "     pkts-sofar: {}  errors: {}\n",
-        dev.sofar, dev.errors
-    ));
+        dev.sofar,
+        dev.errors
+    );
     if !dev.imix.is_empty() {
         out.push_str("     imix_size_counts: ");
         for entry in &dev.imix {
-            out.push_str(&format!("{},{} ", entry.size, entry.count_so_far));
+            put!(out, "{},{} ", entry.size, entry.count_so_far);
         }
         out.push('\n');
     }
     let stopped = if dev.running { dev.now } else { dev.stopped_at };
-    out.push_str(&format!(
+    put!(
+        out,
         "     started: {}us  stopped: {}us idle: {}us\n",
         dev.started_at / 1000,
         stopped / 1000,
         dev.idle_acc / 1000
-    ));
-    out.push_str(&format!(
+    );
+    put!(
+        out,
         "     seq_num: {}  cur_dst_mac_offset: {}  cur_src_mac_offset: {}\n",
-        dev.seq_num as i32, dev.cur_dst_mac_offset as i32, dev.cur_src_mac_offset as i32
-    ));
+        dev.seq_num as i32,
+        dev.cur_dst_mac_offset as i32,
+        dev.cur_src_mac_offset as i32
+    );
     if ipv6 {
-        out.push_str(&format!(
+        put!(
+            out,
             "     cur_saddr: {}  cur_daddr: {}\n",
             fmt_in6(&dev.cur_in6_saddr),
             fmt_in6(&dev.cur_in6_daddr)
-        ));
+        );
     } else {
-        out.push_str(&format!(
+        put!(
+            out,
             "     cur_saddr: {}  cur_daddr: {}\n",
             fmt_in4(dev.cur_saddr),
             fmt_in4(dev.cur_daddr)
-        ));
+        );
     }
-    out.push_str(&format!(
+    put!(
+        out,
         "     cur_udp_dst: {}  cur_udp_src: {}\n",
-        dev.cur_udp_dst, dev.cur_udp_src
-    ));
-    out.push_str(&format!("     cur_queue_map: {}\n", dev.cur_queue_map));
-    out.push_str(&format!("     flows: {}\n", dev.nflows));
+        dev.cur_udp_dst,
+        dev.cur_udp_src
+    );
+    put!(out, "     cur_queue_map: {}\n", dev.cur_queue_map);
+    put!(out, "     flows: {}\n", dev.nflows);
     out.push_str("Result: ");
     out.push_str(if dev.result.is_empty() {
         "Idle"
@@ -1917,9 +1964,9 @@ fn render_device(dev: &Device, profile: &KernelProfile) -> String {
 }
 
 /// The `Flags:` line (REFERENCE §3.3 L19, with the 6.6 fix and its 6.1 backport): each name
-/// followed by two spaces, the FLOW_SEQ slot skipped without flows and shown as `FLOW_RND`
+/// followed by two spaces, the `FLOW_SEQ` slot skipped without flows and shown as `FLOW_RND`
 /// when clear, `spi:N` after `IPSEC`.
-fn flags_line(dev: &Device, profile: &KernelProfile) -> String {
+fn flags_line(dev: &Device, profile: KernelProfile) -> String {
     let flag_count = if profile.has_shared_flag() {
         FLAG_NAMES.len()
     } else {
@@ -1934,7 +1981,7 @@ fn flags_line(dev: &Device, profile: &KernelProfile) -> String {
             out.push_str(name);
             out.push_str("  ");
             if index == IPSEC_SHIFT && dev.spi != 0 {
-                out.push_str(&format!("spi:{}  ", dev.spi));
+                put!(out, "spi:{}  ", dev.spi);
             }
         } else if index == FLOW_SEQ_SHIFT {
             out.push_str("FLOW_RND  ");
@@ -2011,7 +2058,7 @@ fn fmt_in6(addr: &[u8; 16]) -> String {
         if needcolon {
             out.push(':');
         }
-        out.push_str(&format!("{:x}", words[index]));
+        put!(out, "{:x}", words[index]);
         needcolon = true;
         index += 1;
     }
@@ -2019,10 +2066,7 @@ fn fmt_in6(addr: &[u8; 16]) -> String {
         if needcolon {
             out.push(':');
         }
-        out.push_str(&format!(
-            "{}.{}.{}.{}",
-            addr[12], addr[13], addr[14], addr[15]
-        ));
+        put!(out, "{}.{}.{}.{}", addr[12], addr[13], addr[14], addr[15]);
     }
     out
 }
@@ -2370,6 +2414,44 @@ mod tests {
         sim.write(&t(0), "add_device eth0").unwrap();
         assert_eq!(errno(sim.write(&dev("eth0"), "count=20")), Some(EINVAL));
         assert_eq!(result(&sim, &dev("eth0")), "No such parameter \"count=20\"");
+    }
+
+    #[test]
+    fn a_stream_stops_when_its_interface_goes_down() {
+        let sim = new_sim(KernelProfile::LINUX_6_12);
+        sim.write(&t(0), "add_device eth0").unwrap();
+        sim.write(&dev("eth0"), "count 0").unwrap();
+        sim.write(&PgFile::Ctrl, "start").unwrap();
+        sim.advance(5);
+        assert!(sim.set_interface_up("eth0", false));
+        sim.advance(5);
+        assert!(sim.running_devices().is_empty());
+        assert!(result(&sim, &dev("eth0")).starts_with("OK: 5(c5+d0) usec, 5 (58byte,0frags)\n"));
+        let info = sim.interface("eth0").unwrap().unwrap();
+        assert_eq!(
+            (info.mac, info.up, info.tx_queues),
+            (Some(MAC), false, Some(1))
+        );
+    }
+
+    #[test]
+    fn never_transmit_delay_and_ipv6_start_defaults() {
+        let sim = new_sim(KernelProfile::LINUX_6_12);
+        sim.write(&t(0), "add_device eth0").unwrap();
+        let d = dev("eth0");
+        sim.write(&d, "delay 2147483647").unwrap();
+        sim.write(&d, "dst6 fd00:0:0:0:0:0:0:1").unwrap();
+        assert_eq!(result(&sim, &d), "OK: dst6=fd00::1");
+        sim.write(&d, "queue_map_max 7").unwrap();
+        sim.write(&PgFile::Ctrl, "start").unwrap();
+        sim.advance(1000);
+        let text = sim.read(&d).unwrap();
+        assert!(text.starts_with("Params: count 1000  min_pkt_size: 78  max_pkt_size: 78\n"));
+        assert!(text.contains("  delay: 18446744073709551615  "));
+        // Clamped to the interface's single TX queue at start.
+        assert!(text.contains("     queue_map_min: 0  queue_map_max: 0\n"));
+        assert!(text.contains("     pkts-sofar: 0  errors: 0\n"));
+        assert_eq!(sim.running_devices(), vec!["eth0".to_owned()]);
     }
 
     #[test]
