@@ -198,11 +198,9 @@ fn a_failure_at_every_write_position_rolls_back_to_the_snapshot() {
                 }
                 let err = apply(&sim, &load(AFTER)).unwrap_err();
                 match &err {
-                    ApplyError::Write {
-                        index, rollback, ..
-                    } => {
-                        assert_eq!(*index, pos + 1);
-                        assert!(rollback.restored, "position {pos}: {err}");
+                    ApplyError::Write(failed) => {
+                        assert_eq!(failed.index, pos + 1);
+                        assert!(failed.rollback.restored, "position {pos}: {err}");
                     }
                     // A Result-only fault on a write whose Result is not checked shows up
                     // at verification instead.
