@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -85,6 +86,16 @@ pub enum ApplyError {
     /// A write failed; its `rollback` says what was restored.
     #[error(transparent)]
     Write(Box<FailedWrite>),
+    /// A signal asked pgstate to stop; the box was rolled back.
+    #[error("interrupted after {done} of {total} writes\n{rollback}")]
+    Interrupted {
+        /// Writes performed before the interruption.
+        done: usize,
+        /// Writes in the plan.
+        total: usize,
+        /// What the rollback did.
+        rollback: RollbackReport,
+    },
     /// Every write succeeded but the box does not show the desired state.
     #[error("verification failed: {}\n{rollback}", render_mismatches(.mismatches))]
     Verify {
@@ -211,10 +222,33 @@ pub fn apply_plan(
     env: &Environment,
     p: Plan,
 ) -> Result<ApplyReport, ApplyError> {
+    apply_plan_interruptible(procfs, desired, live, env, p, &AtomicBool::new(false))
+}
+
+/// Like [`apply_plan`], but checks `interrupt` before every write. When it is set (by a
+/// SIGINT/SIGTERM handler), the writes stop between two commands and the box is rolled
+/// back, so a thread is never left flushed with its other devices missing.
+pub fn apply_plan_interruptible(
+    procfs: &dyn Procfs,
+    desired: &DesiredState,
+    live: &LiveState,
+    env: &Environment,
+    p: Plan,
+    interrupt: &AtomicBool,
+) -> Result<ApplyReport, ApplyError> {
     let span = tracing::info_span!("apply", writes = p.writes.len());
     let _enter = span.enter();
     let total = p.writes.len();
     for (i, w) in p.writes.iter().enumerate() {
+        if interrupt.load(Ordering::SeqCst) {
+            tracing::warn!(done = i, total, "interrupted; rolling back");
+            let rollback = restore(procfs, live, desired, env);
+            return Err(ApplyError::Interrupted {
+                done: i,
+                total,
+                rollback,
+            });
+        }
         tracing::debug!(file = %w.file, command = %w.command, "write");
         if let Err(cause) = execute_write(procfs, w) {
             tracing::warn!(file = %w.file, command = %w.command, error = %cause, "write failed; rolling back");

@@ -14,6 +14,7 @@
 pub mod apply;
 pub mod error;
 pub mod kernel;
+pub mod lock;
 pub mod model;
 pub mod plan;
 pub mod procfs;

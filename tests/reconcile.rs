@@ -216,3 +216,71 @@ fn a_failure_at_every_write_position_rolls_back_to_the_snapshot() {
         }
     }
 }
+
+/// A procfs that raises an "interrupt" flag once `after` writes have been made, as a
+/// SIGINT arriving in the middle of an apply would.
+struct InterruptAfter<'a> {
+    sim: &'a SimProcfs,
+    after: usize,
+    flag: &'a std::sync::atomic::AtomicBool,
+}
+
+impl Procfs for InterruptAfter<'_> {
+    fn list(&self) -> Result<Vec<String>, pgstate::ProcfsError> {
+        self.sim.list()
+    }
+    fn read(&self, file: &PgFile) -> Result<String, pgstate::ProcfsError> {
+        self.sim.read(file)
+    }
+    fn write(&self, file: &PgFile, command: &str) -> Result<(), pgstate::ProcfsError> {
+        let r = self.sim.write(file, command);
+        if self.sim.write_count() >= self.after {
+            self.flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        r
+    }
+    fn interface(
+        &self,
+        name: &str,
+    ) -> Result<Option<pgstate::procfs::InterfaceInfo>, pgstate::ProcfsError> {
+        self.sim.interface(name)
+    }
+    fn kernel_release(&self) -> Option<String> {
+        self.sim.kernel_release()
+    }
+}
+
+#[test]
+fn an_interrupt_mid_apply_rolls_back_and_never_leaves_a_thread_flushed() {
+    let probe = lab(KernelProfile::LINUX_6_12);
+    apply(&probe, &load(BEFORE)).unwrap();
+    let (_, _, p) = plan_against(&probe, &load(AFTER)).unwrap();
+    for pos in 1..p.writes.len() {
+        let sim = lab(KernelProfile::LINUX_6_12);
+        apply(&sim, &load(BEFORE)).unwrap();
+        let snapshot = config_of(&read_live_state(&sim).unwrap());
+        let flag = std::sync::atomic::AtomicBool::new(false);
+        let procfs = InterruptAfter {
+            sim: &sim,
+            after: sim.write_count() + pos,
+            flag: &flag,
+        };
+        let desired = load(AFTER);
+        let (live, env, plan) = plan_against(&procfs, &desired).unwrap();
+        let err =
+            pgstate::apply::apply_plan_interruptible(&procfs, &desired, &live, &env, plan, &flag)
+                .unwrap_err();
+        match err {
+            ApplyError::Interrupted { done, rollback, .. } => {
+                assert_eq!(done, pos);
+                assert!(rollback.restored, "{rollback}");
+            }
+            other => panic!("{other}"),
+        }
+        assert_eq!(
+            config_of(&read_live_state(&sim).unwrap()),
+            snapshot,
+            "interrupted after {pos} writes"
+        );
+    }
+}

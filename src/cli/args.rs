@@ -16,6 +16,10 @@ pub struct Cli {
     #[arg(long, global = true, default_value = pgstate::procfs::real::DEFAULT_SYS_CLASS_NET, value_name = "DIR", hide = true)]
     pub sys_class_net: PathBuf,
 
+    /// Kernel release whose pktgen behaviour to assume (default: the running kernel's).
+    #[arg(long, global = true, value_name = "RELEASE", hide = true)]
+    pub kernel_release: Option<String>,
+
     /// More output: -v shows the exact writes, -vv debug logs.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -75,16 +79,34 @@ pub struct PlanArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+    /// Save the plan to FILE; `pgstate apply FILE` then performs exactly it, and refuses if
+    /// the live state has changed meanwhile.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// `apply` arguments.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// A YAML state file, or a directory of them.
+    /// A YAML state file, a directory of them, or a plan saved with `plan --out`.
     pub state: PathBuf,
     /// Machine-readable report.
     #[arg(long)]
     pub json: bool,
+    /// Locking against other pgstate processes.
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+/// The box lock.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Lock file shared by every pgstate process on this box.
+    #[arg(long, value_name = "FILE", default_value = pgstate::lock::DEFAULT_LOCK_FILE)]
+    pub lock_file: PathBuf,
+    /// Seconds to wait for another pgstate to release the lock.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub lock_timeout: f64,
 }
 
 /// `show` arguments.

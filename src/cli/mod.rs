@@ -3,11 +3,20 @@
 
 pub mod args;
 pub mod render;
+pub mod saved_plan;
 
 use std::io::Write as _;
 use std::path::Path;
 
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
 use anyhow::{Context, Result};
+
+use pgstate::lock::BoxLock;
+use pgstate::model::LiveState;
+use saved_plan::SavedPlan;
 
 use pgstate::apply::{self, plan_against};
 use pgstate::model::DesiredState;
@@ -33,7 +42,9 @@ fn load(path: &Path) -> Result<LoadedState> {
 
 /// Opens the pktgen directory, loading the module once if the default one is missing.
 fn open_procfs(cli: &Cli) -> Result<RealProcfs> {
-    let procfs = RealProcfs::new(&cli.proc_root).with_sys_class_net(&cli.sys_class_net);
+    let procfs = RealProcfs::new(&cli.proc_root)
+        .with_sys_class_net(&cli.sys_class_net)
+        .with_kernel_release(cli.kernel_release.clone());
     if !cli.proc_root.exists() && cli.proc_root == Path::new(DEFAULT_ROOT) {
         tracing::info!("{DEFAULT_ROOT} is missing; running modprobe pktgen");
         if let Err(e) = load_module() {
@@ -59,6 +70,14 @@ fn profile_of(procfs: &dyn Procfs) -> KernelProfile {
         .unwrap_or_default()
 }
 
+/// The live state as `show` prints it: what a saved plan records and compares.
+fn live_text(live: &LiveState, procfs: &dyn Procfs) -> Result<String> {
+    Ok(serde_yaml::to_string(&spec::state_file_from_live(
+        live,
+        &profile_of(procfs),
+    ))?)
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: &Cli) -> Result<Outcome> {
     let mut stdout = std::io::stdout().lock();
@@ -77,11 +96,24 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Plan(a) => {
             let loaded = load(&a.state)?;
             let procfs = open_procfs(cli)?;
-            let (_, _, plan) = plan_against(&procfs, &loaded.desired).context("planning")?;
+            let (live, _, plan) = plan_against(&procfs, &loaded.desired).context("planning")?;
             if a.json {
                 writeln!(stdout, "{}", render::plan_json(&plan))?;
             } else {
                 write!(stdout, "{}", render::plan_text(&plan, cli.verbose > 0))?;
+            }
+            if let Some(out) = &a.out {
+                let saved = SavedPlan::new(&loaded.files, live_text(&live, &procfs)?, &plan)?;
+                std::fs::write(out, serde_json::to_string_pretty(&saved)?)
+                    .with_context(|| format!("writing {}", out.display()))?;
+                if !a.json {
+                    writeln!(
+                        stdout,
+                        "Saved the plan to {}; `pgstate apply {}` performs exactly it.",
+                        out.display(),
+                        out.display()
+                    )?;
+                }
             }
             Ok(if a.detailed_exitcode && !plan.is_empty() {
                 Outcome::Changes
@@ -90,15 +122,47 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             })
         }
         Command::Apply(a) => {
-            let loaded = load(&a.state)?;
+            let saved = SavedPlan::read(&a.state)?;
+            let loaded = match &saved {
+                Some(sp) => {
+                    let files: Vec<(&Path, &str)> = sp
+                        .files
+                        .iter()
+                        .map(|(p, t)| (p.as_path(), t.as_str()))
+                        .collect();
+                    spec::load_texts(&files)
+                        .map_err(anyhow::Error::new)
+                        .context("the saved plan's state files")?
+                }
+                None => load(&a.state)?,
+            };
             let procfs = open_procfs(cli)?;
+            let what = std::env::args().collect::<Vec<_>>().join(" ");
+            let timeout = Duration::from_secs_f64(a.lock.lock_timeout.max(0.0));
+            let _lock = BoxLock::acquire(&a.lock.lock_file, timeout, &what)?;
+            // SIGINT/SIGTERM stop the apply between two writes and roll it back.
+            let interrupt = Arc::new(AtomicBool::new(false));
+            for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                signal_hook::flag::register(sig, Arc::clone(&interrupt))
+                    .context("installing signal handlers")?;
+            }
             let (live, env, plan) = plan_against(&procfs, &loaded.desired).context("planning")?;
+            if let Some(sp) = &saved {
+                sp.check(&live_text(&live, &procfs)?, &plan)?;
+            }
             if !a.json && !cli.quiet && !plan.is_empty() {
                 write!(stdout, "{}", render::plan_text(&plan, cli.verbose > 0))?;
                 writeln!(stdout)?;
             }
-            let report = apply::apply_plan(&procfs, &loaded.desired, &live, &env, plan)
-                .map_err(|e| locate_apply_error(e, &loaded))?;
+            let report = apply::apply_plan_interruptible(
+                &procfs,
+                &loaded.desired,
+                &live,
+                &env,
+                plan,
+                &interrupt,
+            )
+            .map_err(|e| locate_apply_error(e, &loaded))?;
             if a.json {
                 writeln!(stdout, "{}", render::apply_json(&report))?;
             } else if !cli.quiet {

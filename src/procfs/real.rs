@@ -17,6 +17,7 @@ pub const DEFAULT_SYS_CLASS_NET: &str = "/sys/class/net";
 pub struct RealProcfs {
     root: PathBuf,
     sys_class_net: PathBuf,
+    kernel_release: Option<String>,
 }
 
 impl RealProcfs {
@@ -25,7 +26,15 @@ impl RealProcfs {
         RealProcfs {
             root: root.into(),
             sys_class_net: PathBuf::from(DEFAULT_SYS_CLASS_NET),
+            kernel_release: None,
         }
+    }
+
+    /// Uses `release` instead of the running kernel's (for a `--proc-root` that belongs to
+    /// another kernel, such as a saved copy).
+    pub fn with_kernel_release(mut self, release: Option<String>) -> RealProcfs {
+        self.kernel_release = release;
+        self
     }
 
     /// Reads interface facts from another directory (tests, other mounts).
@@ -134,6 +143,9 @@ impl Procfs for RealProcfs {
     }
 
     fn kernel_release(&self) -> Option<String> {
+        if let Some(r) = &self.kernel_release {
+            return Some(r.clone());
+        }
         fs::read_to_string("/proc/sys/kernel/osrelease")
             .ok()
             .map(|s| s.trim().to_owned())

@@ -1,0 +1,252 @@
+//! The real binary against a static pktgen directory (`--proc-root`) built from the 6.12
+//! transcript's file formats: output blocks, exit codes, saved plans and the lock.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Box_ {
+    dir: tempfile::TempDir,
+}
+
+impl Box_ {
+    /// An empty pktgen directory with two threads, and interfaces eth0/eth1 (up) and eth9
+    /// (down) in a fake /sys/class/net.
+    fn new() -> Box_ {
+        let dir = tempfile::tempdir().unwrap();
+        let pg = dir.path().join("pktgen");
+        fs::create_dir(&pg).unwrap();
+        fs::write(
+            pg.join("pgctrl"),
+            "Packet Generator for packet performance testing. Version: 2.75\n",
+        )
+        .unwrap();
+        for t in 0..2 {
+            fs::write(
+                pg.join(format!("kpktgend_{t}")),
+                "Running: \nStopped: \nResult: NA\n",
+            )
+            .unwrap();
+        }
+        for (name, mac, flags) in [
+            ("eth0", "02:00:00:00:00:10", "0x1003"),
+            ("eth1", "02:00:00:00:00:11", "0x1003"),
+            ("eth9", "02:00:00:00:00:19", "0x1002"),
+        ] {
+            let d = dir.path().join("net").join(name);
+            fs::create_dir_all(&d).unwrap();
+            fs::write(d.join("address"), format!("{mac}\n")).unwrap();
+            fs::write(d.join("flags"), format!("{flags}\n")).unwrap();
+        }
+        Box_ { dir }
+    }
+
+    fn pg(&self) -> PathBuf {
+        self.dir.path().join("pktgen")
+    }
+
+    /// Puts a device with the kernel's fresh-device text on thread `t`.
+    fn add_device(&self, t: u32, name: &str, mac: &str) {
+        fs::write(
+            self.pg().join(format!("kpktgend_{t}")),
+            format!("Running: \nStopped: {name} \nResult: OK: add_device={name}\n"),
+        )
+        .unwrap();
+        let text = format!("Params: count 1000  min_pkt_size: 0  max_pkt_size: 0\n     frags: 0  delay: 0  clone_skb: 0  ifname: {name}\n     flows: 0 flowlen: 0\n     queue_map_min: 0  queue_map_max: 0\n     dst_min:   dst_max: \n     src_min:   src_max: \n     src_mac: {mac} dst_mac: 00:00:00:00:00:00\n     udp_src_min: 9  udp_src_max: 9  udp_dst_min: 9  udp_dst_max: 9\n     src_mac_count: 0  dst_mac_count: 0\n     Flags: SHARED  \nCurrent:\n     pkts-sofar: 0  errors: 0\n     started: 0us  stopped: 0us idle: 0us\n     seq_num: 0  cur_dst_mac_offset: 0  cur_src_mac_offset: 0\n     cur_saddr: 0.0.0.0  cur_daddr: 0.0.0.0\n     cur_udp_dst: 0  cur_udp_src: 0\n     cur_queue_map: 0\n     flows: 0\nResult: Idle\n");
+        fs::write(self.pg().join(name), text).unwrap();
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_pgstate"))
+            .args(args)
+            .arg("--proc-root")
+            .arg(self.pg())
+            .arg("--sys-class-net")
+            .arg(self.dir.path().join("net"))
+            .args(["--kernel-release", "6.12.0"])
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn states(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("states")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn plan_prints_terraform_style_actions_and_exit_codes() {
+    let b = Box_::new();
+    let out = b.run(&["plan", &states("simple.yaml")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("    + eth0 (thread 0)\n"), "{stdout}");
+    assert!(stdout.contains("        count: 100000\n"), "{stdout}");
+    assert!(
+        stdout.contains("Plan: 1 to add, 0 to change, 0 to remove, 0 to re-create; 9 writes."),
+        "{stdout}"
+    );
+
+    let out = b.run(&["plan", "--detailed-exitcode", &states("simple.yaml")]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = b.run(&["plan", "-v", &states("simple.yaml")]);
+    assert!(
+        text(&out.stdout).contains("     1  kpktgend_0 <- add_device eth0\n"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = b.run(&["plan", "--json", &states("simple.yaml")]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["changes"], true);
+    assert_eq!(doc["summary"]["add"], 1);
+    assert_eq!(doc["writes"][0]["command"], "add_device eth0");
+    assert_eq!(doc["actions"][0]["action"], "add");
+}
+
+#[test]
+fn a_converged_box_says_no_changes_and_exits_zero() {
+    let b = Box_::new();
+    b.add_device(1, "eth1@3", "02:00:00:00:00:11");
+    let state = b.file("s.yaml", "devices:\n  eth1@3: {thread: 1}\n");
+    let out = b.run(&["plan", "--detailed-exitcode", state.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(
+        text(&out.stdout),
+        "No changes. pktgen matches the desired state.\n"
+    );
+    let out = b.run(&["show"]);
+    assert_eq!(text(&out.stdout), "devices:\n  eth1@3:\n    thread: 1\n");
+    let out = b.run(&["diff", state.to_str().unwrap()]);
+    assert_eq!(text(&out.stdout), "No differences.\n");
+}
+
+#[test]
+fn removals_are_always_shown() {
+    let b = Box_::new();
+    b.add_device(0, "eth0", "02:00:00:00:00:10");
+    let state = b.file("s.yaml", "devices: {}\n");
+    let out = b.run(&["plan", state.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("    - eth0 (thread 0)\n        because eth0 is not in the desired state"),
+        "{stdout}"
+    );
+    let out = b.run(&["diff", state.to_str().unwrap()]);
+    assert!(
+        text(&out.stdout).contains("-  eth0:\n-    thread: 0\n"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn invalid_states_fail_with_located_errors_and_exit_one() {
+    let b = Box_::new();
+    let state = b.file(
+        "bad.yaml",
+        "devices:\n  eth0:\n    thread: 0\n    pkt_sise: 64\n    count: -1\n",
+    );
+    let out = b.run(&["validate", state.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.yaml:4:5: devices.eth0.pkt_sise: unknown key `pkt_sise`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `pkt_size`?"), "{err}");
+    let out = b.run(&["plan", state.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let state = b.file("down.yaml", "devices:\n  eth9: {thread: 0}\n");
+    let out = b.run(&["plan", state.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("interface eth9 is down"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_missing_pktgen_directory_is_a_clear_error() {
+    let b = Box_::new();
+    fs::remove_dir_all(b.pg()).unwrap();
+    let out = b.run(&["show"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("the pktgen module is not loaded"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_saved_plan_is_refused_once_the_box_has_changed() {
+    let b = Box_::new();
+    let lock = b.dir.path().join("lock").display().to_string();
+    let state = b.file("s.yaml", "devices: {}\n");
+    let saved = b.dir.path().join("p.json").display().to_string();
+    // Made against an empty box.
+    let out = b.run(&["plan", "--out", &saved, state.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = b.run(&["apply", "--lock-file", &lock, &saved]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Someone adds a device: the plan no longer describes what would happen.
+    b.add_device(0, "eth0", "02:00:00:00:00:10");
+    let out = b.run(&["apply", "--lock-file", &lock, &saved]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("the live state has changed since this plan was made"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn apply_waits_for_the_lock_and_names_its_holder() {
+    let b = Box_::new();
+    let lock = b.dir.path().join("lock");
+    let _held =
+        pgstate::lock::BoxLock::acquire(&lock, std::time::Duration::ZERO, "pgstate watch lab/")
+            .unwrap();
+    let state = b.file("s.yaml", "devices: {}\n");
+    let out = b.run(&[
+        "apply",
+        "--lock-file",
+        lock.to_str().unwrap(),
+        "--lock-timeout",
+        "0.3",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "another pgstate holds the lock {} (pid {}: pgstate watch lab/)",
+            lock.display(),
+            std::process::id()
+        )),
+        "{err}"
+    );
+}
