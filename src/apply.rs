@@ -129,7 +129,6 @@ pub struct FailedWrite {
     /// The write that failed.
     pub write: Write,
     /// Why.
-    #[source]
     pub cause: WriteFailure,
     /// What the rollback did.
     pub rollback: RollbackReport,

@@ -28,13 +28,12 @@ pub enum LockError {
         waited_ms: u128,
     },
     /// The lock file could not be opened or locked.
-    #[error("cannot use the lock file {}: {source}", .path.display())]
+    #[error("cannot use the lock file {}: {error}", .path.display())]
     Io {
         /// The lock file.
         path: PathBuf,
         /// The error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -48,9 +47,9 @@ impl BoxLock {
     /// Takes the lock at `path`, waiting up to `timeout`. `what` (for example the command
     /// line) is recorded for other processes to see.
     pub fn acquire(path: &Path, timeout: Duration, what: &str) -> Result<BoxLock, LockError> {
-        let io = |source| LockError::Io {
+        let io = |error| LockError::Io {
             path: path.to_owned(),
-            source,
+            error,
         };
         let mut file = OpenOptions::new()
             .read(true)

@@ -132,8 +132,12 @@ pub fn plan_text(plan: &Plan, show_writes: bool) -> String {
     let s = Summary::of(plan);
     let _ = writeln!(
         out,
-        "\nPlan: {} to add, {} to change, {} to remove, {} to re-create; {} writes.",
-        s.add, s.change, s.remove, s.recreate, s.writes
+        "\nPlan: {} to add, {} to change, {} to remove, {} to re-create; {}.",
+        s.add,
+        s.change,
+        s.remove,
+        s.recreate,
+        writes(s.writes)
     );
     out
 }
@@ -144,7 +148,19 @@ pub fn apply_text(report: &ApplyReport) -> String {
     }
     let s = Summary::of(&report.plan);
     format!(
-        "Applied: {} added, {} changed, {} removed, {} re-created; {} writes. Verified by readback.\n",
-        s.add, s.change, s.remove, s.recreate, s.writes
+        "Applied: {} added, {} changed, {} removed, {} re-created; {}. Verified by readback.\n",
+        s.add,
+        s.change,
+        s.remove,
+        s.recreate,
+        writes(s.writes)
     )
+}
+
+fn writes(n: usize) -> String {
+    if n == 1 {
+        "1 write".into()
+    } else {
+        format!("{n} writes")
+    }
 }

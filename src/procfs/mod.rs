@@ -77,15 +77,14 @@ pub enum ProcfsError {
         path: PathBuf,
     },
     /// The kernel refused a write with an errno.
-    #[error("writing '{command}' to {file} failed: {source}")]
+    #[error("writing '{command}' to {file} failed: {error}")]
     Write {
         /// The file written to.
         file: String,
         /// The command, without its newline.
         command: String,
         /// The errno, as an `io::Error` (`raw_os_error()` gives the number).
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
     /// The kernel accepted fewer bytes than the command has (pre-6.15 `rate 0`, REFERENCE §4).
     #[error("writing '{command}' to {file}: the kernel took {written} of {len} bytes")]
@@ -100,13 +99,12 @@ pub enum ProcfsError {
         len: usize,
     },
     /// Any other I/O error.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {error}", .path.display())]
     Io {
         /// The path involved.
         path: PathBuf,
         /// The error.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
 }
 
@@ -114,7 +112,7 @@ impl ProcfsError {
     /// The errno of a refused write, if that is what this is.
     pub fn errno(&self) -> Option<i32> {
         match self {
-            ProcfsError::Write { source, .. } => source.raw_os_error(),
+            ProcfsError::Write { error, .. } => error.raw_os_error(),
             _ => None,
         }
     }

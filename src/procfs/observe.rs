@@ -11,7 +11,7 @@ pub enum ObserveError {
     #[error(transparent)]
     Procfs(#[from] ProcfsError),
     /// A file could not be parsed.
-    #[error("cannot parse {0}")]
+    #[error(transparent)]
     Parse(#[from] ParseError),
 }
 

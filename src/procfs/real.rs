@@ -59,7 +59,7 @@ impl RealProcfs {
             },
             io::ErrorKind::NotFound => ProcfsError::Missing { path },
             io::ErrorKind::PermissionDenied => ProcfsError::Permission { path },
-            _ => ProcfsError::Io { path, source: e },
+            _ => ProcfsError::Io { path, error: e },
         }
     }
 }
@@ -115,7 +115,7 @@ impl Procfs for RealProcfs {
                 Err(ProcfsError::Write {
                     file: file.file_name(),
                     command: command.to_owned(),
-                    source: e,
+                    error: e,
                 })
             }
             Err(e) => Err(self.map_err(path, e)),

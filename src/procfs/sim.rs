@@ -839,7 +839,7 @@ fn write_error(file: &str, command: &str, errno: i32) -> ProcfsError {
     ProcfsError::Write {
         file: file.to_owned(),
         command: command.to_owned(),
-        source: std::io::Error::from_raw_os_error(errno),
+        error: std::io::Error::from_raw_os_error(errno),
     }
 }
 

@@ -22,13 +22,12 @@ pub const MAX_STATE_FILE_BYTES: u64 = 8 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// A file or directory could not be read.
-    #[error("cannot read {}: {source}", .path.display())]
+    #[error("cannot read {}: {error}", .path.display())]
     Io {
         /// The path.
         path: PathBuf,
         /// The error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The files are readable but wrong.
     #[error("{}", render_diagnostics(.0))]
@@ -88,9 +87,9 @@ pub struct LoadedState {
 
 /// Loads a file, or every `*.yaml`/`*.yml` file of a directory (not recursive).
 pub fn load_path(path: &Path) -> Result<LoadedState, LoadError> {
-    let io = |source| LoadError::Io {
+    let io = |error| LoadError::Io {
         path: path.to_owned(),
-        source,
+        error,
     };
     let meta = fs::metadata(path).map_err(io)?;
     let files = if meta.is_dir() {
@@ -123,9 +122,9 @@ pub fn load_path(path: &Path) -> Result<LoadedState, LoadError> {
     let mut texts = Vec::new();
     for f in &files {
         let size = fs::metadata(f)
-            .map_err(|source| LoadError::Io {
+            .map_err(|error| LoadError::Io {
                 path: f.clone(),
-                source,
+                error,
             })?
             .len();
         if size > MAX_STATE_FILE_BYTES {
@@ -136,9 +135,9 @@ pub fn load_path(path: &Path) -> Result<LoadedState, LoadError> {
                 ),
             )]));
         }
-        let bytes = fs::read(f).map_err(|source| LoadError::Io {
+        let bytes = fs::read(f).map_err(|error| LoadError::Io {
             path: f.clone(),
-            source,
+            error,
         })?;
         match String::from_utf8(bytes) {
             Ok(t) => texts.push((f.clone(), t)),

@@ -1,0 +1,741 @@
+#!/usr/bin/env bash
+# pgstate real-kernel test lab
+# ============================
+#
+# Boots real Debian cloud kernels under qemu (TCG, no KVM needed) with a tiny
+# busybox initramfs and runs the scenario scripts in tests/kernel/scenarios/
+# against a real /proc/net/pktgen.
+#
+# Usage (as root, on Debian 12 / bookworm, x86_64):
+#   lab.sh test [GLOB]     run scenarios matching GLOB (default '*', matched
+#                          against the file name without .sh, e.g. '0*' or
+#                          '01-binary'; a plain word that matches nothing is
+#                          used as a prefix: `test 01`) on every kernel in
+#                          PGSTATE_LAB_KERNELS;
+#                          builds PGSTATE_BIN with `cargo build --release` if
+#                          it does not exist. Prints per-kernel/per-scenario
+#                          PASS/FAIL and a final line "N passed, N failed".
+#   lab.sh prepare         install host packages, fetch + extract kernels only
+#   lab.sh shell-cmd 'CMD' boot and run CMD (busybox sh) in the guest after the
+#                          usual setup; prints its output, exits with its status
+#   lab.sh try             boot and run tests/kernel/try.sh in the guest
+#   lab.sh kernels         print the kernel packages that would be used
+#
+# What it does:
+#   1. installs missing host tools with apt-get (--no-install-recommends; one
+#      `apt-get update` only when something is missing);
+#   2. picks the kernels (see below), fetches them with `apt-get download`
+#      into the cache, extracts vmlinuz and the pktgen/dummy/veth modules plus
+#      their modules.dep dependencies, decompressed (.ko.xz/.ko.zst -> .ko) so
+#      busybox insmod can load them. A warm cache does no download;
+#   3. builds one initramfs per kernel (cpio newc + gzip) with busybox-static,
+#      iproute2's `ip` (+ its shared libs), the modules, the pgstate binary
+#      (+ the shared libs `ldd` reports), <repo>/states at /states,
+#      guest-init.sh as /init, guest-lib.sh and the selected scenarios;
+#   4. boots each kernel once with qemu-system-x86_64 -accel tcg, logging the
+#      console to <repo>/target/kernel-lab/<kernel-release>.log, and parses
+#      the markers the guest prints (see guest-init.sh):
+#        @@LAB BEGIN ...            guest setup finished
+#        @@SCENARIO <name> BEGIN    scenario started
+#        @@SCENARIO <name> PASS     scenario exited 0
+#        @@SCENARIO <name> FAIL rc=N  (137: killed by the per-scenario time
+#                                   limit; 125: pktgen reset failed; 126:
+#                                   interface setup failed)
+#        @@DMESG BEGIN / END        kernel log tail, printed if anything failed
+#        @@CMD BEGIN / @@CMD END rc=N   (shell-cmd / try)
+#        @@LAB ABORT <reason>       guest setup failed
+#        @@LAB DONE                 guest finished; it then powers off
+#      A scenario without PASS/FAIL, or a log without @@LAB DONE, is a failure.
+#
+# Writing scenarios (tests/kernel/scenarios/NN-name.sh, busybox sh): each runs
+# in its own `sh` (cwd /root, stdin /dev/null) after guest-lib.sh was sourced;
+# exit status 0 = PASS. Before each one pktgen is reset (no device files) and
+# the interfaces are re-asserted: d0..d3 dummy up (MAC 02:00:00:00:00:0N),
+# va/vb veth pair up (02:00:00:00:01:0a/0b), dn dummy down, lo up.
+# pgstate is /usr/bin/pgstate, the repo's states/ is /states; `ip` is
+# iproute2's (busybox ip cannot create veth pairs). See guest-lib.sh.
+#
+# Kernel selection (per series; printed on every run):
+#   6.1  = dependency of the meta package linux-image-cloud-amd64 (the Debian 12
+#          default cloud kernel, bookworm main/security), must be 6.1.*;
+#          fallback: newest linux-image-6.1.*-cloud-amd64 known to apt.
+#   6.12 = dependency of linux-image-6.12-cloud-amd64 (newest 6.12 cloud
+#          kernel in the configured apt sources); fallback: newest
+#          linux-image-6.12.*-cloud-amd64 known to apt.
+#   If apt knows neither, the newest kernel of that series already in the
+#   cache is used (offline re-runs).
+#
+# Environment:
+#   PGSTATE_BIN          pgstate binary to test (default <repo>/target/release/pgstate,
+#                        honouring CARGO_TARGET_DIR)
+#   PGSTATE_LAB_CACHE    cache dir (default /var/cache/pgstate-lab)
+#   PGSTATE_LAB_KERNELS  series to use, e.g. "6.1 6.12" (default for test/prepare:
+#                        "6.1 6.12"; for shell-cmd/try: "6.12")
+#   PGSTATE_LAB_PKG_6_1, PGSTATE_LAB_PKG_6_12
+#                        force an exact package name for a series
+#                        (e.g. linux-image-6.1.0-56-cloud-amd64)
+#   PGSTATE_LAB_MEM      guest memory in MiB (default 512)
+#   PGSTATE_LAB_SMP      guest vCPUs (default 2; pktgen gets one kpktgend_N per vCPU)
+#   PGSTATE_LAB_BOOT_TIMEOUT      seconds per qemu boot (default 300)
+#   PGSTATE_LAB_SCENARIO_TIMEOUT  seconds per scenario inside the guest (default 120)
+#   PGSTATE_LAB_STRIP    1 (default) = strip debug info from the pgstate copy in
+#                        the initramfs (smaller/faster boot); 0 = copy as is
+#   PGSTATE_LAB_VERBOSE  1 = also stream the guest console to stderr
+#   PGSTATE_LAB_APPEND   extra kernel command line arguments
+#
+# Writes only to the cache dir, <repo>/target/kernel-lab/ and (via apt) the system.
+
+set -euo pipefail
+
+export PATH=$PATH:/usr/sbin:/sbin
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
+CACHE=${PGSTATE_LAB_CACHE:-/var/cache/pgstate-lab}
+TARGET_DIR=${CARGO_TARGET_DIR:-$REPO_ROOT/target}
+case $TARGET_DIR in /*) ;; *) TARGET_DIR=$REPO_ROOT/$TARGET_DIR ;; esac
+PGSTATE_BIN=${PGSTATE_BIN:-$TARGET_DIR/release/pgstate}
+OUT_DIR=$REPO_ROOT/target/kernel-lab
+LAB_MEM=${PGSTATE_LAB_MEM:-512}
+LAB_SMP=${PGSTATE_LAB_SMP:-2}
+BOOT_TIMEOUT=${PGSTATE_LAB_BOOT_TIMEOUT:-300}
+SCENARIO_TIMEOUT=${PGSTATE_LAB_SCENARIO_TIMEOUT:-120}
+LAB_STRIP=${PGSTATE_LAB_STRIP:-1}
+LAB_VERBOSE=${PGSTATE_LAB_VERBOSE:-0}
+LAB_APPEND=${PGSTATE_LAB_APPEND:-}
+
+# Modules the guest needs, with insmod parameters. Dependencies are added
+# (and ordered) from modules.dep.
+GUEST_MODULES=("pktgen" "dummy numdummies=0" "veth")
+
+# host package -> a command (or file) proving it is installed
+HOST_PKGS=(
+  "qemu-system-x86:qemu-system-x86_64"
+  "busybox-static:/bin/busybox"
+  "cpio:cpio"
+  "xz-utils:xz"
+  "zstd:zstd"
+  "kmod:depmod"
+  "iproute2:ip"
+  "gzip:gzip"
+  "coreutils:timeout"
+  "util-linux:flock"
+  "libc-bin:ldd"
+)
+
+APT_UPDATED=0
+
+log() { printf '[lab] %s\n' "$*" >&2; }
+die() { printf '[lab] ERROR: %s\n' "$*" >&2; exit 1; }
+
+need_root() {
+  [[ $(id -u) -eq 0 ]] || die "must run as root (apt-get, mknod, cache in $CACHE)"
+}
+
+# Runs `apt-get update` at most once per lab.sh invocation (also across the
+# subshells used below: $$ is the top-level shell's pid).
+apt_update_once() {
+  local stamp=$CACHE/.apt-updated
+  if [[ $APT_UPDATED -eq 0 && $(cat "$stamp" 2>/dev/null) != "$$" ]]; then
+    log "apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
+    mkdir -p "$CACHE"
+    printf '%s\n' "$$" >"$stamp"
+    APT_UPDATED=1
+  fi
+}
+
+have() {
+  local probe=$1
+  if [[ $probe == /* ]]; then
+    [[ -x $probe ]]
+  else
+    command -v "$probe" >/dev/null 2>&1 ||
+      [[ -x /sbin/$probe || -x /usr/sbin/$probe ]]
+  fi
+}
+
+ensure_host_tools() {
+  local missing=() entry pkg probe
+  for entry in "${HOST_PKGS[@]}"; do
+    pkg=${entry%%:*}
+    probe=${entry#*:}
+    if ! have "$probe" || ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed'; then
+      missing+=("$pkg")
+    fi
+  done
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    need_root
+    apt_update_once
+    log "installing: ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+      die "apt-get install ${missing[*]} failed"
+  fi
+  local entry2
+  for entry2 in "${HOST_PKGS[@]}"; do
+    have "${entry2#*:}" || die "${entry2#*:} still missing after installing ${entry2%%:*}"
+  done
+}
+
+# ---------------------------------------------------------------- kernels --
+
+series_meta() {
+  case $1 in
+    6.1) echo linux-image-cloud-amd64 ;;
+    6.12) echo linux-image-6.12-cloud-amd64 ;;
+    *) die "unknown kernel series '$1' (supported: 6.1 6.12)" ;;
+  esac
+}
+
+# Regex a linux-image package name of the series must match.
+series_regex() {
+  case $1 in
+    6.1) echo '^linux-image-6\.1\.[0-9]+-[0-9]+-cloud-amd64$' ;;
+    6.12) echo '^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64$' ;;
+  esac
+}
+
+# Print the kernel image package chosen for a series, from apt metadata.
+apt_pick_pkg() {
+  local series=$1 meta re pkg
+  meta=$(series_meta "$series")
+  re=$(series_regex "$series")
+  pkg=$(apt-cache depends --important "$meta" 2>/dev/null |
+    sed -n 's/^ *Depends: *//p' | grep -E "$re" | sort -V | tail -n1 || true)
+  if [[ -z $pkg ]]; then
+    pkg=$(apt-cache pkgnames linux-image- 2>/dev/null | grep -E "$re" | sort -V | tail -n1 || true)
+  fi
+  [[ -n $pkg ]] && printf '%s\n' "$pkg"
+}
+
+pkg_candidate_version() {
+  apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | grep -v '(none)' || true
+}
+
+# Newest kernel release of a series that is fully extracted in the cache.
+cached_release() {
+  local series=$1 re rel d
+  re=$(series_regex "$series")
+  re=${re#^linux-image-}
+  re=${re%\$}
+  rel=""
+  for d in "$CACHE"/kernels/*/; do
+    [[ -f $d/.complete ]] || continue
+    d=${d%/}
+    d=${d##*/}
+    if grep -qE "^${re}\$" <<<"$d"; then rel=$d; fi
+  done
+  [[ -n $rel ]] && printf '%s\n' "$rel"
+}
+
+# Sets KPKG KVER KREL for a series (does not download).
+resolve_kernel() {
+  local series=$1 override_var
+  override_var=PGSTATE_LAB_PKG_${series//./_}
+  KPKG=${!override_var:-}
+  if [[ -z $KPKG ]]; then
+    KPKG=$(apt_pick_pkg "$series" || true)
+    if [[ -z $KPKG ]]; then
+      local crel
+      crel=$(cached_release "$series" || true)
+      if [[ -z $crel ]]; then
+        need_root
+        apt_update_once
+        KPKG=$(apt_pick_pkg "$series" || true)
+      else
+        KPKG=linux-image-$crel
+      fi
+    fi
+  fi
+  [[ -n $KPKG ]] || die "no $series cloud kernel package found in the apt sources"
+  KREL=${KPKG#linux-image-}
+  KVER=$(pkg_candidate_version "$KPKG")
+  if [[ -z $KVER && -f $CACHE/kernels/$KREL/.complete ]]; then
+    KVER=$(cat "$CACHE/kernels/$KREL/.complete")
+  fi
+  [[ -n $KVER ]] || die "apt has no candidate version for $KPKG"
+}
+
+download_deb() {
+  local pkg=$1 ver=$2 debdir=$CACHE/debs deb
+  mkdir -p "$debdir"
+  rm -rf "$debdir"/.dl.*
+  # apt encodes ':' (epoch) as %3a in file names
+  local want="$debdir/${pkg}_${ver//:/%3a}_amd64.deb"
+  if [[ -f $want ]]; then
+    printf '%s\n' "$want"
+    return
+  fi
+  log "downloading $pkg=$ver"
+  local tmp
+  tmp=$(mktemp -d "$debdir/.dl.XXXXXX")
+  if ! (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >&2); then
+    apt_update_once
+    (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >&2) || {
+      rm -rf "$tmp"
+      die "apt-get download $pkg=$ver failed"
+    }
+  fi
+  deb=$(find "$tmp" -maxdepth 1 -name '*.deb' -print | head -n1)
+  [[ -n $deb ]] || { rm -rf "$tmp"; die "apt-get download produced no .deb for $pkg"; }
+  mv "$deb" "$want"
+  rm -rf "$tmp"
+  printf '%s\n' "$want"
+}
+
+decompress_ko() {
+  local src=$1 dst=$2
+  case $src in
+    *.ko) cp "$src" "$dst" ;;
+    *.ko.xz) xz -dc "$src" >"$dst" ;;
+    *.ko.zst) zstd -q -dc "$src" >"$dst" ;;
+    *.ko.gz) gzip -dc "$src" >"$dst" ;;
+    *) die "unknown module format: $src" ;;
+  esac
+}
+
+# Extract vmlinuz + needed modules of $KREL from its .deb into the cache.
+extract_kernel() {
+  local deb=$1 kdir=$CACHE/kernels/$KREL
+  if [[ -f $kdir/.complete && $(cat "$kdir/.complete") == "$KVER" ]]; then
+    return
+  fi
+  log "extracting $KREL"
+  rm -rf "$CACHE"/kernels/.x.*
+  local tmp
+  tmp=$(mktemp -d "$CACHE/kernels/.x.XXXXXX")
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards \
+    '*/vmlinuz-*' '*/modules/*' || die "cannot unpack $deb"
+  local moddir
+  if [[ -d $tmp/lib/modules/$KREL ]]; then
+    moddir=lib/modules/$KREL
+  elif [[ -d $tmp/usr/lib/modules/$KREL ]]; then
+    moddir=usr/lib/modules/$KREL
+  else
+    die "no modules directory for $KREL in $deb"
+  fi
+  local base=$tmp
+  [[ $moddir == usr/* ]] && base=$tmp/usr
+  # Debian does not ship modules.dep (generated at install time): build it.
+  depmod -b "$base" "$KREL" || die "depmod failed for $KREL"
+  local mroot=$base/lib/modules/$KREL out=$tmp/out
+  mkdir -p "$out/modules"
+  cp "$tmp"/boot/vmlinuz-"$KREL" "$out/vmlinuz" || die "no vmlinuz in $deb"
+  : >"$out/modules.load"
+  local -A seen=()
+  local spec name params line path deps d list
+  for spec in "${GUEST_MODULES[@]}"; do
+    name=${spec%% *}
+    params=""
+    [[ $spec == *" "* ]] && params=${spec#* }
+    if grep -qE "/${name}\.ko(\.[a-z]+)?\$" "$mroot/modules.builtin" 2>/dev/null; then
+      log "  $name is built into $KREL"
+      continue
+    fi
+    line=$(grep -E "(^|/)${name}\.ko(\.[a-z]+)?:" "$mroot/modules.dep" | head -n1) ||
+      die "module $name not found in $KREL modules.dep"
+    path=${line%%:*}
+    deps=${line#*:}
+    # modules.dep lists deps so that the last one must be loaded first
+    list=()
+    for d in $deps; do list=("$d" "${list[@]}"); done
+    list+=("$path")
+    for d in "${list[@]}"; do
+      [[ -n ${seen[$d]:-} ]] && continue
+      seen[$d]=1
+      local ko
+      ko=$(basename "$d")
+      ko=${ko%.xz}; ko=${ko%.zst}; ko=${ko%.gz}
+      decompress_ko "$mroot/$d" "$out/modules/$ko"
+      if [[ $d == "$path" ]]; then
+        printf '%s %s\n' "$ko" "$params" >>"$out/modules.load"
+      else
+        printf '%s\n' "$ko" >>"$out/modules.load"
+      fi
+    done
+  done
+  printf '%s\n' "$KVER" >"$out/.complete"
+  rm -rf "$kdir"
+  mv "$out" "$kdir"
+  rm -rf "$tmp"
+}
+
+# prepare_kernel SERIES: resolve, download, extract. Sets KPKG KVER KREL KDIR.
+prepare_kernel() {
+  local series=$1
+  resolve_kernel "$series"
+  KDIR=$CACHE/kernels/$KREL
+  if [[ ! -f $KDIR/.complete || $(cat "$KDIR/.complete") != "$KVER" ]]; then
+    need_root
+    mkdir -p "$CACHE/kernels"
+    local deb
+    deb=$(download_deb "$KPKG" "$KVER")
+    extract_kernel "$deb"
+  fi
+  local mods
+  mods=$(sed 's/[[:space:]]*$//' "$KDIR/modules.load" | paste -sd, -)
+  log "kernel $series: $KPKG $KVER (insmod order: $mods)"
+}
+
+# -------------------------------------------------------------- initramfs --
+
+# copy_with_libs SRC DEST_IN_ROOT ROOT: copy an executable and its ldd deps.
+copy_with_libs() {
+  local src=$1 dst=$2 root=$3
+  mkdir -p "$root/$(dirname "$dst")"
+  cp -L "$src" "$root/$dst"
+  chmod 0755 "$root/$dst"
+  local out lib
+  if ! out=$(ldd "$src" 2>&1); then
+    # "not a dynamic executable" (static binary) is fine
+    grep -qE 'not a dynamic executable|statically linked' <<<"$out" && return 0
+    die "ldd $src failed: $out"
+  fi
+  grep -q 'not found' <<<"$out" && die "ldd $src: missing libraries: $out"
+  # lines look like "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)"
+  # or "/lib64/ld-linux-x86-64.so.2 (0x...)"
+  while read -r lib; do
+    [[ -e $lib ]] || continue
+    [[ -e $root/$lib ]] && continue
+    mkdir -p "$root/$(dirname "$lib")"
+    cp -L "$lib" "$root/$lib"
+  done < <(grep -oE '(^|[[:space:]])/[^[:space:]]+' <<<"$out" | sed 's/^[[:space:]]*//')
+}
+
+# Build the kernel-independent part of the initramfs tree in $1.
+# MODE is "test" or "cmd"; for cmd, $3 is a file with the command script.
+build_common_tree() {
+  local root=$1 mode=$2 cmdfile=${3:-} glob=${4:-*}
+  mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,run,tmp,etc,root,lab/scenarios,lib/modules,states}
+  cp /bin/busybox "$root/bin/busybox"
+  local applet
+  while read -r applet; do
+    [[ -n $applet ]] || continue
+    [[ -e $root/bin/$applet ]] || ln -s busybox "$root/bin/$applet"
+  done < <(/bin/busybox --list)
+  # iproute2's ip: busybox ip cannot create veth pairs
+  local ipbin
+  ipbin=$(command -v ip)
+  rm -f "$root/bin/ip"
+  copy_with_libs "$ipbin" /sbin/ip "$root"
+  # pgstate
+  copy_with_libs "$PGSTATE_BIN" /usr/bin/pgstate "$root"
+  if [[ $LAB_STRIP == 1 ]] && command -v strip >/dev/null 2>&1; then
+    strip --strip-debug "$root/usr/bin/pgstate" 2>/dev/null || true
+  fi
+  if [[ -d $REPO_ROOT/states ]]; then
+    cp -a "$REPO_ROOT/states/." "$root/states/"
+  fi
+  cp "$SCRIPT_DIR/guest-init.sh" "$root/init"
+  chmod 0755 "$root/init"
+  cp "$SCRIPT_DIR/guest-lib.sh" "$root/lab/guest-lib.sh"
+  if [[ $mode == test ]]; then
+    local f name
+    for f in "$SCRIPT_DIR"/scenarios/*.sh; do
+      [[ -e $f ]] || continue
+      name=$(basename "$f" .sh)
+      # shellcheck disable=SC2053  # glob match intended
+      [[ $name == $glob ]] || continue
+      cp "$f" "$root/lab/scenarios/$name.sh"
+    done
+  else
+    cp "$cmdfile" "$root/lab/cmd.sh"
+  fi
+  {
+    printf 'LAB_MODE=%s\n' "$mode"
+    printf 'LAB_SCENARIO_TIMEOUT=%s\n' "$SCENARIO_TIMEOUT"
+  } >"$root/lab/config"
+  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
+  printf 'root:x:0:\n' >"$root/etc/group"
+  [[ -e $root/dev/console ]] || mknod -m 600 "$root/dev/console" c 5 1
+  [[ -e $root/dev/null ]] || mknod -m 666 "$root/dev/null" c 1 3
+}
+
+# cpio_gz DIR OUT [FIND_ARGS...]: gzip'ed newc archive of DIR, owned by root.
+cpio_gz() {
+  local dir=$1 out=$2
+  shift 2
+  (cd "$dir" && find . -mindepth 1 "$@" -print0 | LC_ALL=C sort -z |
+    cpio --quiet -o -0 -H newc -R 0:0) | gzip -1 >"$out"
+}
+
+# build_initramfs COMMON_CPIO_GZ KDIR OUT: the common archive followed by an
+# archive with the kernel's modules (the kernel unpacks concatenated archives).
+build_initramfs() {
+  local common=$1 kdir=$2 out=$3 work
+  work=$(mktemp -d "$OUT_DIR/.rootfs.XXXXXX")
+  mkdir -p "$work/lib/modules"
+  cp "$kdir"/modules/*.ko "$work/lib/modules/" 2>/dev/null || true
+  cp "$kdir/modules.load" "$work/lib/modules/modules.load"
+  cpio_gz "$work" "$work.cpio.gz" -type f
+  cat "$common" "$work.cpio.gz" >"$out.tmp"
+  mv "$out.tmp" "$out"
+  rm -rf "$work" "$work.cpio.gz"
+}
+
+# ------------------------------------------------------------------- boot --
+
+# boot KDIR INITRD LOG -> qemu exit status (124 = timeout)
+boot() {
+  local kdir=$1 initrd=$2 logf=$3 rc=0
+  local append="console=ttyS0,115200 panic=-1 quiet loglevel=4 mitigations=off $LAB_APPEND"
+  # --foreground: stay in the terminal's process group so ^C reaches qemu
+  local qemu=(timeout --foreground -k 10 "$BOOT_TIMEOUT"
+    qemu-system-x86_64 -accel tcg -cpu max -m "$LAB_MEM" -smp "$LAB_SMP"
+    -nodefaults -no-user-config -nographic -serial stdio -monitor none -no-reboot
+    -kernel "$kdir/vmlinuz" -initrd "$initrd" -append "$append")
+  if [[ $LAB_VERBOSE == 1 ]]; then
+    "${qemu[@]}" </dev/null 2>&1 | tee "$logf" >&2 || rc=${PIPESTATUS[0]}
+  else
+    "${qemu[@]}" </dev/null >"$logf" 2>&1 || rc=$?
+  fi
+  # the serial console uses CRLF; SeaBIOS prints terminal escapes
+  sed -i -e 's/\r$//' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' "$logf"
+  return "$rc"
+}
+
+ensure_pgstate_bin() {
+  if [[ ! -e $PGSTATE_BIN ]]; then
+    log "$PGSTATE_BIN missing: building pgstate (cargo build --release)"
+    command -v cargo >/dev/null 2>&1 || die "cargo not found (needed to build $PGSTATE_BIN)"
+    (cd "$REPO_ROOT" && cargo build --release >&2) || die "cargo build --release failed"
+    [[ -e $PGSTATE_BIN ]] || die "pgstate binary not found: $PGSTATE_BIN"
+  fi
+  [[ -x $PGSTATE_BIN ]] || die "$PGSTATE_BIN is not executable"
+}
+
+# kernels_for DEFAULT: the series to use (PGSTATE_LAB_KERNELS or DEFAULT).
+kernels_for() {
+  local s series_list=${PGSTATE_LAB_KERNELS:-$1}
+  for s in $series_list; do
+    case $s in
+      6.1 | 6.12) ;;
+      *) die "unknown kernel series '$s' in PGSTATE_LAB_KERNELS (supported: 6.1 6.12)" ;;
+    esac
+  done
+  [[ -n ${series_list// /} ]] || die "PGSTATE_LAB_KERNELS is empty"
+  printf '%s\n' "$series_list"
+}
+
+# Serialise lab runs on this machine (cache + target/kernel-lab), then remove
+# leftovers of interrupted runs.
+with_lock() {
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/.lock"
+  if ! flock -n 9; then
+    log "waiting for another lab.sh run to finish (lock $CACHE/.lock)"
+    flock 9
+  fi
+  rm -rf "$OUT_DIR"/.common.* "$OUT_DIR"/.rootfs.*
+}
+
+cmd_prepare() {
+  need_root
+  ensure_host_tools
+  with_lock
+  local s kernels
+  kernels=$(kernels_for "6.1 6.12")
+  for s in $kernels; do
+    prepare_kernel "$s"
+  done
+}
+
+cmd_kernels() {
+  local s kernels
+  kernels=$(kernels_for "6.1 6.12")
+  for s in $kernels; do
+    resolve_kernel "$s"
+    printf '%s %s %s\n' "$s" "$KPKG" "$KVER"
+  done
+}
+
+# Print scenario results of one log; updates PASSED/FAILED; returns 1 on any problem.
+parse_results() {
+  local logf=$1 krel=$2 qrc=$3 ok=0 name line
+  local -a expected=()
+  for name in "${SCENARIOS[@]}"; do expected+=("$name"); done
+  if ! grep -q '@@LAB BEGIN' "$logf"; then
+    log "$krel: guest setup did not complete (qemu rc=$qrc); see $logf"
+    grep -E '@@LAB ABORT|Kernel panic|end Kernel panic' "$logf" >&2 || tail -n 20 "$logf" >&2
+    ok=1
+  fi
+  for name in "${expected[@]}"; do
+    line=$(grep -aoE "@@SCENARIO ${name//./\\.} (PASS|FAIL[^@]*)\$" "$logf" | tail -n1 || true)
+    case $line in
+      *" PASS")
+        printf '  PASS  %s  %s\n' "$krel" "$name"
+        PASSED=$((PASSED + 1))
+        ;;
+      *" FAIL"*)
+        printf '  FAIL  %s  %s  (%s)\n' "$krel" "$name" "${line##*FAIL }"
+        FAILED=$((FAILED + 1))
+        ok=1
+        print_scenario_output "$logf" "$name"
+        ;;
+      *)
+        printf '  FAIL  %s  %s  (no result: not run, or the guest died)\n' "$krel" "$name"
+        FAILED=$((FAILED + 1))
+        ok=1
+        print_scenario_output "$logf" "$name"
+        ;;
+    esac
+  done
+  if ! grep -q '@@LAB DONE' "$logf"; then
+    log "$krel: '@@LAB DONE' not seen (qemu rc=$qrc$([[ $qrc == 124 ]] && echo ', boot timeout')); see $logf"
+    ok=1
+  fi
+  return "$ok"
+}
+
+print_scenario_output() {
+  local logf=$1 name=$2
+  awk -v b="@@SCENARIO $name BEGIN" -v e="@@SCENARIO $name " '
+    index($0, b) { on = 1; print "    | " $0; next }
+    on && index($0, e) { print "    | " $0; on = 0; next }
+    on { print "    | " $0 }' "$logf"
+}
+
+# select_scenarios GLOB: SCENARIOS = names (file name without .sh) matching GLOB.
+select_scenarios() {
+  local f name
+  SCENARIOS=()
+  for f in "$SCRIPT_DIR"/scenarios/*.sh; do
+    [[ -e $f ]] || continue
+    name=$(basename "$f" .sh)
+    # shellcheck disable=SC2053  # glob match intended
+    [[ $name == $1 ]] && SCENARIOS+=("$name")
+  done
+  return 0
+}
+
+cmd_test() {
+  local glob=${1:-*}
+  glob=${glob%.sh}
+  need_root
+  ensure_host_tools
+  ensure_pgstate_bin
+  mkdir -p "$OUT_DIR"
+  with_lock
+
+  SCENARIOS=()
+  select_scenarios "$glob"
+  if [[ ${#SCENARIOS[@]} -eq 0 && $glob != *[][*?]* ]]; then
+    glob="$glob*" # a plain word selects by prefix: `test 01` = `test '01*'`
+    select_scenarios "$glob"
+  fi
+  [[ ${#SCENARIOS[@]} -gt 0 ]] || die "no scenario matches '$glob' in $SCRIPT_DIR/scenarios"
+
+  COMMON_TREE=$(mktemp -d "$OUT_DIR/.common.XXXXXX")
+  trap 'rm -rf "$COMMON_TREE" "$COMMON_TREE.cpio.gz"' EXIT
+  build_common_tree "$COMMON_TREE" test "" "$glob"
+  cpio_gz "$COMMON_TREE" "$COMMON_TREE.cpio.gz"
+
+  PASSED=0
+  FAILED=0
+  local bad=0 s qrc t0 t1 prc kernels
+  kernels=$(kernels_for "6.1 6.12")
+  for s in $kernels; do
+    # prepare in a subshell (with errexit active) so that one unavailable
+    # kernel is reported as failures instead of aborting the whole run
+    set +e
+    (
+      set -e
+      prepare_kernel "$s"
+    )
+    prc=$?
+    set -e
+    if [[ $prc -ne 0 ]]; then
+      log "kernel $s could not be fetched/prepared"
+      printf '%s: kernel unavailable\n' "$s"
+      for name in "${SCENARIOS[@]}"; do
+        printf '  FAIL  %s  %s  (kernel unavailable)\n' "$s" "$name"
+      done
+      FAILED=$((FAILED + ${#SCENARIOS[@]}))
+      bad=1
+      continue
+    fi
+    resolve_kernel "$s"
+    KDIR=$CACHE/kernels/$KREL
+    local initrd=$OUT_DIR/$KREL.initramfs.gz logf=$OUT_DIR/$KREL.log
+    build_initramfs "$COMMON_TREE.cpio.gz" "$KDIR" "$initrd"
+    log "booting $KREL ($(du -h "$initrd" | cut -f1) initramfs), log: $logf"
+    t0=$(date +%s)
+    qrc=0
+    boot "$KDIR" "$initrd" "$logf" || qrc=$?
+    t1=$(date +%s)
+    log "$KREL finished in $((t1 - t0))s (qemu rc=$qrc)"
+    printf '%s (%s %s):\n' "$s" "$KPKG" "$KVER"
+    parse_results "$logf" "$KREL" "$qrc" || bad=1
+  done
+  printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+  [[ $bad -eq 0 && $FAILED -eq 0 && $PASSED -gt 0 ]]
+}
+
+# cmd_run_script FILE DEFAULT_KERNELS: boot and run a script file in the guest.
+cmd_run_script() {
+  local script=$1
+  need_root
+  ensure_host_tools
+  ensure_pgstate_bin
+  mkdir -p "$OUT_DIR"
+  with_lock
+  COMMON_TREE=$(mktemp -d "$OUT_DIR/.common.XXXXXX")
+  trap 'rm -rf "$COMMON_TREE" "$COMMON_TREE.cpio.gz"' EXIT
+  build_common_tree "$COMMON_TREE" cmd "$script"
+  cpio_gz "$COMMON_TREE" "$COMMON_TREE.cpio.gz"
+  local s rc=0 qrc crc kernels
+  kernels=$(kernels_for "6.12")
+  for s in $kernels; do
+    prepare_kernel "$s"
+    local initrd=$OUT_DIR/$KREL.cmd-initramfs.gz logf=$OUT_DIR/$KREL.cmd.log
+    build_initramfs "$COMMON_TREE.cpio.gz" "$KDIR" "$initrd"
+    log "booting $KREL, log: $logf"
+    qrc=0
+    boot "$KDIR" "$initrd" "$logf" || qrc=$?
+    printf '=== %s ===\n' "$KREL"
+    awk '/@@CMD END/ { exit } on { print } /@@CMD BEGIN/ { on = 1 }' "$logf"
+    crc=$(sed -n 's/.*@@CMD END rc=\([0-9]*\).*/\1/p' "$logf" | tail -n1)
+    if [[ -z $crc ]] || ! grep -q '@@LAB DONE' "$logf"; then
+      log "$KREL: command did not complete (qemu rc=$qrc); see $logf"
+      grep -E '@@LAB ABORT' "$logf" >&2 || tail -n 20 "$logf" >&2
+      rc=1
+    elif [[ $crc != 0 ]]; then
+      log "$KREL: command exited with rc=$crc"
+      rc=$crc
+    fi
+  done
+  return "$rc"
+}
+
+usage() {
+  sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+  exit 2
+}
+
+main() {
+  local cmd=${1:-test}
+  [[ $# -gt 0 ]] && shift
+  case $cmd in
+    test) cmd_test "${1:-*}" ;;
+    prepare) cmd_prepare ;;
+    kernels) cmd_kernels ;;
+    shell-cmd)
+      [[ $# -ge 1 ]] || die "usage: lab.sh shell-cmd 'CMD'"
+      mkdir -p "$OUT_DIR"
+      local tmpf
+      tmpf=$(mktemp "$OUT_DIR/.cmd.XXXXXX")
+      printf '%s\n' "$*" >"$tmpf"
+      local rc=0
+      cmd_run_script "$tmpf" || rc=$?
+      rm -f "$tmpf"
+      return "$rc"
+      ;;
+    try)
+      [[ -f $SCRIPT_DIR/try.sh ]] || die "$SCRIPT_DIR/try.sh does not exist yet"
+      cmd_run_script "$SCRIPT_DIR/try.sh"
+      ;;
+    -h | --help | help) usage ;;
+    *) usage ;;
+  esac
+}
+
+main "$@"

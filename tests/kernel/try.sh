@@ -1,0 +1,30 @@
+# shellcheck shell=sh
+# `lab.sh try`: what a user sees running pgstate on a real kernel (runs inside the guest).
+show() {
+  echo
+  echo "\$ $*"
+  "$@"
+  echo "[exit $?]"
+}
+echo "Interfaces: eth0, eth1, eth2 are dummy devices of this lab kernel ($(uname -r))."
+show pgstate validate /states/simple.yaml
+show pgstate plan /states/simple.yaml
+show pgstate apply /states/simple.yaml
+show pgstate plan --detailed-exitcode /states/simple.yaml
+echo
+echo "# Someone changes a parameter by hand:"
+echo "\$ echo 'count 5' > /proc/net/pktgen/eth0"
+echo 'count 5' >/proc/net/pktgen/eth0
+show pgstate diff /states/simple.yaml
+show pgstate apply -v /states/simple.yaml
+show pgstate show
+echo
+echo "# A short run (pgstate run is coming; here the raw start):"
+echo "\$ echo start > /proc/net/pktgen/pgctrl"
+echo start >/proc/net/pktgen/pgctrl
+echo "\$ cat /proc/net/pktgen/eth0"
+cat /proc/net/pktgen/eth0
+echo
+echo "# A state the kernel would misread is refused before any write:"
+printf 'devices:\n  eth0:\n    thread: 0\n    pkt_size: 20\n    flags: [UDPCSUMM]\n' >/tmp/bad.yaml
+show pgstate apply /tmp/bad.yaml
