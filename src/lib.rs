@@ -18,6 +18,7 @@ pub mod lock;
 pub mod model;
 pub mod plan;
 pub mod procfs;
+pub mod run;
 pub mod spec;
 
 pub use apply::{apply, ApplyError, ApplyReport};

@@ -1,5 +1,6 @@
 //! The `pgstate` binary: parse the command line, set up logging, run, map the outcome to an
-//! exit code. Exit codes: 0 success; 1 error; 2 changes pending (`plan --detailed-exitcode`).
+//! exit code. Exit codes: 0 success; 1 error; 2 changes pending (`plan --detailed-exitcode`);
+//! 3 traffic ran but a stream reported an error or sent nothing (`run`).
 
 mod cli;
 
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
     match cli::run(&cli) {
         Ok(cli::Outcome::Ok) => ExitCode::SUCCESS,
         Ok(cli::Outcome::Changes) => ExitCode::from(2),
+        Ok(cli::Outcome::TrafficProblems) => ExitCode::from(3),
         Err(e) => {
             // A closed pipe (`pgstate show | head`) is not an error.
             if e.chain().any(|c| {

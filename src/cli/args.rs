@@ -59,6 +59,53 @@ pub enum Command {
     Show(ShowArgs),
     /// Check STATE offline: syntax, types, kernel ranges, cross-field rules.
     Validate(StateArg),
+    /// Converge to STATE like apply, then start traffic, show progress and print results.
+    Run(RunArgs),
+    /// Stop running traffic (from any shell) and wait until every thread is idle.
+    Stop,
+    /// What is running now and the last results, per device.
+    Status(JsonArg),
+    /// Remove every device on the threads STATE owns: the last step of the lifecycle.
+    Destroy(DestroyArgs),
+    /// Reset the counters of every device (`clear_counters`).
+    ClearCounters,
+}
+
+/// Only `--json`.
+#[derive(Debug, Args)]
+pub struct JsonArg {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `run` arguments.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A YAML state file, or a directory of them.
+    pub state: PathBuf,
+    /// Stop after this many seconds (needed for `count: 0` streams).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// Machine-readable results on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress display, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Locking against other pgstate processes.
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+/// `destroy` arguments.
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The state whose threads are cleared (its `threads:`, or all threads).
+    pub state: PathBuf,
+    /// Locking against other pgstate processes.
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 /// A state file or directory.

@@ -2,6 +2,7 @@
 //! Exit codes are decided in `main.rs`.
 
 pub mod args;
+pub mod progress;
 pub mod render;
 pub mod saved_plan;
 
@@ -16,6 +17,7 @@ use anyhow::{Context, Result};
 
 use pgstate::lock::BoxLock;
 use pgstate::model::LiveState;
+use pgstate::run::{self, RunOptions};
 use saved_plan::SavedPlan;
 
 use pgstate::apply::{self, plan_against};
@@ -34,6 +36,47 @@ pub enum Outcome {
     Ok,
     /// `plan --detailed-exitcode` found changes.
     Changes,
+    /// `run` finished, but a stream reported an error or sent nothing.
+    TrafficProblems,
+}
+
+fn take_lock(args: &args::LockArgs) -> Result<BoxLock> {
+    let what = std::env::args().collect::<Vec<_>>().join(" ");
+    let timeout = Duration::from_secs_f64(args.lock_timeout.max(0.0));
+    Ok(BoxLock::acquire(&args.lock_file, timeout, &what)?)
+}
+
+/// SIGINT/SIGTERM set this flag instead of killing the process: apply stops between two
+/// writes and rolls back, run stops the traffic cleanly and still prints results.
+fn interrupt_flag() -> Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&flag))
+            .context("installing signal handlers")?;
+    }
+    Ok(flag)
+}
+
+/// Plans and applies `loaded` (or the saved plan it came from), printing the plan.
+fn converge(
+    cli: &Cli,
+    procfs: &RealProcfs,
+    loaded: &LoadedState,
+    saved: Option<&SavedPlan>,
+    json: bool,
+    interrupt: &AtomicBool,
+    stdout: &mut impl std::io::Write,
+) -> Result<pgstate::ApplyReport> {
+    let (live, env, plan) = plan_against(procfs, &loaded.desired).context("planning")?;
+    if let Some(sp) = saved {
+        sp.check(&live_text(&live, procfs)?, &plan)?;
+    }
+    if !json && !cli.quiet && !plan.is_empty() {
+        write!(stdout, "{}", render::plan_text(&plan, cli.verbose > 0))?;
+        writeln!(stdout)?;
+    }
+    apply::apply_plan_interruptible(procfs, &loaded.desired, &live, &env, plan, interrupt)
+        .map_err(|e| locate_apply_error(e, loaded))
 }
 
 fn load(path: &Path) -> Result<LoadedState> {
@@ -137,36 +180,122 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
                 None => load(&a.state)?,
             };
             let procfs = open_procfs(cli)?;
-            let what = std::env::args().collect::<Vec<_>>().join(" ");
-            let timeout = Duration::from_secs_f64(a.lock.lock_timeout.max(0.0));
-            let _lock = BoxLock::acquire(&a.lock.lock_file, timeout, &what)?;
-            // SIGINT/SIGTERM stop the apply between two writes and roll it back.
-            let interrupt = Arc::new(AtomicBool::new(false));
-            for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-                signal_hook::flag::register(sig, Arc::clone(&interrupt))
-                    .context("installing signal handlers")?;
-            }
-            let (live, env, plan) = plan_against(&procfs, &loaded.desired).context("planning")?;
-            if let Some(sp) = &saved {
-                sp.check(&live_text(&live, &procfs)?, &plan)?;
-            }
-            if !a.json && !cli.quiet && !plan.is_empty() {
-                write!(stdout, "{}", render::plan_text(&plan, cli.verbose > 0))?;
-                writeln!(stdout)?;
-            }
-            let report = apply::apply_plan_interruptible(
+            let _lock = take_lock(&a.lock)?;
+            let interrupt = interrupt_flag()?;
+            let report = converge(
+                cli,
                 &procfs,
-                &loaded.desired,
-                &live,
-                &env,
-                plan,
+                &loaded,
+                saved.as_ref(),
+                a.json,
                 &interrupt,
-            )
-            .map_err(|e| locate_apply_error(e, &loaded))?;
+                &mut stdout,
+            )?;
             if a.json {
                 writeln!(stdout, "{}", render::apply_json(&report))?;
             } else if !cli.quiet {
                 write!(stdout, "{}", render::apply_text(&report))?;
+            }
+            Ok(Outcome::Ok)
+        }
+        Command::Run(a) => {
+            let loaded = load(&a.state)?;
+            let procfs = open_procfs(cli)?;
+            let _lock = take_lock(&a.lock)?;
+            let interrupt = interrupt_flag()?;
+            converge(cli, &procfs, &loaded, None, a.json, &interrupt, &mut stdout)?;
+            if interrupt.load(std::sync::atomic::Ordering::SeqCst) {
+                anyhow::bail!("interrupted before traffic started");
+            }
+            let live = read_live_state(&procfs)?;
+            let foreign: Vec<String> = live
+                .devices
+                .keys()
+                .filter(|d| !loaded.desired.devices.contains_key(*d))
+                .map(ToString::to_string)
+                .collect();
+            if !foreign.is_empty() {
+                tracing::warn!(
+                    "start runs every device of this network namespace, also {} which this state does not own",
+                    foreign.join(", ")
+                );
+            }
+            let opts = RunOptions {
+                duration: a.duration.map(|d| Duration::from_secs_f64(d.max(0.0))),
+                interrupt,
+                ..RunOptions::default()
+            };
+            let progress = progress::Progress::new(!a.no_progress && !a.json && !cli.quiet);
+            let shared: Arc<dyn Procfs + Send + Sync> = Arc::new(procfs);
+            let outcome = run::run_traffic(shared, &opts, |samples, elapsed| {
+                progress.update(samples, elapsed)
+            })
+            .context("running traffic")?;
+            progress.finish();
+            if a.json {
+                writeln!(stdout, "{}", render::run_json(&outcome))?;
+            } else {
+                write!(
+                    stdout,
+                    "{}",
+                    render::results_text(&outcome.devices, Some(&outcome))
+                )?;
+            }
+            Ok(if outcome.has_problems() {
+                Outcome::TrafficProblems
+            } else {
+                Outcome::Ok
+            })
+        }
+        Command::Stop => {
+            let procfs = open_procfs(cli)?;
+            run::stop(&procfs).context("stopping traffic")?;
+            if !cli.quiet {
+                writeln!(stdout, "Stopped: no pktgen device is running.")?;
+            }
+            Ok(Outcome::Ok)
+        }
+        Command::Status(a) => {
+            let procfs = open_procfs(cli)?;
+            let devices =
+                run::reports(&procfs, run::ReportMode::Status).context("reading results")?;
+            if a.json {
+                writeln!(stdout, "{}", render::status_json(&devices))?;
+            } else {
+                write!(stdout, "{}", render::results_text(&devices, None))?;
+            }
+            Ok(Outcome::Ok)
+        }
+        Command::Destroy(a) => {
+            let mut loaded = load(&a.state)?;
+            loaded.desired.devices.clear();
+            let procfs = open_procfs(cli)?;
+            let _lock = take_lock(&a.lock)?;
+            let interrupt = interrupt_flag()?;
+            converge(cli, &procfs, &loaded, None, false, &interrupt, &mut stdout)?;
+            Ok(Outcome::Ok)
+        }
+        Command::ClearCounters => {
+            let procfs = open_procfs(cli)?;
+            let live = read_live_state(&procfs)?;
+            for name in live.devices.keys() {
+                let w = pgstate::Write {
+                    file: pgstate::PgFile::Device(name.clone()),
+                    command: "clear_counters".into(),
+                    device: Some(name.clone()),
+                    field: None,
+                    check: pgstate::plan::ResultCheck::DeviceOk,
+                    wait_gone: Vec::new(),
+                };
+                apply::execute_write(&procfs, &w)
+                    .with_context(|| format!("{name}: clear_counters"))?;
+            }
+            if !cli.quiet {
+                writeln!(
+                    stdout,
+                    "Cleared the counters of {} devices.",
+                    live.devices.len()
+                )?;
             }
             Ok(Outcome::Ok)
         }

@@ -164,3 +164,160 @@ fn writes(n: usize) -> String {
         format!("{n} writes")
     }
 }
+
+/// `run --json`.
+#[derive(Serialize)]
+struct RunJson<'a> {
+    format_version: u32,
+    ended_by: pgstate::run::EndedBy,
+    wall_ms: u64,
+    ok: bool,
+    total: Totals,
+    devices: &'a [pgstate::run::DeviceReport],
+}
+
+/// Sums over all devices.
+#[derive(Serialize)]
+struct Totals {
+    packets: u64,
+    errors: u64,
+    pps: u64,
+    mbps: u64,
+}
+
+fn totals(devices: &[pgstate::run::DeviceReport]) -> Totals {
+    Totals {
+        packets: devices.iter().map(|d| d.packets).sum(),
+        errors: devices.iter().map(|d| d.errors).sum(),
+        pps: devices.iter().filter_map(|d| d.stats.map(|s| s.pps)).sum(),
+        mbps: devices.iter().filter_map(|d| d.stats.map(|s| s.mbps)).sum(),
+    }
+}
+
+pub fn run_json(outcome: &pgstate::run::RunOutcome) -> String {
+    let doc = RunJson {
+        format_version: JSON_FORMAT_VERSION,
+        ended_by: outcome.ended_by,
+        wall_ms: outcome.wall_ms,
+        ok: !outcome.has_problems(),
+        total: totals(&outcome.devices),
+        devices: &outcome.devices,
+    };
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// `status --json`.
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    format_version: u32,
+    running: bool,
+    total: Totals,
+    devices: &'a [pgstate::run::DeviceReport],
+}
+
+pub fn status_json(devices: &[pgstate::run::DeviceReport]) -> String {
+    let doc = StatusJson {
+        format_version: JSON_FORMAT_VERSION,
+        running: devices.iter().any(|d| d.running),
+        total: totals(devices),
+        devices,
+    };
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// The results table; with an outcome, also how the run ended and the problems found.
+pub fn results_text(
+    devices: &[pgstate::run::DeviceReport],
+    outcome: Option<&pgstate::run::RunOutcome>,
+) -> String {
+    let mut out = String::new();
+    if devices.is_empty() {
+        return "No pktgen devices.\n".into();
+    }
+    let _ = writeln!(
+        out,
+        "{:<16} {:>6} {:>12} {:>12} {:>10} {:>12} {:>8} {:>6} {:>7}  STATE",
+        "DEVICE", "THREAD", "PACKETS", "COUNT", "TIME", "PPS", "Mb/s", "BYTES", "ERRORS"
+    );
+    for d in devices {
+        let (time, pps, mbps, bytes) = match d.stats {
+            Some(s) => (
+                format!("{:.3}s", s.elapsed_us as f64 / 1e6),
+                s.pps.to_string(),
+                s.mbps.to_string(),
+                s.bytes_per_packet.to_string(),
+            ),
+            None => ("-".into(), "-".into(), "-".into(), "-".into()),
+        };
+        let state = if d.running {
+            "running".to_owned()
+        } else if !d.problems.is_empty() {
+            "PROBLEM".to_owned()
+        } else if d.stats.is_some() {
+            "ok".to_owned()
+        } else {
+            d.result.lines().next().unwrap_or("").to_owned()
+        };
+        let count = if d.count == 0 {
+            "forever".to_owned()
+        } else {
+            d.count.to_string()
+        };
+        let _ = writeln!(
+            out,
+            "{:<16} {:>6} {:>12} {:>12} {:>10} {:>12} {:>8} {:>6} {:>7}  {}",
+            d.device.as_str(),
+            d.thread.0,
+            d.packets,
+            count,
+            time,
+            pps,
+            mbps,
+            bytes,
+            d.errors,
+            state
+        );
+        if !d.imix_size_counts.is_empty() {
+            let sizes: Vec<String> = d
+                .imix_size_counts
+                .iter()
+                .map(|(s, n)| format!("{s}B: {n}"))
+                .collect();
+            let _ = writeln!(out, "{:<16} imix {}", "", sizes.join(", "));
+        }
+    }
+    if let Some(o) = outcome {
+        let t = totals(devices);
+        let _ = writeln!(
+            out,
+            "{:<16} {:>6} {:>12} {:>12} {:>10} {:>12} {:>8} {:>6} {:>7}",
+            "total",
+            "",
+            t.packets,
+            "",
+            format!("{:.3}s", o.wall_ms as f64 / 1e3),
+            t.pps,
+            t.mbps,
+            "",
+            t.errors
+        );
+        let how = match o.ended_by {
+            pgstate::run::EndedBy::Completed => "every stream reached its count",
+            pgstate::run::EndedBy::Duration => "stopped after --duration",
+            pgstate::run::EndedBy::Interrupted => "stopped by Ctrl-C",
+            pgstate::run::EndedBy::Stopped => {
+                "stopped from outside (pgstate stop or another writer)"
+            }
+        };
+        let _ = writeln!(out, "\nRun ended: {how}.");
+    }
+    for d in devices {
+        for p in &d.problems {
+            let _ = writeln!(out, "{}: {p}", d.device);
+        }
+        for n in &d.notes {
+            let _ = writeln!(out, "{}: note: {n}", d.device);
+        }
+    }
+    out
+}

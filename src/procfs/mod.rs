@@ -154,3 +154,21 @@ impl<P: Procfs + ?Sized> Procfs for &P {
         (**self).kernel_release()
     }
 }
+
+impl<P: Procfs + ?Sized> Procfs for std::sync::Arc<P> {
+    fn list(&self) -> Result<Vec<String>, ProcfsError> {
+        (**self).list()
+    }
+    fn read(&self, file: &PgFile) -> Result<String, ProcfsError> {
+        (**self).read(file)
+    }
+    fn write(&self, file: &PgFile, command: &str) -> Result<(), ProcfsError> {
+        (**self).write(file, command)
+    }
+    fn interface(&self, name: &str) -> Result<Option<InterfaceInfo>, ProcfsError> {
+        (**self).interface(name)
+    }
+    fn kernel_release(&self) -> Option<String> {
+        (**self).kernel_release()
+    }
+}

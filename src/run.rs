@@ -1,0 +1,458 @@
+//! Running traffic: `start` from a dedicated thread (the write blocks until every stream is
+//! done, REFERENCE §2.1), progress sampling, a clean `stop`, and the parsed results.
+//!
+//! The library never prints: progress goes to a callback and results are returned as data.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::model::{DeviceName, LiveState, ThreadId, DELAY_NEVER_WRITTEN};
+use crate::procfs::observe::{read_live_state, ObserveError};
+use crate::procfs::parse::parse_device;
+use crate::procfs::{PgFile, Procfs, ProcfsError};
+
+/// How long `stop` waits for the threads to show no running device.
+pub const STOP_TIMEOUT_MS: u64 = 10_000;
+/// Progress sampling interval.
+pub const SAMPLE_INTERVAL_MS: u64 = 250;
+/// A stream is flagged when it reaches less than this share of the rate it was asked for.
+pub const SHORTFALL_RATIO: f64 = 0.9;
+
+/// The numbers of a finished stream, from `show_results` (REFERENCE §3.3):
+/// `OK: %llu(c%llu+d%llu) usec, %llu (%dbyte,%dfrags)\n  %llupps %lluMb/sec (%llubps) errors: %llu`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RunStats {
+    /// Elapsed time in µs.
+    pub elapsed_us: u64,
+    /// Time spent sending (elapsed − idle), µs.
+    pub busy_us: u64,
+    /// Time spent waiting, µs.
+    pub idle_us: u64,
+    /// Packets sent.
+    pub packets: u64,
+    /// Bytes per packet (the current size; the first imix size with imix).
+    pub bytes_per_packet: u64,
+    /// Page fragments per packet; the kernel prints -1 when no skb is held at the end.
+    pub frags: i64,
+    /// Packets per second.
+    pub pps: u64,
+    /// Megabits per second (integer, as the kernel prints it).
+    pub mbps: u64,
+    /// Bits per second.
+    pub bps: u64,
+    /// Transmit errors.
+    pub errors: u64,
+}
+
+fn number_before<'a>(s: &'a str, suffix: &str) -> Option<(&'a str, &'a str)> {
+    let end = s.find(suffix)?;
+    let start = s[..end]
+        .rfind(|c: char| !c.is_ascii_digit() && c != '-')
+        .map_or(0, |i| i + 1);
+    Some((&s[start..end], &s[end + suffix.len()..]))
+}
+
+/// Parses a run result; `None` for any other `Result:` text (`Idle`, `Starting`, `OK: count=…`,
+/// errors).
+pub fn parse_run_result(result: &str) -> Option<RunStats> {
+    let rest = result.trim_start().strip_prefix("OK:")?.trim_start();
+    let (elapsed, rest) = rest.split_once("(c")?;
+    let (busy, rest) = rest.split_once("+d")?;
+    let (idle, rest) = rest.split_once(')')?;
+    let rest = rest.trim_start().strip_prefix("usec,")?.trim_start();
+    let (packets, rest) = rest.split_once(" (")?;
+    let (bytes, rest) = rest.split_once("byte,")?;
+    let (frags, rest) = rest.split_once("frags)")?;
+    let (pps, rest) = number_before(rest, "pps")?;
+    let (mbps, rest) = number_before(rest, "Mb/sec")?;
+    let (bps, rest) = number_before(rest, "bps)")?;
+    let errors = rest.trim().strip_prefix("errors:")?.trim();
+    Some(RunStats {
+        elapsed_us: elapsed.trim().parse().ok()?,
+        busy_us: busy.parse().ok()?,
+        idle_us: idle.parse().ok()?,
+        packets: packets.trim().parse().ok()?,
+        bytes_per_packet: bytes.trim().parse().ok()?,
+        frags: frags.trim().parse().ok()?,
+        pps: pps.parse().ok()?,
+        mbps: mbps.parse().ok()?,
+        bps: bps.parse().ok()?,
+        errors: errors.parse().ok()?,
+    })
+}
+
+/// One device after (or during) a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceReport {
+    /// The device.
+    pub device: DeviceName,
+    /// Its thread.
+    pub thread: ThreadId,
+    /// Still sending.
+    pub running: bool,
+    /// `count` (0 = forever).
+    pub count: u64,
+    /// `pkts-sofar`.
+    pub packets: u64,
+    /// `errors` so far.
+    pub errors: u64,
+    /// The parsed run result, once the stream has stopped.
+    pub stats: Option<RunStats>,
+    /// `imix_size_counts` as (size, packets).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub imix_size_counts: Vec<(u64, u64)>,
+    /// The packet rate the configuration asks for (`1e9 / delay`), if it asks for one.
+    pub target_pps: Option<u64>,
+    /// The kernel's own `Result:` text.
+    pub result: String,
+    /// What went wrong (empty when the stream is fine).
+    pub problems: Vec<String>,
+    /// Facts worth knowing that are not failures (stopped early on request).
+    pub notes: Vec<String>,
+}
+
+/// Progress of one device at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sample {
+    /// The device.
+    pub device: DeviceName,
+    /// Its `count`.
+    pub count: u64,
+    /// Packets sent so far.
+    pub packets: u64,
+    /// Errors so far.
+    pub errors: u64,
+    /// Bytes per packet configured (0 when the kernel picks it at start).
+    pub bytes_per_packet: u64,
+    /// Still in the thread's `Running:` list.
+    pub running: bool,
+}
+
+/// Running traffic failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Reading the box failed.
+    #[error(transparent)]
+    Observe(#[from] ObserveError),
+    /// A control write failed (for example `start` without CAP_NET_ADMIN: EPERM).
+    #[error(transparent)]
+    Procfs(#[from] ProcfsError),
+    /// `stop` did not take effect in time.
+    #[error("after stop, {0} still show as running after {STOP_TIMEOUT_MS} ms")]
+    StopTimeout(String),
+    /// Nothing to run.
+    #[error("no pktgen device is configured; apply a state first")]
+    NothingToRun,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndedBy {
+    /// Every stream reached its count.
+    Completed,
+    /// `--duration` elapsed.
+    Duration,
+    /// Ctrl-C / SIGTERM.
+    Interrupted,
+    /// Someone else wrote `stop` (for example `pgstate stop`).
+    Stopped,
+}
+
+/// The outcome of [`run_traffic`].
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOutcome {
+    /// How it ended.
+    pub ended_by: EndedBy,
+    /// Wall-clock time from `start` to the end, ms.
+    pub wall_ms: u64,
+    /// Per-device results.
+    pub devices: Vec<DeviceReport>,
+}
+
+impl RunOutcome {
+    /// True when any stream has a problem.
+    pub fn has_problems(&self) -> bool {
+        self.devices.iter().any(|d| !d.problems.is_empty())
+    }
+}
+
+/// Options of [`run_traffic`].
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Stop after this long (needed for `count: 0` streams).
+    pub duration: Option<Duration>,
+    /// Set by a signal handler to stop cleanly.
+    pub interrupt: Arc<AtomicBool>,
+    /// Sampling interval.
+    pub sample_interval: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            duration: None,
+            interrupt: Arc::new(AtomicBool::new(false)),
+            sample_interval: Duration::from_millis(SAMPLE_INTERVAL_MS),
+        }
+    }
+}
+
+/// Samples every device of the box.
+pub fn sample(live: &LiveState) -> Vec<Sample> {
+    live.devices
+        .iter()
+        .map(|(name, d)| Sample {
+            device: name.clone(),
+            count: d.config.as_ref().map_or(0, |c| c.count),
+            packets: d.sofar,
+            errors: d.errors,
+            bytes_per_packet: d.config.as_ref().map_or(0, |c| u64::from(c.min_pkt_size)),
+            running: d.running,
+        })
+        .collect()
+}
+
+/// Why results are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportMode {
+    /// Right after a run; `stopped_on_request` turns "did not reach its count" into a note.
+    AfterRun {
+        /// The run was stopped by `--duration` or a signal.
+        stopped_on_request: bool,
+    },
+    /// `pgstate status`: devices that never ran are not a problem.
+    Status,
+}
+
+/// Reads the per-device results of the box.
+pub fn reports(procfs: &dyn Procfs, mode: ReportMode) -> Result<Vec<DeviceReport>, RunError> {
+    let stopped_on_request = matches!(
+        mode,
+        ReportMode::AfterRun {
+            stopped_on_request: true
+        } | ReportMode::Status
+    );
+    let live = read_live_state(procfs)?;
+    let mut out = Vec::new();
+    for (name, d) in &live.devices {
+        let (imix, config) = match procfs.read(&PgFile::Device(name.clone())) {
+            Ok(text) => match parse_device(name.as_str(), &text) {
+                Ok(f) => (f.imix_size_counts, Some(f.config)),
+                Err(_) => (Vec::new(), d.config.clone()),
+            },
+            Err(_) => (Vec::new(), d.config.clone()),
+        };
+        let count = config.as_ref().map_or(0, |c| c.count);
+        let delay = config.as_ref().map_or(0, |c| c.delay);
+        let target_pps = (delay > 0 && delay != DELAY_NEVER_WRITTEN).then(|| 1_000_000_000 / delay);
+        let stats = parse_run_result(&d.result);
+        let mut problems = Vec::new();
+        let mut notes = Vec::new();
+        if !d.running {
+            match &stats {
+                None if mode == ReportMode::Status => {}
+                None if d.result == "Idle" || d.result.is_empty() => {
+                    problems.push("never started (Result: Idle)".to_owned())
+                }
+                None => problems.push(format!(
+                    "the kernel reports: {}",
+                    d.result.replace('\n', " ")
+                )),
+                Some(s) => {
+                    if s.packets == 0 {
+                        problems.push("sent nothing".into());
+                    }
+                    if s.errors > 0 {
+                        problems.push(format!("{} transmit errors", s.errors));
+                    }
+                    if count > 0 && s.packets < count {
+                        let msg = format!("stopped after {} of {count} packets", s.packets);
+                        if stopped_on_request {
+                            notes.push(msg);
+                        } else {
+                            problems.push(msg);
+                        }
+                    }
+                    if let Some(t) = target_pps {
+                        if (s.pps as f64) < t as f64 * SHORTFALL_RATIO && s.packets > 1 {
+                            problems.push(format!(
+                                "reached {} pps, {:.0}% of the {t} pps its delay of {delay} ns asks for",
+                                s.pps,
+                                100.0 * s.pps as f64 / t as f64
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        out.push(DeviceReport {
+            device: name.clone(),
+            thread: d.thread,
+            running: d.running,
+            count,
+            packets: d.sofar,
+            errors: d.errors,
+            stats,
+            imix_size_counts: imix,
+            target_pps,
+            result: d.result.clone(),
+            problems,
+            notes,
+        });
+    }
+    Ok(out)
+}
+
+/// Writes `stop` and waits until no thread lists a running device (REFERENCE §2.1: `stop`
+/// returns at once and the threads stop on their next pass).
+pub fn stop(procfs: &dyn Procfs) -> Result<(), RunError> {
+    procfs.write(&PgFile::Ctrl, "stop")?;
+    wait_idle(procfs, Duration::from_millis(STOP_TIMEOUT_MS))
+}
+
+fn wait_idle(procfs: &dyn Procfs, timeout: Duration) -> Result<(), RunError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let live = read_live_state(procfs)?;
+        let running: Vec<String> = live
+            .devices
+            .iter()
+            .filter(|(_, d)| d.running)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        if running.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(RunError::StopTimeout(running.join(", ")));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Starts every stream of the network namespace, samples progress into `on_sample` until
+/// they are done, the duration elapses or `interrupt` is set, stops cleanly, and returns
+/// the results.
+pub fn run_traffic(
+    procfs: Arc<dyn Procfs + Send + Sync>,
+    opts: &RunOptions,
+    mut on_sample: impl FnMut(&[Sample], Duration),
+) -> Result<RunOutcome, RunError> {
+    let before = read_live_state(&*procfs)?;
+    if before.devices.is_empty() {
+        return Err(RunError::NothingToRun);
+    }
+    let started = Instant::now();
+    let (tx, rx) = mpsc::channel();
+    let starter = Arc::clone(&procfs);
+    // `start` blocks in the kernel until every stream has finished (forever with count 0),
+    // so it gets a thread of its own; `stop` from this thread ends it (REFERENCE §7.6).
+    let handle = std::thread::Builder::new()
+        .name("pktgen-start".into())
+        .spawn(move || {
+            let r = starter.write(&PgFile::Ctrl, "start");
+            let _ = tx.send(r);
+        })
+        .map_err(|e| ProcfsError::Io {
+            path: "pgctrl".into(),
+            error: e,
+        })?;
+    let mut ended_by = EndedBy::Completed;
+    let mut stop_sent = false;
+    let start_result = loop {
+        match rx.recv_timeout(opts.sample_interval) {
+            Ok(r) => break r,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break Ok(()),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        let live = read_live_state(&*procfs)?;
+        on_sample(&sample(&live), started.elapsed());
+        if stop_sent {
+            continue;
+        }
+        let reason = if opts.interrupt.load(Ordering::SeqCst) {
+            Some(EndedBy::Interrupted)
+        } else if opts.duration.is_some_and(|d| started.elapsed() >= d) {
+            Some(EndedBy::Duration)
+        } else {
+            None
+        };
+        if let Some(r) = reason {
+            ended_by = r;
+            procfs.write(&PgFile::Ctrl, "stop")?;
+            stop_sent = true;
+        }
+    };
+    let _ = handle.join();
+    start_result?;
+    wait_idle(&*procfs, Duration::from_millis(STOP_TIMEOUT_MS))?;
+    let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let devices = reports(
+        &*procfs,
+        ReportMode::AfterRun {
+            stopped_on_request: stop_sent,
+        },
+    )?;
+    if !stop_sent
+        && devices
+            .iter()
+            .any(|d| d.count > 0 && d.stats.is_some_and(|s| s.packets < d.count))
+    {
+        ended_by = EndedBy::Stopped;
+    }
+    let live = read_live_state(&*procfs)?;
+    on_sample(&sample(&live), started.elapsed());
+    Ok(RunOutcome {
+        ended_by,
+        wall_ms,
+        devices,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_results_parse_with_their_numbers() {
+        // REFERENCE §8.4.
+        let s = parse_run_result("OK: 15430(c15405+d25) usec, 100000 (60byte,0frags)\n  6480562pps 3110Mb/sec (3110669760bps) errors: 0").unwrap();
+        assert_eq!(
+            s,
+            RunStats {
+                elapsed_us: 15430,
+                busy_us: 15405,
+                idle_us: 25,
+                packets: 100000,
+                bytes_per_packet: 60,
+                frags: 0,
+                pps: 6480562,
+                mbps: 3110,
+                bps: 3110669760,
+                errors: 0
+            }
+        );
+        // frags is -1 when no skb is held at the end (REFERENCE §3.3).
+        let s = parse_run_result("OK: 956356(c5104+d951252) usec, 956 (100byte,-1frags)\n  999pps 0Mb/sec (799200bps) errors: 3").unwrap();
+        assert_eq!((s.frags, s.errors, s.mbps), (-1, 3, 0));
+    }
+
+    #[test]
+    fn other_result_texts_are_not_run_results() {
+        for r in [
+            "Idle",
+            "Starting",
+            "OK: count=5",
+            "Error starting",
+            "No memory",
+            "OK: Clearing counters.",
+            "ERROR: node not possible",
+        ] {
+            assert_eq!(parse_run_result(r), None, "{r}");
+        }
+    }
+}
