@@ -163,6 +163,7 @@ pub fn environment(
         }
     }
     Ok(Environment {
+        skip_unavailable: false,
         profile,
         interfaces,
     })
@@ -173,8 +174,19 @@ pub fn plan_against(
     procfs: &dyn Procfs,
     desired: &DesiredState,
 ) -> Result<(LiveState, Environment, Plan), ApplyError> {
+    plan_against_with(procfs, desired, false)
+}
+
+/// Like [`plan_against`]; with `skip_unavailable`, devices whose interface is missing or
+/// down are left out (and listed in [`Plan::skipped`]) instead of failing the plan.
+pub fn plan_against_with(
+    procfs: &dyn Procfs,
+    desired: &DesiredState,
+    skip_unavailable: bool,
+) -> Result<(LiveState, Environment, Plan), ApplyError> {
     let live = read_live_state(procfs)?;
-    let env = environment(procfs, desired, &live).map_err(ObserveError::from)?;
+    let mut env = environment(procfs, desired, &live).map_err(ObserveError::from)?;
+    env.skip_unavailable = skip_unavailable;
     let p = plan(desired, &live, &env)?;
     Ok((live, env, p))
 }

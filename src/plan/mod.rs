@@ -118,6 +118,10 @@ pub struct Plan {
     pub writes: Vec<Write>,
     /// Threads that get `rem_device_all`.
     pub flushed_threads: Vec<ThreadId>,
+    /// Devices left out because their interface is missing or down (with
+    /// [`Environment::skip_unavailable`]), and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<(DeviceName, String)>,
 }
 
 impl Plan {
@@ -139,6 +143,9 @@ pub struct Environment {
     pub profile: KernelProfile,
     /// Interfaces by name (`None`: does not exist). Only those the state names are needed.
     pub interfaces: BTreeMap<String, Option<InterfaceInfo>>,
+    /// Leave out devices whose interface is missing or down instead of failing (`watch`:
+    /// they are added when the interface comes back).
+    pub skip_unavailable: bool,
 }
 
 /// The desired state cannot be planned on this box.
@@ -398,20 +405,23 @@ pub fn plan(
             },
         };
         if action != ActionKind::Change {
-            match &iface {
-                None => {
-                    return Err(PlanError::MissingInterface {
-                        device: (*name).clone(),
-                        interface: name.interface().to_owned(),
-                    })
+            let unavailable = match &iface {
+                None => Some(PlanError::MissingInterface {
+                    device: (*name).clone(),
+                    interface: name.interface().to_owned(),
+                }),
+                Some(i) if !i.up => Some(PlanError::InterfaceDown {
+                    device: (*name).clone(),
+                    interface: name.interface().to_owned(),
+                }),
+                _ => None,
+            };
+            if let Some(e) = unavailable {
+                if env.skip_unavailable {
+                    out.skipped.push(((*name).clone(), e.to_string()));
+                    continue;
                 }
-                Some(i) if !i.up => {
-                    return Err(PlanError::InterfaceDown {
-                        device: (*name).clone(),
-                        interface: name.interface().to_owned(),
-                    })
-                }
-                _ => {}
+                return Err(e);
             }
         }
         if action != ActionKind::Change {
@@ -472,6 +482,7 @@ mod tests {
 
     fn env(profile: KernelProfile, ifaces: &[(&str, bool)]) -> Environment {
         Environment {
+            skip_unavailable: false,
             profile,
             interfaces: ifaces
                 .iter()
@@ -755,5 +766,20 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("thread 7 does not exist"), "{e}");
+    }
+
+    #[test]
+    fn unavailable_interfaces_can_be_skipped_for_watch() {
+        let mut d = DesiredState::default();
+        d.devices.insert(name("eth9"), desired_dev(0, |_| {}));
+        d.devices.insert(name("eth0"), desired_dev(0, |c| c.count = 3));
+        let live = live_of(&DesiredState::default(), &KernelProfile::LINUX_6_12, &[0]);
+        let mut e = env(KernelProfile::LINUX_6_12, &[("eth0", true), ("eth9", false)]);
+        e.skip_unavailable = true;
+        let p = plan(&d, &live, &e).unwrap();
+        assert_eq!(p.skipped.len(), 1);
+        assert_eq!(p.skipped[0].0, name("eth9"));
+        assert!(p.writes.iter().all(|w| w.device.as_ref() != Some(&name("eth9"))));
+        assert!(p.writes.iter().any(|w| w.command == "add_device eth0"));
     }
 }
