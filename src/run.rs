@@ -363,15 +363,40 @@ pub fn run_traffic(
         })?;
     let mut ended_by = EndedBy::Completed;
     let mut stop_sent = false;
-    let start_result = loop {
-        match rx.recv_timeout(opts.sample_interval) {
-            Ok(r) => break r,
-            Err(mpsc::RecvTimeoutError::Disconnected) => break Ok(()),
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
+    // The kernel's `start` returns once every stream is done, but the loop does not rely on
+    // that alone: it ends when `start` has returned and no thread lists a running device
+    // (after a signal, `start` returns while the threads are still stopping).
+    let mut start_result = None;
+    let mut stop_deadline = None;
+    loop {
+        if start_result.is_none() {
+            match rx.recv_timeout(opts.sample_interval) {
+                Ok(r) => start_result = Some(r),
+                Err(mpsc::RecvTimeoutError::Disconnected) => start_result = Some(Ok(())),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        } else {
+            std::thread::sleep(opts.sample_interval);
+        }
+        if let Some(Err(e)) = start_result {
+            let _ = handle.join();
+            return Err(e.into());
         }
         let live = read_live_state(&*procfs)?;
         on_sample(&sample(&live), started.elapsed());
+        if start_result.is_some() && !live.any_running() {
+            break;
+        }
         if stop_sent {
+            if stop_deadline.is_some_and(|d| Instant::now() >= d) {
+                let running: Vec<String> = live
+                    .devices
+                    .iter()
+                    .filter(|(_, d)| d.running)
+                    .map(|(n, _)| n.to_string())
+                    .collect();
+                return Err(RunError::StopTimeout(running.join(", ")));
+            }
             continue;
         }
         let reason = if opts.interrupt.load(Ordering::SeqCst) {
@@ -385,10 +410,10 @@ pub fn run_traffic(
             ended_by = r;
             procfs.write(&PgFile::Ctrl, "stop")?;
             stop_sent = true;
+            stop_deadline = Some(Instant::now() + Duration::from_millis(STOP_TIMEOUT_MS));
         }
-    };
+    }
     let _ = handle.join();
-    start_result?;
     wait_idle(&*procfs, Duration::from_millis(STOP_TIMEOUT_MS))?;
     let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let devices = reports(

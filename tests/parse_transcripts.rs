@@ -71,11 +71,23 @@ fn every_dump_in_both_transcripts_parses_completely() {
 
 #[test]
 fn run_results_in_the_transcripts_carry_the_packet_counts() {
+    let mut runs = 0;
     for (name, text) in transcripts() {
         for (file, body) in dumps(&text) {
             if let Ok(d) = parse_device(&file, &body) {
                 if d.result.starts_with("OK: ") && d.result.contains("usec") {
                     assert!(d.sofar > 0, "{name} {file}");
+                    let stats = pgstate::run::parse_run_result(&d.result).unwrap_or_else(|| {
+                        panic!("{name} {file}: unparsed run result {:?}", d.result)
+                    });
+                    assert_eq!(stats.packets, d.sofar, "{name} {file}");
+                    // c and d are rounded down from ns separately, so they may sum to one µs less.
+                    assert!(
+                        stats.elapsed_us.abs_diff(stats.busy_us + stats.idle_us) <= 1,
+                        "{name} {file}"
+                    );
+                    assert_eq!(stats.mbps, stats.bps / 1_000_000, "{name} {file}");
+                    runs += 1;
                     assert!(
                         d.result.contains(&format!(" {} (", d.sofar)),
                         "{name} {file}: {}",
@@ -85,4 +97,5 @@ fn run_results_in_the_transcripts_carry_the_packet_counts() {
             }
         }
     }
+    assert!(runs >= 6, "only {runs} run results found");
 }
