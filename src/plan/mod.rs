@@ -772,14 +772,21 @@ mod tests {
     fn unavailable_interfaces_can_be_skipped_for_watch() {
         let mut d = DesiredState::default();
         d.devices.insert(name("eth9"), desired_dev(0, |_| {}));
-        d.devices.insert(name("eth0"), desired_dev(0, |c| c.count = 3));
+        d.devices
+            .insert(name("eth0"), desired_dev(0, |c| c.count = 3));
         let live = live_of(&DesiredState::default(), &KernelProfile::LINUX_6_12, &[0]);
-        let mut e = env(KernelProfile::LINUX_6_12, &[("eth0", true), ("eth9", false)]);
+        let mut e = env(
+            KernelProfile::LINUX_6_12,
+            &[("eth0", true), ("eth9", false)],
+        );
         e.skip_unavailable = true;
         let p = plan(&d, &live, &e).unwrap();
         assert_eq!(p.skipped.len(), 1);
         assert_eq!(p.skipped[0].0, name("eth9"));
-        assert!(p.writes.iter().all(|w| w.device.as_ref() != Some(&name("eth9"))));
+        assert!(p
+            .writes
+            .iter()
+            .all(|w| w.device.as_ref() != Some(&name("eth9"))));
         assert!(p.writes.iter().any(|w| w.command == "add_device eth0"));
     }
 }
