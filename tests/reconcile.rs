@@ -284,3 +284,44 @@ fn an_interrupt_mid_apply_rolls_back_and_never_leaves_a_thread_flushed() {
         );
     }
 }
+
+/// The configuration part (before `Current:`) of every device file, by name.
+fn device_configs(sim: &SimProcfs) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = sim
+        .device_names()
+        .into_iter()
+        .map(|n| {
+            let text = sim.read(&PgFile::Device(n.parse().unwrap())).unwrap();
+            let config = text.split("Current:").next().unwrap_or_default().to_owned();
+            (n, config)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn every_transition_between_examples_ends_exactly_where_a_fresh_apply_does() {
+    let examples = examples();
+    for profile in PROFILES {
+        for b in &examples {
+            let fresh = lab(profile);
+            let desired_b = load_path(b).unwrap().desired;
+            apply(&fresh, &desired_b).unwrap();
+            let want = device_configs(&fresh);
+            for a in &examples {
+                let sim = lab(profile);
+                apply(&sim, &load_path(a).unwrap().desired).unwrap();
+                apply(&sim, &desired_b)
+                    .unwrap_or_else(|e| panic!("{} -> {}: {e}", a.display(), b.display()));
+                assert_eq!(
+                    device_configs(&sim),
+                    want,
+                    "{} -> {} on {profile:?}",
+                    a.display(),
+                    b.display()
+                );
+            }
+        }
+    }
+}

@@ -282,13 +282,11 @@ pub fn device_writes(
                     "(hidden)".into()
                 };
                 g.change(field, shown_old, show_v4(new));
-                // Unset is written as 0.0.0.0: an empty value makes pre-6.15 kernels read
-                // past the write buffer (REFERENCE §2.0), and both mean "no address".
-                let value = if new.is_empty() {
-                    "0.0.0.0"
-                } else {
-                    new.as_str()
-                };
+                // Unset is written as a lone NUL: the kernel stores the empty string, which
+                // for src_min means "the interface's address" (REFERENCE §2.3). A missing
+                // value would make pre-6.15 kernels read past the write buffer (§2.0); the
+                // NUL is a value byte on every version and the newline after it ends it.
+                let value = if new.is_empty() { "\0" } else { new.as_str() };
                 g.write(field, format!("{field} {value}"), ResultCheck::DeviceOk);
             }
         }

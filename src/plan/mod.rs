@@ -57,7 +57,7 @@ fn ser_file<S: serde::Serializer>(f: &PgFile, s: S) -> Result<S::Ok, S::Error> {
 impl Write {
     /// `file <- command`, as shown by `plan -v`.
     pub fn render(&self) -> String {
-        format!("{} <- {}", self.file, self.command)
+        format!("{} <- {}", self.file, self.command.replace('\0', "\\0"))
     }
 }
 

@@ -162,11 +162,11 @@ fn hex_byte(file: &str, line: usize, key: &str, v: &str) -> Result<u8, ParseErro
 }
 
 /// Canonical form of an IPv4 address string as the kernel keeps it raw: a valid address in
-/// dotted-quad form, empty for unset or `0.0.0.0`, and anything else kept as written (so
-/// that it never compares equal to a valid desired address).
+/// dotted-quad form, empty when unset, and anything else kept as written (so that it never
+/// compares equal to a valid desired address). `0.0.0.0` stays distinct from unset: an empty
+/// `src_min` makes `pktgen_setup_inject` use the interface's address (REFERENCE §2.3).
 pub fn canonical_ipv4(raw: &str) -> String {
     match raw.parse::<Ipv4Addr>() {
-        Ok(a) if a.is_unspecified() => String::new(),
         Ok(a) => a.to_string(),
         Err(_) => raw.to_owned(),
     }

@@ -275,16 +275,7 @@ pub fn validate_device(
             "dst is another name for dst_min; give only one".into(),
         );
     }
-    let v4 = |a: Option<std::net::Ipv4Addr>| {
-        a.map(|a| {
-            if a.is_unspecified() {
-                String::new()
-            } else {
-                a.to_string()
-            }
-        })
-        .unwrap_or_default()
-    };
+    let v4 = |a: Option<std::net::Ipv4Addr>| a.map(|a| a.to_string()).unwrap_or_default();
     c.dst_min = v4(spec.dst.or(spec.dst_min));
     c.dst_max = v4(spec.dst_max);
     c.src_min = v4(spec.src_min);
