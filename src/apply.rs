@@ -328,17 +328,13 @@ pub fn verify(
 pub fn execute_write(procfs: &dyn Procfs, w: &Write) -> Result<(), WriteFailure> {
     procfs.write(&w.file, &w.command)?;
     match &w.check {
-        ResultCheck::DeviceOk => {
-            let text = procfs.read(&w.file)?;
-            let result = result_text(&text).unwrap_or_default();
-            if !result.starts_with("OK:") {
-                return Err(WriteFailure::Result(result));
-            }
-        }
-        ResultCheck::ThreadResult(expected) => {
-            let text = procfs.read(&w.file)?;
-            let result = result_text(&text).unwrap_or_default();
-            if &result != expected {
+        ResultCheck::DeviceOk | ResultCheck::ThreadResult(_) => {
+            let result = result_text(&procfs.read(&w.file)?).unwrap_or_default();
+            let accepted = match &w.check {
+                ResultCheck::ThreadResult(expected) => &result == expected,
+                _ => result.starts_with("OK:"),
+            };
+            if !accepted {
                 return Err(WriteFailure::Result(result));
             }
         }

@@ -314,21 +314,25 @@ pub fn stop(procfs: &dyn Procfs) -> Result<(), RunError> {
     wait_idle(procfs, Duration::from_millis(STOP_TIMEOUT_MS))
 }
 
+/// The devices that still run, for messages.
+fn running_names(live: &LiveState) -> String {
+    live.devices
+        .iter()
+        .filter(|(_, d)| d.running)
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn wait_idle(procfs: &dyn Procfs, timeout: Duration) -> Result<(), RunError> {
     let deadline = Instant::now() + timeout;
     loop {
         let live = read_live_state(procfs)?;
-        let running: Vec<String> = live
-            .devices
-            .iter()
-            .filter(|(_, d)| d.running)
-            .map(|(n, _)| n.to_string())
-            .collect();
-        if running.is_empty() {
+        if !live.any_running() {
             return Ok(());
         }
         if Instant::now() >= deadline {
-            return Err(RunError::StopTimeout(running.join(", ")));
+            return Err(RunError::StopTimeout(running_names(&live)));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -389,13 +393,7 @@ pub fn run_traffic(
         }
         if stop_sent {
             if stop_deadline.is_some_and(|d| Instant::now() >= d) {
-                let running: Vec<String> = live
-                    .devices
-                    .iter()
-                    .filter(|(_, d)| d.running)
-                    .map(|(n, _)| n.to_string())
-                    .collect();
-                return Err(RunError::StopTimeout(running.join(", ")));
+                return Err(RunError::StopTimeout(running_names(&live)));
             }
             continue;
         }

@@ -137,24 +137,6 @@ pub trait Procfs {
     fn kernel_release(&self) -> Option<String>;
 }
 
-impl<P: Procfs + ?Sized> Procfs for &P {
-    fn list(&self) -> Result<Vec<String>, ProcfsError> {
-        (**self).list()
-    }
-    fn read(&self, file: &PgFile) -> Result<String, ProcfsError> {
-        (**self).read(file)
-    }
-    fn write(&self, file: &PgFile, command: &str) -> Result<(), ProcfsError> {
-        (**self).write(file, command)
-    }
-    fn interface(&self, name: &str) -> Result<Option<InterfaceInfo>, ProcfsError> {
-        (**self).interface(name)
-    }
-    fn kernel_release(&self) -> Option<String> {
-        (**self).kernel_release()
-    }
-}
-
 impl<P: Procfs + ?Sized> Procfs for std::sync::Arc<P> {
     fn list(&self) -> Result<Vec<String>, ProcfsError> {
         (**self).list()
