@@ -18,12 +18,10 @@ echo 'count 5' >/proc/net/pktgen/eth0
 show pgstate diff /states/simple.yaml
 show pgstate apply -v /states/simple.yaml
 show pgstate show
-echo
-echo "# A short run (pgstate run is coming; here the raw start):"
-echo "\$ echo start > /proc/net/pktgen/pgctrl"
-echo start >/proc/net/pktgen/pgctrl
-echo "\$ cat /proc/net/pktgen/eth0"
-cat /proc/net/pktgen/eth0
+echo "# Traffic: converge, start, progress, results (count 100000 on a dummy interface):"
+show pgstate run /states/simple.yaml
+show pgstate run --json --duration 1 /states/multiqueue.yaml
+show pgstate status
 echo
 echo "# A state the kernel would misread is refused before any write:"
 printf 'devices:\n  eth0:\n    thread: 0\n    pkt_size: 20\n    flags: [UDPCSUMM]\n' >/tmp/bad.yaml
