@@ -20,6 +20,7 @@ pub mod plan;
 pub mod procfs;
 pub mod run;
 pub mod spec;
+pub mod watch;
 
 pub use apply::{apply, ApplyError, ApplyReport};
 pub use error::{Diagnostic, ErrorKind, Location};

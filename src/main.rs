@@ -12,9 +12,15 @@ use tracing_subscriber::EnvFilter;
 use cli::args::{Cli, LogFormat};
 
 fn init_tracing(cli: &Cli) {
+    // A daemon's log is its output: watch reports what drifted and what it wrote at info.
+    let quiet_level = if matches!(cli.command, cli::args::Command::Watch(_)) {
+        "info"
+    } else {
+        "warn"
+    };
     let default = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
-        (false, 0 | 1) => "warn",
+        (false, 0 | 1) => quiet_level,
         (false, 2) => "debug",
         (false, _) => "trace",
     };

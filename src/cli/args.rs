@@ -69,6 +69,36 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Reset the counters of every device (`clear_counters`).
     ClearCounters,
+    /// Keep the box in STATE: re-apply when the files change, repair drift, until stopped.
+    Watch(WatchArgs),
+}
+
+/// `watch` arguments.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// A YAML state file, or a directory of them.
+    pub state: PathBuf,
+    /// Quiet time after the last file event before re-reading, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = pgstate::watch::DEFAULT_DEBOUNCE_MS)]
+    pub debounce: u64,
+    /// Seconds between two looks at the live state (drift repair).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pub poll_interval: f64,
+    /// Only report drift and pending changes; never write.
+    #[arg(long, visible_alias = "no-repair")]
+    pub check_only: bool,
+    /// Refuse changes that would rem_device_all a thread while traffic runs on it.
+    #[arg(long)]
+    pub refuse_disruptive: bool,
+    /// Converge once and exit (for cron and CI).
+    #[arg(long)]
+    pub once: bool,
+    /// Lock file shared by every pgstate process on this box.
+    #[arg(long, value_name = "FILE", default_value = pgstate::lock::DEFAULT_LOCK_FILE)]
+    pub lock_file: PathBuf,
+    /// Seconds one reconcile waits for the lock (a busy lock is retried at the next tick).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+    pub lock_timeout: f64,
 }
 
 /// Only `--json`.

@@ -18,6 +18,7 @@ use anyhow::{Context, Result};
 use pgstate::lock::BoxLock;
 use pgstate::model::LiveState;
 use pgstate::run::{self, RunOptions};
+use pgstate::watch::WatchConfig;
 use saved_plan::SavedPlan;
 
 use pgstate::apply::{self, plan_against};
@@ -298,6 +299,31 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
                 )?;
             }
             Ok(Outcome::Ok)
+        }
+        Command::Watch(a) => {
+            let procfs = open_procfs(cli)?;
+            let terminate = interrupt_flag()?;
+            let hangup = Arc::new(AtomicBool::new(false));
+            signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hangup))
+                .context("installing the SIGHUP handler")?;
+            let config = WatchConfig {
+                debounce: Duration::from_millis(a.debounce),
+                poll_interval: Duration::from_secs_f64(a.poll_interval.max(0.01)),
+                check_only: a.check_only,
+                refuse_disruptive: a.refuse_disruptive,
+                once: a.once,
+                lock_file: Some(a.lock_file.clone()),
+                lock_timeout: Duration::from_secs_f64(a.lock_timeout.max(0.0)),
+            };
+            let shared: Arc<dyn Procfs + Send + Sync> = Arc::new(procfs);
+            let summary = pgstate::watch::watch(shared, &a.state, config, &terminate, &hangup)
+                .with_context(|| format!("watching {}", a.state.display()))?;
+            // `--once --check-only` answers like `plan --detailed-exitcode`.
+            Ok(if a.once && a.check_only && !summary.in_sync {
+                Outcome::Changes
+            } else {
+                Outcome::Ok
+            })
         }
         Command::Show(a) => {
             let procfs = open_procfs(cli)?;
