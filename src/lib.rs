@@ -4,7 +4,19 @@
 //! desired state from YAML ([`spec`]), reads the live state back from procfs
 //! ([`procfs::observe`]), computes the minimal ordered list of writes between them with a
 //! pure planner ([`plan`]), and carries them out with both error channels checked,
-//! verification by readback and rollback on failure ([`apply`]).
+//! verification by readback and rollback on failure ([`apply`]). [`run`] starts traffic
+//! and parses the results; [`watch`] keeps a box converged as files change and state drifts.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use pgstate::procfs::RealProcfs;
+//!
+//! let desired = pgstate::load_path(Path::new("states/simple.yaml"))?.desired;
+//! let procfs = RealProcfs::new("/proc/net/pktgen");
+//! let report = pgstate::apply(&procfs, &desired)?;
+//! println!("{} writes, verified", report.writes);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! All access to pktgen goes through the [`procfs::Procfs`] trait, implemented by the real
 //! kernel ([`procfs::RealProcfs`]) and by an in-memory simulator ([`procfs::SimProcfs`]).
