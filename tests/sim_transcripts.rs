@@ -2,7 +2,8 @@
 //! `linux-6.12.txt`) through [`SimProcfs`] and checks that the simulator answers exactly as the
 //! kernel did (STYLE §5.4): the status of every write (return code and errno text), the
 //! `Result:` lines read after it, the `Flags:` lines, every file dump byte for byte, and the
-//! directory listings.
+//! directory listings. Each transcript is replayed with the kernel profile of its
+//! `@@ kernel` line, on a simulator with one thread per `kpktgend_N` it mentions.
 //!
 //! Transcript format (see its header lines): `@@@ case NAME` starts a case; `@@ write FILE
 //! <CMD> rc=R err=<E>` is one `echo CMD > FILE` of the shell; `@@ result` lines are the
@@ -16,19 +17,29 @@
 //! the run `Result:` must be a well-formed `show_results` text with the same packet count
 //! (and the same `(Nbyte,Mfrags)` unless imix chose the last size at random).
 //!
-//! Set `PGSTATE_TRANSCRIPTS` to read the transcripts from another directory.
+//! Set `PGSTATE_TRANSCRIPTS` to replay every `*.txt` of another directory, or one transcript
+//! file: `tests/kernel/lab.sh test` records a transcript live on each lab kernel
+//! (`tests/kernel/transcript.sh`, the same cases and writes) and replays it this way (its
+//! `differential` entry). The default directory must hold both reference transcripts.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use pgstate::kernel::KernelProfile;
 use pgstate::model::{DeviceName, MacAddr, ThreadId};
 use pgstate::procfs::sim::{SimIfaceKind, SimInterface};
 use pgstate::procfs::{PgFile, Procfs, ProcfsError, SimProcfs};
 
-/// CPUs of the transcripts' qemu guest ("2 vCPUs").
-const CPUS: [u32; 2] = [0, 1];
+/// CPUs of the reference transcripts' qemu guest ("2 vCPUs"), for a transcript that names no
+/// `kpktgend_N` file.
+const DEFAULT_CPUS: [u32; 2] = [0, 1];
+
+/// The reference transcripts the default directory must hold, with their kernel series.
+const REFERENCE: [(&str, KernelProfile); 2] = [
+    ("linux-6.1.txt", KernelProfile::LINUX_6_1),
+    ("linux-6.12.txt", KernelProfile::LINUX_6_12),
+];
 
 /// One line (or block) of a transcript.
 #[derive(Debug, Clone)]
@@ -59,11 +70,41 @@ struct Line {
     event: Event,
 }
 
-fn transcripts_dir() -> PathBuf {
-    match std::env::var_os("PGSTATE_TRANSCRIPTS") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/pktgen/transcripts"),
+/// The transcripts to replay: `PGSTATE_TRANSCRIPTS` (a file, or every `*.txt` of a directory)
+/// or the reference directory, which must hold every file of [`REFERENCE`].
+fn transcript_paths() -> Vec<PathBuf> {
+    let (path, reference) = match std::env::var_os("PGSTATE_TRANSCRIPTS") {
+        Some(path) => (PathBuf::from(path), false),
+        None => (
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/pktgen/transcripts"),
+            true,
+        ),
+    };
+    if path.is_file() {
+        return vec![path];
     }
+    let entries = std::fs::read_dir(&path)
+        .unwrap_or_else(|e| panic!("cannot read transcript directory {}: {e}", path.display()));
+    let mut paths: Vec<PathBuf> = entries
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    paths.sort();
+    assert!(
+        !paths.is_empty(),
+        "no *.txt transcript in {}",
+        path.display()
+    );
+    if reference {
+        for (name, _) in REFERENCE {
+            assert!(
+                paths.iter().any(|p| p.ends_with(name)),
+                "reference transcript {name} missing in {}",
+                path.display()
+            );
+        }
+    }
+    paths
 }
 
 fn parse_transcript(text: &str) -> Vec<Line> {
@@ -317,9 +358,38 @@ fn interfaces(lines: &[Line]) -> Vec<(String, SimInterface)> {
     out
 }
 
+/// The kernel release of the transcript's `@@ kernel` line.
+fn kernel_release(lines: &[Line]) -> Option<&str> {
+    lines.iter().find_map(|l| match &l.event {
+        Event::Kernel(release) => Some(release.as_str()),
+        _ => None,
+    })
+}
+
+/// The CPUs of the transcript's guest: one per `kpktgend_N` file it writes, dumps or lists.
+fn cpus(lines: &[Line]) -> Vec<u32> {
+    let mut cpus: Vec<u32> = lines
+        .iter()
+        .filter_map(|l| match &l.event {
+            Event::Write { file, .. } | Event::Dump { file, .. } | Event::Ls(file) => {
+                file.strip_prefix("kpktgend_")?.parse().ok()
+            }
+            _ => None,
+        })
+        .collect();
+    cpus.sort_unstable();
+    cpus.dedup();
+    if cpus.is_empty() {
+        DEFAULT_CPUS.to_vec()
+    } else {
+        cpus
+    }
+}
+
 struct Replay {
     source: String,
     profile: KernelProfile,
+    cpus: Vec<u32>,
     ifaces: Vec<(String, SimInterface)>,
     sim: SimProcfs,
     case: String,
@@ -329,8 +399,12 @@ struct Replay {
 }
 
 impl Replay {
-    fn fresh_sim(profile: KernelProfile, ifaces: &[(String, SimInterface)]) -> SimProcfs {
-        let sim = SimProcfs::new(profile, &CPUS);
+    fn fresh_sim(
+        profile: KernelProfile,
+        cpus: &[u32],
+        ifaces: &[(String, SimInterface)],
+    ) -> SimProcfs {
+        let sim = SimProcfs::new(profile, cpus);
         for (name, iface) in ifaces {
             sim.add_interface_with(name, iface.clone());
         }
@@ -406,7 +480,7 @@ impl Replay {
                         // Inferred: the netns case looks at a freshly created namespace (its
                         // kpktgend_0 says `Result: NA`, while the initial namespace's says
                         // `OK: add_device=d0`), so it is replayed on a fresh simulator.
-                        self.sim = Self::fresh_sim(self.profile, &self.ifaces);
+                        self.sim = Self::fresh_sim(self.profile, &self.cpus, &self.ifaces);
                     }
                 }
                 Event::Write { file, cmd, rc, err } => {
@@ -625,16 +699,35 @@ impl Replay {
     }
 }
 
-fn replay_transcript(file_name: &str, profile: KernelProfile) {
-    let path = transcripts_dir().join(file_name);
-    let text = std::fs::read_to_string(&path)
+/// Replays one transcript: a one-line summary, or the report of every mismatch.
+fn replay_transcript(path: &Path) -> Result<String, String> {
+    let source = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("cannot read transcript {}: {e}", path.display()));
     let lines = parse_transcript(&text);
+    let Some(release) = kernel_release(&lines) else {
+        return Err(format!("{source}: no '@@ kernel' line\n"));
+    };
+    let Some(profile) = KernelProfile::from_release(release) else {
+        return Err(format!("{source}: unknown kernel release '{release}'\n"));
+    };
+    if let Some((_, want)) = REFERENCE.iter().find(|(name, _)| *name == source) {
+        if profile != *want {
+            return Err(format!(
+                "{source}: '@@ kernel {release}' does not match the file name\n"
+            ));
+        }
+    }
     let ifaces = interfaces(&lines);
+    let cpus = cpus(&lines);
     let mut replay = Replay {
-        source: file_name.to_owned(),
+        source: source.clone(),
         profile,
-        sim: Replay::fresh_sim(profile, &ifaces),
+        sim: Replay::fresh_sim(profile, &cpus, &ifaces),
+        cpus,
         ifaces,
         case: String::new(),
         writes: 0,
@@ -643,14 +736,13 @@ fn replay_transcript(file_name: &str, profile: KernelProfile) {
     };
     replay.replay(&lines);
     if replay.mismatches.is_empty() {
-        println!(
-            "{file_name}: replayed {} writes, {} dumps: all identical",
+        return Ok(format!(
+            "{source}: kernel {release}: replayed {} writes, {} dumps: all identical",
             replay.writes, replay.dumps
-        );
-        return;
+        ));
     }
     let mut report = format!(
-        "{file_name}: replayed {} writes, {} dumps: {} mismatches\n",
+        "{source}: kernel {release}: replayed {} writes, {} dumps: {} mismatches\n",
         replay.writes,
         replay.dumps,
         replay.mismatches.len()
@@ -658,17 +750,22 @@ fn replay_transcript(file_name: &str, profile: KernelProfile) {
     for m in &replay.mismatches {
         let _ = writeln!(report, "{m}");
     }
-    panic!("{report}");
+    Err(report)
 }
 
 #[test]
-fn simulator_replays_the_linux_6_1_transcript() {
-    replay_transcript("linux-6.1.txt", KernelProfile::LINUX_6_1);
-}
-
-#[test]
-fn simulator_replays_the_linux_6_12_transcript() {
-    replay_transcript("linux-6.12.txt", KernelProfile::LINUX_6_12);
+fn simulator_replays_the_transcripts() {
+    let mut failures = String::new();
+    for path in transcript_paths() {
+        match replay_transcript(&path) {
+            Ok(summary) => println!("{summary}"),
+            Err(report) => {
+                println!("{}", report.lines().next().unwrap_or_default());
+                failures.push_str(&report);
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures}");
 }
 
 #[test]

@@ -15,6 +15,8 @@
 #                          builds PGSTATE_BIN with `cargo build --release` if
 #                          it does not exist. Prints per-kernel/per-scenario
 #                          PASS/FAIL and a final line "N passed, N failed".
+#                          With scenario 90-differential selected, each kernel
+#                          also gets a `differential` entry (see below).
 #   lab.sh prepare         install host packages, fetch + extract kernels only
 #   lab.sh shell-cmd 'CMD' boot and run CMD (busybox sh) in the guest after the
 #                          usual setup; prints its output, exits with its status
@@ -45,7 +47,20 @@
 #        @@CMD BEGIN / @@CMD END rc=N   (shell-cmd / try)
 #        @@LAB ABORT <reason>       guest setup failed
 #        @@LAB DONE                 guest finished; it then powers off
+#        @@TRANSCRIPT BEGIN / @@TRANSCRIPT END lines=N
+#                                   (scenario 90-differential) a live transcript
 #      A scenario without PASS/FAIL, or a log without @@LAB DONE, is a failure.
+#   5. differential check (when 90-differential is selected): the transcript the
+#      guest recorded (tests/kernel/transcript.sh: the cases and writes of the
+#      shared reference transcript PGSTATE_LAB_TRANSCRIPT_PLAN, refused ones
+#      included, in a fresh network namespace) is saved as
+#      <repo>/target/kernel-lab/transcripts/<kernel-release>.txt and replayed
+#      through the simulator on the host:
+#        PGSTATE_TRANSCRIPTS=<that file> cargo test --locked --release --test sim_transcripts
+#      (cargo's output: target/kernel-lab/<kernel-release>.differential.log).
+#      One more PASS/FAIL entry per kernel, named `differential`: it fails when
+#      the transcript is missing or truncated or any write status, Result line,
+#      Flags line, dump or listing differs between the simulator and the kernel.
 #
 # Writing scenarios (tests/kernel/scenarios/NN-name.sh, busybox sh): each runs
 # in its own `sh` (cwd /root, stdin /dev/null) after guest-lib.sh was sourced;
@@ -82,8 +97,11 @@
 #                        the initramfs (smaller/faster boot); 0 = copy as is
 #   PGSTATE_LAB_VERBOSE  1 = also stream the guest console to stderr
 #   PGSTATE_LAB_APPEND   extra kernel command line arguments
+#   PGSTATE_LAB_TRANSCRIPT_PLAN  reference transcript whose cases transcript.sh
+#                        performs (default <repo>/../shared/pktgen/transcripts/linux-6.12.txt)
 #
-# Writes only to the cache dir, <repo>/target/kernel-lab/ and (via apt) the system.
+# Writes only to the cache dir, <repo>/target/kernel-lab/, cargo's target dir (the
+# differential check builds tests/sim_transcripts.rs) and (via apt) the system.
 
 set -euo pipefail
 
@@ -102,6 +120,9 @@ SCENARIO_TIMEOUT=${PGSTATE_LAB_SCENARIO_TIMEOUT:-120}
 LAB_STRIP=${PGSTATE_LAB_STRIP:-1}
 LAB_VERBOSE=${PGSTATE_LAB_VERBOSE:-0}
 LAB_APPEND=${PGSTATE_LAB_APPEND:-}
+TRANSCRIPT_PLAN=${PGSTATE_LAB_TRANSCRIPT_PLAN:-$REPO_ROOT/../shared/pktgen/transcripts/linux-6.12.txt}
+# the scenario that records a live transcript (step 5 of the header)
+DIFF_SCENARIO=90-differential
 
 # Modules the guest needs, with insmod parameters. Dependencies are added
 # (and ordered) from modules.dep.
@@ -428,6 +449,11 @@ build_common_tree() {
   cp "$SCRIPT_DIR/guest-init.sh" "$root/init"
   chmod 0755 "$root/init"
   cp "$SCRIPT_DIR/guest-lib.sh" "$root/lab/guest-lib.sh"
+  # live transcripts (scenario 90-differential); without the plan that scenario fails
+  cp "$SCRIPT_DIR/transcript.sh" "$root/lab/transcript.sh"
+  if [[ -f $TRANSCRIPT_PLAN ]]; then
+    cp "$TRANSCRIPT_PLAN" "$root/lab/transcript-plan.txt"
+  fi
   if [[ $mode == test ]]; then
     local f name
     for f in "$SCRIPT_DIR"/scenarios/*.sh; do
@@ -586,6 +612,55 @@ parse_results() {
   return "$ok"
 }
 
+# differential_check LOG KREL: saves the transcript scenario 90-differential printed
+# in LOG as $OUT_DIR/transcripts/KREL.txt and replays it through the simulator
+# (tests/sim_transcripts.rs). Prints one PASS/FAIL entry, updates PASSED/FAILED;
+# returns 1 on failure.
+differential_check() {
+  local logf=$1 krel=$2 tdir=$OUT_DIR/transcripts want got rc=0 summary
+  local tfile=$tdir/$krel.txt rlog=$OUT_DIR/$krel.differential.log why=""
+  mkdir -p "$tdir"
+  rm -f "$tfile" "$tfile.tmp" "$rlog"
+  want=$(sed -n 's/^@@TRANSCRIPT END lines=\([0-9][0-9]*\)$/\1/p' "$logf" | tail -n1)
+  if [[ -z $want ]]; then
+    why="no transcript in the log (see scenario $DIFF_SCENARIO)"
+  else
+    awk '/^@@TRANSCRIPT END/ { exit } on { print } /^@@TRANSCRIPT BEGIN$/ { on = 1 }' \
+      "$logf" >"$tfile.tmp"
+    got=$(wc -l <"$tfile.tmp")
+    if [[ $got -ne $want ]]; then
+      why="transcript truncated: $got of $want lines"
+    elif [[ $want -eq 0 ]]; then
+      why="empty transcript"
+    else
+      mv "$tfile.tmp" "$tfile"
+    fi
+  fi
+  if [[ -z $why ]] && ! command -v cargo >/dev/null 2>&1; then
+    why="cargo not found: cannot replay $tfile"
+  fi
+  if [[ -z $why ]]; then
+    log "replaying $tfile through the simulator"
+    (cd "$REPO_ROOT" && PGSTATE_TRANSCRIPTS=$tfile RUST_BACKTRACE=0 \
+      cargo test --locked --release --test sim_transcripts -- --nocapture) >"$rlog" 2>&1 || rc=$?
+    summary=$(grep -aoE 'replayed [0-9]+ writes, [0-9]+ dumps: [a-z0-9 ]+' "$rlog" | head -n1 || true)
+    if [[ $rc -eq 0 && $summary == *"all identical" ]]; then
+      printf '  PASS  %s  differential  (%s)\n' "$krel" "$summary"
+      PASSED=$((PASSED + 1))
+      return 0
+    fi
+    why="${summary:-cargo test failed (rc=$rc)}; $tfile, $rlog"
+  fi
+  printf '  FAIL  %s  differential  (%s)\n' "$krel" "$why"
+  FAILED=$((FAILED + 1))
+  if [[ -f $rlog ]]; then
+    # the mismatch report (or the build error), without cargo's progress lines
+    grep -avE '^ *(Compiling|Finished|Running|Blocking|Updating|Downloaded?|Locking) ' "$rlog" |
+      head -n 200 | sed 's/^/    | /'
+  fi
+  return 1
+}
+
 print_scenario_output() {
   local logf=$1 name=$2
   awk -v b="@@SCENARIO $name BEGIN" -v e="@@SCENARIO $name " '
@@ -631,7 +706,10 @@ cmd_test() {
 
   PASSED=0
   FAILED=0
-  local bad=0 s qrc t0 t1 prc kernels
+  local bad=0 s qrc t0 t1 prc kernels diff=0
+  for name in "${SCENARIOS[@]}"; do
+    [[ $name == "$DIFF_SCENARIO" ]] && diff=1
+  done
   kernels=$(kernels_for "6.1 6.12")
   for s in $kernels; do
     # prepare in a subshell (with errexit active) so that one unavailable
@@ -650,6 +728,10 @@ cmd_test() {
         printf '  FAIL  %s  %s  (kernel unavailable)\n' "$s" "$name"
       done
       FAILED=$((FAILED + ${#SCENARIOS[@]}))
+      if [[ $diff -eq 1 ]]; then
+        printf '  FAIL  %s  differential  (kernel unavailable)\n' "$s"
+        FAILED=$((FAILED + 1))
+      fi
       bad=1
       continue
     fi
@@ -665,6 +747,9 @@ cmd_test() {
     log "$KREL finished in $((t1 - t0))s (qemu rc=$qrc)"
     printf '%s (%s %s):\n' "$s" "$KPKG" "$KVER"
     parse_results "$logf" "$KREL" "$qrc" || bad=1
+    if [[ $diff -eq 1 ]]; then
+      differential_check "$logf" "$KREL" || bad=1
+    fi
   done
   printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
   [[ $bad -eq 0 && $FAILED -eq 0 && $PASSED -gt 0 ]]
