@@ -20,6 +20,8 @@ pub const STOP_TIMEOUT_MS: u64 = 10_000;
 pub const SAMPLE_INTERVAL_MS: u64 = 250;
 /// A stream is flagged when it reaches less than this share of the rate it was asked for.
 pub const SHORTFALL_RATIO: f64 = 0.9;
+/// ... over a run of at least this long (µs).
+pub const SHORTFALL_MIN_RUN_US: u64 = 1_000_000;
 
 /// The numbers of a finished stream, from `show_results` (REFERENCE §3.3):
 /// `OK: %llu(c%llu+d%llu) usec, %llu (%dbyte,%dfrags)\n  %llupps %lluMb/sec (%llubps) errors: %llu`.
@@ -219,23 +221,14 @@ pub fn sample(live: &LiveState) -> Vec<Sample> {
 /// Why results are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportMode {
-    /// Right after a run; `stopped_on_request` turns "did not reach its count" into a note.
-    AfterRun {
-        /// The run was stopped by `--duration` or a signal.
-        stopped_on_request: bool,
-    },
+    /// Right after a run: a stream that never started is a problem.
+    AfterRun,
     /// `pgstate status`: devices that never ran are not a problem.
     Status,
 }
 
 /// Reads the per-device results of the box.
 pub fn reports(procfs: &dyn Procfs, mode: ReportMode) -> Result<Vec<DeviceReport>, RunError> {
-    let stopped_on_request = matches!(
-        mode,
-        ReportMode::AfterRun {
-            stopped_on_request: true
-        } | ReportMode::Status
-    );
     let live = read_live_state(procfs)?;
     let mut out = Vec::new();
     for (name, d) in &live.devices {
@@ -269,16 +262,16 @@ pub fn reports(procfs: &dyn Procfs, mode: ReportMode) -> Result<Vec<DeviceReport
                     if s.errors > 0 {
                         problems.push(format!("{} transmit errors", s.errors));
                     }
+                    // Stopping early is what --duration, Ctrl-C and `pgstate stop` are for;
+                    // it is reported, but it is not a failure of the stream.
                     if count > 0 && s.packets < count {
-                        let msg = format!("stopped after {} of {count} packets", s.packets);
-                        if stopped_on_request {
-                            notes.push(msg);
-                        } else {
-                            problems.push(msg);
-                        }
+                        notes.push(format!("stopped after {} of {count} packets", s.packets));
                     }
                     if let Some(t) = target_pps {
-                        if (s.pps as f64) < t as f64 * SHORTFALL_RATIO && s.packets > 1 {
+                        // A rate measured over less than a second says more about start-up
+                        // than about the stream.
+                        let measurable = s.elapsed_us >= SHORTFALL_MIN_RUN_US;
+                        if measurable && (s.pps as f64) < t as f64 * SHORTFALL_RATIO {
                             problems.push(format!(
                                 "reached {} pps, {:.0}% of the {t} pps its delay of {delay} ns asks for",
                                 s.pps,
@@ -414,16 +407,13 @@ pub fn run_traffic(
     let _ = handle.join();
     wait_idle(&*procfs, Duration::from_millis(STOP_TIMEOUT_MS))?;
     let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let devices = reports(
-        &*procfs,
-        ReportMode::AfterRun {
-            stopped_on_request: stop_sent,
-        },
-    )?;
+    let devices = reports(&*procfs, ReportMode::AfterRun)?;
+    // Nobody here stopped it, yet a stream ended before its count (or had none): someone
+    // else wrote `stop` (`pgstate stop`, another script) or the interface went away.
     if !stop_sent
         && devices
             .iter()
-            .any(|d| d.count > 0 && d.stats.is_some_and(|s| s.packets < d.count))
+            .any(|d| d.count == 0 || d.stats.is_some_and(|s| s.packets < d.count))
     {
         ended_by = EndedBy::Stopped;
     }

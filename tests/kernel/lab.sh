@@ -115,6 +115,10 @@ PGSTATE_BIN=${PGSTATE_BIN:-$TARGET_DIR/release/pgstate}
 OUT_DIR=$REPO_ROOT/target/kernel-lab
 LAB_MEM=${PGSTATE_LAB_MEM:-512}
 LAB_SMP=${PGSTATE_LAB_SMP:-2}
+# Single-threaded TCG: with one host thread per vCPU (MTTCG) the guest kernel's live code
+# patching (text_poke_bp, int3 on the other vCPU) races under emulation and oopses now and
+# then ("Oops: int3" in sched_clock_cpu, seen on 6.12). Round-robin vCPUs never race.
+LAB_ACCEL=${PGSTATE_LAB_ACCEL:-tcg,thread=single}
 BOOT_TIMEOUT=${PGSTATE_LAB_BOOT_TIMEOUT:-300}
 SCENARIO_TIMEOUT=${PGSTATE_LAB_SCENARIO_TIMEOUT:-120}
 LAB_STRIP=${PGSTATE_LAB_STRIP:-1}
@@ -506,7 +510,7 @@ boot() {
   local append="console=ttyS0,115200 panic=-1 quiet loglevel=4 mitigations=off $LAB_APPEND"
   # --foreground: stay in the terminal's process group so ^C reaches qemu
   local qemu=(timeout --foreground -k 10 "$BOOT_TIMEOUT"
-    qemu-system-x86_64 -accel tcg -cpu max -m "$LAB_MEM" -smp "$LAB_SMP"
+    qemu-system-x86_64 -accel "$LAB_ACCEL" -cpu max -m "$LAB_MEM" -smp "$LAB_SMP"
     -nodefaults -no-user-config -nographic -serial stdio -monitor none -no-reboot
     -kernel "$kdir/vmlinuz" -initrd "$initrd" -append "$append")
   if [[ $LAB_VERBOSE == 1 ]]; then
