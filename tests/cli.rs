@@ -97,6 +97,10 @@ fn plan_prints_terraform_style_actions_and_exit_codes() {
     assert!(stdout.contains("    + eth0 (thread 0)\n"), "{stdout}");
     assert!(stdout.contains("        count: 100000\n"), "{stdout}");
     assert!(
+        stdout.contains("        flags: UDPSRC_RND, NO_TIMESTAMP\n"),
+        "{stdout}"
+    );
+    assert!(
         stdout.contains("Plan: 1 to add, 0 to change, 0 to remove, 0 to re-create; 9 writes."),
         "{stdout}"
     );

@@ -102,11 +102,22 @@ pub fn plan_text(plan: &Plan, show_writes: bool) -> String {
             let _ = write!(out, "\n        because {r}");
         }
         out.push('\n');
-        for c in &a.changes {
-            if a.action == ActionKind::Change {
+        if a.action == ActionKind::Change {
+            for c in &a.changes {
                 let _ = writeln!(out, "        {}: {} -> {}", c.field, c.old, c.new);
-            } else {
-                let _ = writeln!(out, "        {}: {}", c.field, c.new);
+            }
+        } else {
+            // A new device shows its settings; flags come one change each, so list them once.
+            let mut flags = Vec::new();
+            for c in &a.changes {
+                if c.field == "flags" {
+                    flags.push(c.new.trim_start_matches('+'));
+                } else {
+                    let _ = writeln!(out, "        {}: {}", c.field, c.new);
+                }
+            }
+            if !flags.is_empty() {
+                let _ = writeln!(out, "        flags: {}", flags.join(", "));
             }
         }
     }
