@@ -96,6 +96,19 @@ pub enum ApplyError {
         /// What the rollback did.
         rollback: RollbackReport,
     },
+    /// The box changed between planning and the first write; nothing was written.
+    #[error("the live state changed after it was planned ({0}); nothing was written, plan again")]
+    Stale(String),
+    /// Every write was made, but the box could not be read back to verify them.
+    #[error(
+        "all {writes} writes were made, but the box could not be read back to verify them: {error}"
+    )]
+    Unverified {
+        /// Writes made.
+        writes: usize,
+        /// Why reading back failed.
+        error: String,
+    },
     /// Every write succeeded but the box does not show the desired state.
     #[error("verification failed: {}\n{rollback}", render_mismatches(.mismatches))]
     Verify {
@@ -250,6 +263,14 @@ pub fn apply_plan_interruptible(
     let span = tracing::info_span!("apply", writes = p.writes.len());
     let _enter = span.enter();
     let total = p.writes.len();
+    if total > 0 {
+        // The plan is only right for the box it was made from: if someone changed it since,
+        // writing it (and rolling back to the old snapshot) would undo their change.
+        let now = read_live_state(procfs)?;
+        if let Some(what) = first_difference(live, &now) {
+            return Err(ApplyError::Stale(what));
+        }
+    }
     for (i, w) in p.writes.iter().enumerate() {
         if interrupt.load(Ordering::SeqCst) {
             tracing::warn!(done = i, total, "interrupted; rolling back");
@@ -273,7 +294,10 @@ pub fn apply_plan_interruptible(
             })));
         }
     }
-    let mismatches = verify(procfs, desired, env)?;
+    let mismatches = verify(procfs, desired, env).map_err(|e| ApplyError::Unverified {
+        writes: total,
+        error: e.to_string(),
+    })?;
     if !mismatches.is_empty() {
         let rollback = restore(procfs, live, desired, env);
         return Err(ApplyError::Verify {
@@ -285,6 +309,24 @@ pub fn apply_plan_interruptible(
         writes: total,
         plan: p,
     })
+}
+
+/// The first device whose thread or configuration differs between two readings.
+fn first_difference(before: &LiveState, now: &LiveState) -> Option<String> {
+    for (name, d) in &before.devices {
+        match now.devices.get(name) {
+            None => return Some(format!("{name} was removed")),
+            Some(n) if n.thread != d.thread => {
+                return Some(format!("{name} moved to thread {}", n.thread))
+            }
+            Some(n) if n.config != d.config => return Some(format!("{name} was reconfigured")),
+            Some(_) => {}
+        }
+    }
+    now.devices
+        .keys()
+        .find(|n| !before.devices.contains_key(*n))
+        .map(|n| format!("{n} was added"))
 }
 
 /// Reads the box back and lists every field that differs from `desired`.
@@ -387,7 +429,10 @@ pub fn restore(
     let (now, env_now) = match read_live_state(procfs)
         .map_err(|e| e.to_string())
         .and_then(|now| {
-            let env_now = environment(procfs, &target, &now).map_err(|e| e.to_string())?;
+            let mut env_now = environment(procfs, &target, &now).map_err(|e| e.to_string())?;
+            // A device whose interface vanished or went down cannot be re-added; the others
+            // are still put back, and the report names what is missing.
+            env_now.skip_unavailable = true;
             Ok((now, env_now))
         }) {
         Ok(x) => x,
@@ -407,6 +452,11 @@ pub fn restore(
             return report;
         }
     };
+    for (device, why) in &back.skipped {
+        report
+            .problems
+            .push(format!("{device} cannot be re-created as it was: {why}"));
+    }
     for w in &back.writes {
         report.writes += 1;
         if let Err(e) = execute_write(procfs, w) {

@@ -2,11 +2,14 @@
 //! problem becomes a [`Diagnostic`] with file, line, column and field path, and all problems
 //! of all files are reported together.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::Marker;
 
 use super::schema::{DeviceSpec, StateFile, DEVICE_KEYS};
@@ -17,6 +20,14 @@ use crate::model::{DesiredState, DeviceName, ThreadId};
 
 /// State files larger than this are refused before parsing.
 pub const MAX_STATE_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Source lines longer than this (in characters) are shown cut, or not at all when the
+/// caret would fall past the cut; a one-line 8 MiB file must not print 8 MiB per problem.
+const MAX_SNIPPET_CHARS: usize = 160;
+/// Messages and help texts echo values from the file; they are cut at this many characters.
+const MAX_MESSAGE_CHARS: usize = 1000;
+/// Field paths contain device names from the file; they are cut at this many characters.
+const MAX_PATH_CHARS: usize = 200;
 
 /// Loading the desired state failed.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +45,13 @@ pub enum LoadError {
     Invalid(Vec<Diagnostic>),
 }
 
+/// At most this many problems are reported at once; a generated file with a problem on every
+/// line would otherwise print gigabytes. The last diagnostic then says how many were left out.
+pub const MAX_DIAGNOSTICS: usize = 200;
+
+/// The end of the message of the note that replaces the problems past [`MAX_DIAGNOSTICS`].
+const TRUNCATION_NOTE: &str = "are not shown";
+
 fn render_diagnostics(diags: &[Diagnostic]) -> String {
     let mut out = String::new();
     for (i, d) in diags.iter().enumerate() {
@@ -42,17 +60,40 @@ fn render_diagnostics(diags: &[Diagnostic]) -> String {
         }
         out.push_str(&d.to_string());
     }
-    if diags.len() > 1 {
+    let truncated = diags
+        .last()
+        .is_some_and(|d| d.location.is_none() && d.message.contains(TRUNCATION_NOTE));
+    if diags.len() > 1 && !truncated {
         out.push_str(&format!("\n{} problems found", diags.len()));
     }
     out
+}
+
+/// Sorts the problems by file and position and keeps the first [`MAX_DIAGNOSTICS`].
+fn finish_diagnostics(mut diags: Vec<Diagnostic>) -> LoadError {
+    sort_diagnostics(&mut diags);
+    if diags.len() > MAX_DIAGNOSTICS {
+        let total = diags.len();
+        diags.truncate(MAX_DIAGNOSTICS);
+        let file = diags.last().map(|d| d.file.clone()).unwrap_or_default();
+        diags.push(file_diag(
+            &file,
+            format!(
+                "{} more problems {TRUNCATION_NOTE}: {total} problems found, the first {MAX_DIAGNOSTICS} are listed",
+                total - MAX_DIAGNOSTICS
+            ),
+        ));
+    }
+    LoadError::Invalid(diags)
 }
 
 /// Where each key of the loaded files is, to locate later errors (for example a write the
 /// kernel refused) in the source.
 #[derive(Debug, Clone, Default)]
 pub struct SourceMap {
-    devices: HashMap<DeviceName, (PathBuf, LocationIndex)>,
+    // One index per file, shared by its devices: cloning it per device made loading a file
+    // of N devices take O(N²) time and memory (5000 devices: 75 s and 24 GB).
+    devices: HashMap<DeviceName, (PathBuf, Arc<LocationIndex>)>,
 }
 
 impl SourceMap {
@@ -86,6 +127,9 @@ pub struct LoadedState {
 }
 
 /// Loads a file, or every `*.yaml`/`*.yml` file of a directory (not recursive).
+///
+/// A file that is too large or not UTF-8 is reported with the problems of the other files,
+/// not instead of them.
 pub fn load_path(path: &Path) -> Result<LoadedState, LoadError> {
     let io = |error| LoadError::Io {
         path: path.to_owned(),
@@ -93,70 +137,134 @@ pub fn load_path(path: &Path) -> Result<LoadedState, LoadError> {
     };
     let meta = fs::metadata(path).map_err(io)?;
     let files = if meta.is_dir() {
-        let mut files: Vec<PathBuf> = fs::read_dir(path)
-            .map_err(io)?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                p.extension().is_some_and(|e| e == "yaml" || e == "yml")
-                    && !p
-                        .file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            })
-            .collect();
+        let mut files = Vec::new();
+        let mut ignored = Vec::new();
+        for entry in fs::read_dir(path).map_err(io)?.filter_map(Result::ok) {
+            let p = entry.path();
+            let hidden = p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if p.extension().is_some_and(|e| e == "yaml" || e == "yml") && !hidden {
+                files.push(p);
+            } else {
+                ignored.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
         files.sort();
         if files.is_empty() {
-            return Err(LoadError::Invalid(vec![Diagnostic {
-                location: None,
-                file: path.to_owned(),
-                path: String::new(),
-                message: "the directory has no *.yaml or *.yml state files".into(),
-                source_line: None,
-                help: None,
-            }]));
+            ignored.sort();
+            let help = (!ignored.is_empty()).then(|| {
+                let shown: Vec<&str> = ignored.iter().take(5).map(String::as_str).collect();
+                let more = ignored.len().saturating_sub(shown.len());
+                format!(
+                    "only files named *.yaml or *.yml (not starting with '.') are read; ignored: {}{}",
+                    shown.join(", "),
+                    if more > 0 { format!(" and {more} more") } else { String::new() }
+                )
+            });
+            let mut d = file_diag(
+                path,
+                "the directory has no *.yaml or *.yml state files".into(),
+            );
+            d.help = help.map(|h| clip(&h, MAX_MESSAGE_CHARS));
+            return Err(LoadError::Invalid(vec![d]));
         }
         files
     } else {
         vec![path.to_owned()]
     };
     let mut texts = Vec::new();
+    let mut file_problems = Vec::new();
     for f in &files {
-        let size = fs::metadata(f)
-            .map_err(|error| LoadError::Io {
-                path: f.clone(),
-                error,
-            })?
-            .len();
-        if size > MAX_STATE_FILE_BYTES {
-            return Err(LoadError::Invalid(vec![file_diag(
-                f,
-                format!(
-                    "the file is {size} bytes; state files are limited to {MAX_STATE_FILE_BYTES}"
-                ),
-            )]));
-        }
-        let bytes = fs::read(f).map_err(|error| LoadError::Io {
-            path: f.clone(),
-            error,
-        })?;
-        match String::from_utf8(bytes) {
+        match read_state_file(f)? {
             Ok(t) => texts.push((f.clone(), t)),
-            Err(e) => {
-                return Err(LoadError::Invalid(vec![file_diag(
-                    f,
-                    format!(
-                        "the file is not UTF-8 (invalid byte at offset {})",
-                        e.utf8_error().valid_up_to()
-                    ),
-                )]))
-            }
+            Err(d) => file_problems.push(d),
         }
     }
     let refs: Vec<(&Path, &str)> = texts
         .iter()
         .map(|(p, t)| (p.as_path(), t.as_str()))
         .collect();
-    load_texts(&refs)
+    match load_texts_all(&refs) {
+        Ok(state) if file_problems.is_empty() => Ok(state),
+        Ok(_) => Err(finish_diagnostics(file_problems)),
+        Err(mut diags) => {
+            diags.extend(file_problems);
+            Err(finish_diagnostics(diags))
+        }
+    }
+}
+
+/// Reads one state file: its text, or a diagnostic if it is too large or not UTF-8.
+fn read_state_file(f: &Path) -> Result<Result<String, Diagnostic>, LoadError> {
+    let io = |error| LoadError::Io {
+        path: f.to_owned(),
+        error,
+    };
+    let too_large = |size: String| {
+        file_diag(
+            f,
+            format!(
+                "the file is {size} bytes; state files are limited to {MAX_STATE_FILE_BYTES} (8 MiB)"
+            ),
+        )
+    };
+    let size = fs::metadata(f).map_err(io)?.len();
+    if size > MAX_STATE_FILE_BYTES {
+        return Ok(Err(too_large(size.to_string())));
+    }
+    // The size of a pipe or character device (`/dev/stdin`, `/dev/zero`) reads as 0: bound
+    // the read itself too.
+    let mut bytes = Vec::new();
+    fs::File::open(f)
+        .map_err(io)?
+        .take(MAX_STATE_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_STATE_FILE_BYTES {
+        return Ok(Err(too_large(format!("more than {MAX_STATE_FILE_BYTES}"))));
+    }
+    match String::from_utf8(bytes) {
+        Ok(t) => Ok(Ok(t)),
+        Err(e) => Ok(Err(not_utf8_diag(
+            f,
+            e.as_bytes(),
+            e.utf8_error().valid_up_to(),
+        ))),
+    }
+}
+
+/// Locates the first invalid byte of a file that is not UTF-8 like any other problem.
+fn not_utf8_diag(file: &Path, bytes: &[u8], valid: usize) -> Diagnostic {
+    let prefix = &bytes[..valid];
+    let line = prefix.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = prefix
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    // `prefix` is valid UTF-8, so the column counts characters as everywhere else.
+    let column = std::str::from_utf8(&prefix[line_start..]).map_or(1, |s| s.chars().count() + 1);
+    let line_end = bytes[valid..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |i| valid + i);
+    // Each invalid sequence becomes one U+FFFD, so the caret still lands on it.
+    let text = String::from_utf8_lossy(&bytes[line_start..line_end]);
+    Diagnostic {
+        location: Some(Location {
+            file: file.to_owned(),
+            line,
+            column,
+        }),
+        file: file.to_owned(),
+        path: String::new(),
+        message: format!(
+            "the file is not UTF-8: byte 0x{:02x} at offset {valid} is not part of a UTF-8 character",
+            bytes.get(valid).copied().unwrap_or_default()
+        ),
+        source_line: snippet(text.trim_end_matches('\r'), column),
+        help: Some("state files must be UTF-8 text".into()),
+    }
 }
 
 fn file_diag(file: &Path, message: String) -> Diagnostic {
@@ -164,27 +272,101 @@ fn file_diag(file: &Path, message: String) -> Diagnostic {
         location: None,
         file: file.to_owned(),
         path: String::new(),
-        message,
+        message: clip(&message, MAX_MESSAGE_CHARS),
         source_line: None,
         help: None,
     }
 }
 
+/// Escapes control characters (a value such as `"eth0\ncount 5"` must not start a new
+/// line, or a terminal escape sequence, in the output) and cuts `s` to `max` characters.
+fn clip(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The source line to show under a diagnostic: control characters replaced one for one (so
+/// the caret stays aligned), cut when long, and left out when the caret would be past the cut.
+fn snippet(line: &str, column: usize) -> Option<String> {
+    let mut out = String::new();
+    for (n, c) in line.chars().enumerate() {
+        if n == MAX_SNIPPET_CHARS {
+            if column + 10 > MAX_SNIPPET_CHARS {
+                return None;
+            }
+            out.push_str(" …");
+            return Some(out);
+        }
+        out.push(if c.is_control() && c != '\t' {
+            '\u{fffd}'
+        } else {
+            c
+        });
+    }
+    Some(out)
+}
+
+fn sort_diagnostics(diags: &mut [Diagnostic]) {
+    diags.sort_by(|a, b| {
+        (&a.file, a.location.as_ref().map(|l| (l.line, l.column)))
+            .cmp(&(&b.file, b.location.as_ref().map(|l| (l.line, l.column))))
+    });
+}
+
 /// Loads state files given as text (`(name, contents)`), merged.
 pub fn load_texts(files: &[(&Path, &str)]) -> Result<LoadedState, LoadError> {
+    load_texts_all(files).map_err(finish_diagnostics)
+}
+
+/// [`load_texts`] with every problem, unsorted and not capped.
+fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let mut desired = DesiredState::default();
     let mut sources = SourceMap::default();
     let mut threads: Option<BTreeSet<ThreadId>> = None;
     let mut origin: BTreeMap<DeviceName, (PathBuf, Option<Location>)> = BTreeMap::new();
     for (file, text) in files {
-        let index = LocationIndex::build(text);
+        if text.len() as u64 > MAX_STATE_FILE_BYTES {
+            diags.push(file_diag(
+                file,
+                format!(
+                    "the file is {} bytes; state files are limited to {MAX_STATE_FILE_BYTES} (8 MiB)",
+                    text.len()
+                ),
+            ));
+            continue;
+        }
+        let Scan {
+            index,
+            limit,
+            duplicates,
+            syntax_error,
+        } = scan(text);
+        let index = Arc::new(index);
         let ctx = FileCtx {
             file,
             text,
             index: &index,
+            line_starts: OnceCell::new(),
         };
-        let Some(parsed) = parse_file(&ctx, &mut diags) else {
+        let structure = Structure {
+            limit,
+            duplicates,
+            syntax_error,
+        };
+        let mut bad_fields = HashMap::new();
+        let Some(parsed) = parse_file(&ctx, &structure, &mut bad_fields, &mut diags) else {
             continue;
         };
         if let Some(t) = parsed.threads {
@@ -220,16 +402,24 @@ pub fn load_texts(files: &[(&Path, &str)]) -> Result<LoadedState, LoadError> {
                 continue;
             }
             origin.insert(name.clone(), (file.to_path_buf(), here));
+            // Keys already reported as unknown or of the wrong type were left out of `spec`;
+            // rules that mention them would only repeat the problem, or be wrong.
+            let bad = bad_fields.get(&raw_name).map_or(&[][..], Vec::as_slice);
+            let mentions_bad = |e: &FieldError| {
+                bad.iter()
+                    .any(|b| e.field.starts_with(b.as_str()) || e.message.contains(b.as_str()))
+            };
             match validate_device(&spec, &KernelProfile::default()) {
-                Ok(dev) => {
+                Ok(dev) if bad.is_empty() => {
                     desired.devices.insert(name.clone(), dev);
                 }
+                Ok(_) => {}
                 Err(errors) => {
                     for FieldError {
                         field,
                         message,
                         help,
-                    } in errors
+                    } in errors.into_iter().filter(|e| !mentions_bad(e))
                     {
                         let mut p = path.clone();
                         // `imix_weights[2]` → key `imix_weights`, element 2.
@@ -246,17 +436,11 @@ pub fn load_texts(files: &[(&Path, &str)]) -> Result<LoadedState, LoadError> {
             }
             sources
                 .devices
-                .insert(name, (file.to_path_buf(), index.clone()));
+                .insert(name, (file.to_path_buf(), Arc::clone(&index)));
         }
     }
     if !diags.is_empty() {
-        diags.sort_by_key(|d| {
-            (
-                d.file.clone(),
-                d.location.as_ref().map(|l| (l.line, l.column)),
-            )
-        });
-        return Err(LoadError::Invalid(diags));
+        return Err(diags);
     }
     desired.threads = threads;
     Ok(LoadedState {
@@ -270,9 +454,43 @@ struct FileCtx<'a> {
     file: &'a Path,
     text: &'a str,
     index: &'a LocationIndex,
+    /// Byte offset of each line, built at the first diagnostic: looking lines up with
+    /// `lines().nth()` made a file with many problems quadratic.
+    line_starts: OnceCell<Vec<usize>>,
+}
+
+/// What the event pass found about a file's structure (see [`Scan`]).
+struct Structure {
+    limit: Option<((usize, usize), String)>,
+    duplicates: Vec<Duplicate>,
+    syntax_error: Option<((usize, usize), String)>,
 }
 
 impl FileCtx<'_> {
+    /// Line `n` (1-based) of the text, without its line break.
+    fn line(&self, n: usize) -> Option<&str> {
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .filter(|&i| i < self.text.len())
+                .collect()
+        });
+        let idx = n.checked_sub(1)?;
+        let start = *starts.get(idx)?;
+        let end = starts.get(idx + 1).map_or(self.text.len(), |&s| s - 1);
+        let line = &self.text[start..end];
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    }
+
+    fn at(&self, (line, column): (usize, usize)) -> Option<Location> {
+        Some(Location {
+            file: self.file.to_owned(),
+            line,
+            column,
+        })
+    }
+
     fn locate(&self, path: &[String], key: bool) -> Option<Location> {
         let mark = if key {
             self.index
@@ -315,23 +533,24 @@ impl FileCtx<'_> {
     ) -> Diagnostic {
         let source_line = location
             .as_ref()
-            .and_then(|l| self.text.lines().nth(l.line.saturating_sub(1)))
-            .map(str::to_owned);
+            .and_then(|l| snippet(self.line(l.line)?, l.column));
         Diagnostic {
             location,
             file: self.file.to_owned(),
-            path,
-            message,
+            path: clip(&path, MAX_PATH_CHARS),
+            message: clip(&message, MAX_MESSAGE_CHARS),
             source_line,
-            help,
+            help: help.map(|h| clip(&h, MAX_MESSAGE_CHARS)),
         }
     }
 }
 
 fn render_path(path: &[String]) -> String {
     let mut out = String::new();
-    for seg in path {
-        if seg.bytes().all(|b| b.is_ascii_digit()) && !out.is_empty() {
+    for (i, seg) in path.iter().enumerate() {
+        // `devices.<name>` is always a name, even an empty or all-digit one.
+        let device_name = i == 1 && path[0] == "devices";
+        if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) && i > 0 && !device_name {
             out.push_str(&format!("[{seg}]"));
         } else {
             if !out.is_empty() {
@@ -345,7 +564,12 @@ fn render_path(path: &[String]) -> String {
 
 /// Parses one file into its schema. Structural problems become diagnostics; device entries
 /// are deserialised one by one so that every bad entry is reported, not just the first.
-fn parse_file(ctx: &FileCtx<'_>, diags: &mut Vec<Diagnostic>) -> Option<StateFile> {
+fn parse_file(
+    ctx: &FileCtx<'_>,
+    structure: &Structure,
+    bad_fields: &mut HashMap<String, Vec<String>>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<StateFile> {
     if ctx.text.trim().is_empty()
         || ctx
             .text
@@ -355,6 +579,39 @@ fn parse_file(ctx: &FileCtx<'_>, diags: &mut Vec<Diagnostic>) -> Option<StateFil
         diags.push(file_diag(
             ctx.file,
             "the file is empty; a state that removes every device is written `devices: {}`".into(),
+        ));
+        return None;
+    }
+    // Nesting and alias limits: serde_yaml must not see such a document at all.
+    if let Some((pos, message)) = &structure.limit {
+        diags.push(ctx.diag_at(ctx.at(*pos), String::new(), message.clone(), None));
+        return None;
+    }
+    // serde_yaml stops at the first duplicate and points at the enclosing mapping; the event
+    // pass knows every duplicate and both of its positions.
+    if !structure.duplicates.is_empty() {
+        for (path, first, second) in &structure.duplicates {
+            let first = format!("{}:{}:{}", ctx.file.display(), first.0, first.1);
+            let message = match path.as_slice() {
+                [top, name] if top == "devices" => format!(
+                    "device {name} is defined twice in this file; the first definition is at {first}"
+                ),
+                [.., key] => format!("`{key}` is given twice; the first is at {first}"),
+                [] => continue,
+            };
+            diags.push(ctx.diag_at(ctx.at(*second), render_path(path), message, None));
+        }
+        return None;
+    }
+    // serde_yaml only ever sees a document that the bounded event pass read to the end: past
+    // a point yaml-rust2 cannot read, nothing was checked, and libyaml (behind serde_yaml)
+    // buffers every event first (8 MiB of `[` took 20 s and 1.3 GB there).
+    if let Some((pos, message)) = &structure.syntax_error {
+        diags.push(ctx.diag_at(
+            ctx.at(*pos),
+            String::new(),
+            message.clone(),
+            tab_help(ctx.text),
         ));
         return None;
     }
@@ -388,12 +645,23 @@ fn parse_file(ctx: &FileCtx<'_>, diags: &mut Vec<Diagnostic>) -> Option<StateFil
         match key.as_str() {
             "threads" => match serde_path_to_error::deserialize::<_, Vec<u32>>(v) {
                 Ok(t) => out.threads = Some(t),
-                Err(e) => diags.push(ctx.diag(
-                    &path,
-                    false,
-                    format!("expected a list of thread (CPU) numbers: {}", e.inner()),
-                    None,
-                )),
+                Err(e) => {
+                    // Point at the offending element when there is one.
+                    let mut p = path.clone();
+                    p.extend(e.path().iter().filter_map(|seg| match seg {
+                        serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                        _ => None,
+                    }));
+                    diags.push(ctx.diag(
+                        &p,
+                        false,
+                        format!(
+                            "expected a list of thread (CPU) numbers: {}",
+                            strip_location(&e.inner().to_string())
+                        ),
+                        None,
+                    ));
+                }
             },
             "devices" => {
                 saw_devices = true;
@@ -405,8 +673,13 @@ fn parse_file(ctx: &FileCtx<'_>, diags: &mut Vec<Diagnostic>) -> Option<StateFil
                                 .map(str::to_owned)
                                 .or_else(|| name.as_u64().map(|n| n.to_string()))
                             else {
+                                // `true:` or `1.5:` are indexed under their text.
+                                let mut p = path.clone();
+                                if let Ok(text) = serde_yaml::to_string(&name) {
+                                    p.push(text.trim_end().to_owned());
+                                }
                                 diags.push(ctx.diag(
-                                    &path,
+                                    &p,
                                     true,
                                     "device names must be strings".into(),
                                     None,
@@ -414,15 +687,26 @@ fn parse_file(ctx: &FileCtx<'_>, diags: &mut Vec<Diagnostic>) -> Option<StateFil
                                 continue;
                             };
                             let dpath = vec!["devices".to_owned(), name.clone()];
+                            let (body, bad) = check_device_fields(ctx, &dpath, body, diags);
                             match serde_path_to_error::deserialize::<_, DeviceSpec>(body) {
                                 Ok(spec) => {
-                                    out.devices.insert(name, spec);
+                                    out.devices.insert(name.clone(), spec);
                                 }
                                 Err(e) => diags.push(device_serde_error(ctx, &dpath, &e)),
                             }
+                            if !bad.is_empty() {
+                                bad_fields.insert(name, bad);
+                            }
                         }
                     }
-                    serde_yaml::Value::Null => {}
+                    // `devices:` with nothing under it (say, every device commented out) would
+                    // remove every device; that must be written explicitly, as for empty files.
+                    serde_yaml::Value::Null => diags.push(ctx.diag(
+                        &path,
+                        true,
+                        "`devices` is empty; a state that removes every device is written `devices: {}`".into(),
+                        None,
+                    )),
                     _ => diags.push(ctx.diag(
                         &path,
                         false,
@@ -446,6 +730,63 @@ fn parse_file(ctx: &FileCtx<'_>, diags: &mut Vec<Diagnostic>) -> Option<StateFil
         ));
     }
     Some(out)
+}
+
+/// Checks each key of a device entry on its own, so that every unknown key and every value
+/// of the wrong type is reported, not only the first one serde meets. Returns the entry
+/// without its bad keys (with a stand-in `thread` if it had none, so that the remaining
+/// values are still range-checked) and the names of the bad keys.
+fn check_device_fields(
+    ctx: &FileCtx<'_>,
+    dpath: &[String],
+    body: serde_yaml::Value,
+    diags: &mut Vec<Diagnostic>,
+) -> (serde_yaml::Value, Vec<String>) {
+    let serde_yaml::Value::Mapping(map) = body else {
+        return (body, Vec::new());
+    };
+    let thread_key = serde_yaml::Value::String("thread".into());
+    let mut clean = serde_yaml::Mapping::new();
+    let mut bad = Vec::new();
+    for (k, v) in map {
+        let Some(key) = k.as_str().map(str::to_owned) else {
+            let text = serde_yaml::to_string(&k).unwrap_or_default();
+            let mut p = dpath.to_vec();
+            p.push(text.trim_end().to_owned());
+            diags.push(ctx.diag(&p, true, "setting names must be strings".into(), None));
+            bad.push(text.trim_end().to_owned());
+            continue;
+        };
+        let mut p = dpath.to_vec();
+        p.push(key.clone());
+        if !DEVICE_KEYS.contains(&key.as_str()) {
+            let help = did_you_mean(&key, DEVICE_KEYS.iter().copied());
+            diags.push(ctx.diag(&p, true, format!("unknown key `{key}`"), help));
+            bad.push(key);
+            continue;
+        }
+        let mut one = serde_yaml::Mapping::new();
+        if key != "thread" {
+            one.insert(thread_key.clone(), serde_yaml::Value::Number(0.into()));
+        }
+        one.insert(k.clone(), v.clone());
+        if let Err(e) =
+            serde_path_to_error::deserialize::<_, DeviceSpec>(serde_yaml::Value::Mapping(one))
+        {
+            diags.push(device_serde_error(ctx, dpath, &e));
+            bad.push(key);
+            continue;
+        }
+        clean.insert(k, v);
+    }
+    if !clean.contains_key(&thread_key) && !bad.iter().any(|b| b == "thread") {
+        diags.push(ctx.diag(dpath, true, "missing required key `thread`".into(), None));
+        bad.push("thread".into());
+    }
+    if !bad.is_empty() && !clean.contains_key(&thread_key) {
+        clean.insert(thread_key, serde_yaml::Value::Number(0.into()));
+    }
+    (serde_yaml::Value::Mapping(clean), bad)
 }
 
 fn device_serde_error(
@@ -501,6 +842,28 @@ fn tab_help(text: &str) -> Option<String> {
         .then(|| "YAML does not allow tabs for indentation; use spaces".to_owned())
 }
 
+/// Deepest nesting a state file may have. A valid file nests five levels (top mapping →
+/// `devices` → device → key → list element → `[size, weight]`); anything deeper is refused
+/// by the event pass below, before serde_yaml sees the text, and that pass is iterative, so
+/// no input can exhaust the stack (yaml-rust2's own `Parser::load` recurses per level).
+pub const MAX_NESTING_DEPTH: usize = 32;
+
+/// Most nodes that YAML aliases may add by expansion. Anchors are fine for sharing settings
+/// between devices, but a "billion laughs" document expands a few KiB into gigabytes.
+/// serde_yaml's own guard counts alias jumps, not the nodes they expand to, so one wide
+/// anchor referenced many times gets through it; this limit is checked before expanding.
+pub const MAX_ALIAS_EXPANSION: u64 = 100_000;
+
+/// Most YAML nodes (scalars, mappings, sequences, aliases) a state file may have. A state
+/// with ten thousand fully configured devices fits; serde_yaml buffers every event and builds
+/// a value per node, so an 8 MiB file of tiny nodes (4 million `a,`) otherwise took 30 s and
+/// several GB.
+pub const MAX_YAML_NODES: u64 = 250_000;
+
+/// Sequence elements past this index get no position of their own (a diagnostic points at
+/// the sequence instead), so a file that is one huge list keeps a small index.
+const MAX_INDEXED_SEQ_ELEMENTS: usize = 256;
+
 /// Positions of the keys and values of a YAML document, by path. Built with yaml-rust2's
 /// marked events because serde_yaml's values carry no positions.
 #[derive(Debug, Clone, Default)]
@@ -512,11 +875,7 @@ pub struct LocationIndex {
 impl LocationIndex {
     /// Indexes `text`; a document that does not parse gives a partial or empty index.
     pub fn build(text: &str) -> LocationIndex {
-        let mut b = IndexBuilder::default();
-        let mut parser = Parser::new_from_str(text);
-        // Errors are reported by serde_yaml; a partial index is still useful.
-        let _ = parser.load(&mut b, false);
-        b.index
+        scan(text).index
     }
 
     /// Line and column of the key at `path`.
@@ -530,16 +889,94 @@ impl LocationIndex {
     }
 }
 
-enum Frame {
-    Map { key: Option<String> },
-    Seq { next: usize },
+/// A line and a column, both 1-based.
+type Pos = (usize, usize);
+
+/// A key given twice in one mapping: its path, the first position and the second.
+type Duplicate = (Vec<String>, Pos, Pos);
+
+/// What the event pass over one document found.
+#[derive(Debug, Default)]
+struct Scan {
+    index: LocationIndex,
+    /// A structural limit that was hit (nesting, alias expansion); the pass stopped there.
+    limit: Option<((usize, usize), String)>,
+    /// Keys given twice in one mapping: path, first position, second position.
+    duplicates: Vec<Duplicate>,
+    /// yaml-rust2 could not parse the text here.
+    syntax_error: Option<((usize, usize), String)>,
+}
+
+/// Runs the event pass: positions, duplicate keys, nesting depth and alias expansion.
+fn scan(text: &str) -> Scan {
+    let mut b = IndexBuilder::default();
+    let mut parser = Parser::new_from_str(text);
+    loop {
+        match parser.next_token() {
+            // Only the first document is read; serde_yaml refuses more than one.
+            Ok((Event::StreamEnd | Event::DocumentEnd, _)) => break,
+            Ok((ev, mark)) => {
+                if !b.on_event(ev, mark) {
+                    break;
+                }
+            }
+            Err(e) => {
+                let pos = IndexBuilder::pos(*e.marker());
+                // yaml-rust2's scanner gives up at 255 open flow collections (`[[[…`), ahead
+                // of the events that would reach MAX_NESTING_DEPTH.
+                if e.info() == "recursion limit exceeded" {
+                    b.scan.limit = Some((pos, nesting_message()));
+                } else {
+                    b.scan.syntax_error = Some((pos, e.info().to_owned()));
+                }
+                break;
+            }
+        }
+    }
+    b.scan
+}
+
+fn nesting_message() -> String {
+    format!("the YAML nests deeper than {MAX_NESTING_DEPTH} levels; a state file needs at most 5")
+}
+
+enum Kind {
+    /// `key` is the scalar key whose value comes next (`None` for a complex or alias key);
+    /// `skip_value` is set when that key is a duplicate, so its value is not indexed twice.
+    Map {
+        key: Option<String>,
+        expect_key: bool,
+        skip_value: bool,
+    },
+    Seq {
+        next: usize,
+    },
+}
+
+/// An open mapping or sequence.
+struct Open {
+    kind: Kind,
+    /// Its path, when it is indexed.
+    path: Option<Vec<String>>,
+    /// It is a (complex) mapping key rather than a value.
+    is_key: bool,
+    /// Its anchor id (0: none) and the node count when it started, to size the anchor.
+    anchor: usize,
+    nodes_before: u64,
 }
 
 #[derive(Default)]
 struct IndexBuilder {
-    index: LocationIndex,
-    stack: Vec<Frame>,
-    path: Vec<String>,
+    scan: Scan,
+    stack: Vec<Open>,
+    /// Nodes seen so far, aliases counted at their expanded size.
+    nodes: u64,
+    /// Nodes added by alias expansion.
+    expanded: u64,
+    /// Nodes as written (aliases count one).
+    written: u64,
+    /// Expanded size of each anchored node.
+    anchor_sizes: HashMap<usize, u64>,
 }
 
 impl IndexBuilder {
@@ -548,68 +985,203 @@ impl IndexBuilder {
         (mark.line(), mark.col() + 1)
     }
 
-    /// Called when a value (scalar or collection start) begins; returns the path it has.
-    fn begin_value(&mut self, mark: Marker) -> Option<Vec<String>> {
-        let seg = match self.stack.last_mut()? {
-            Frame::Map { key } => key.clone()?,
-            Frame::Seq { next } => {
-                let s = next.to_string();
-                *next += 1;
-                s
-            }
+    /// Where the next node goes: whether it is a mapping key, and its path if it is an
+    /// indexed value.
+    fn next_slot(&mut self) -> (bool, Option<Vec<String>>) {
+        let Some(open) = self.stack.last_mut() else {
+            return (false, Some(Vec::new()));
         };
-        let mut p = self.path.clone();
-        p.push(seg);
-        self.index
-            .values
-            .entry(p.clone())
-            .or_insert(Self::pos(mark));
-        Some(p)
-    }
-
-    fn end_value(&mut self) {
-        if let Some(Frame::Map { key }) = self.stack.last_mut() {
-            *key = None;
+        let child = |seg: &str| {
+            open.path.as_ref().map(|p| {
+                let mut p = p.clone();
+                p.push(seg.to_owned());
+                p
+            })
+        };
+        match &mut open.kind {
+            Kind::Map {
+                expect_key: true, ..
+            } => (true, None),
+            Kind::Map {
+                key, skip_value, ..
+            } => match (key.as_deref(), *skip_value) {
+                (Some(k), false) => (false, child(k)),
+                _ => (false, None),
+            },
+            Kind::Seq { next } => {
+                let i = *next;
+                *next += 1;
+                if i < MAX_INDEXED_SEQ_ELEMENTS {
+                    (false, child(&i.to_string()))
+                } else {
+                    (false, None)
+                }
+            }
         }
     }
-}
 
-impl MarkedEventReceiver for IndexBuilder {
-    fn on_event(&mut self, ev: Event, mark: Marker) {
+    /// A key of the innermost mapping is complete.
+    fn key_done(&mut self, key: Option<String>, duplicate: bool) {
+        if let Some(Open {
+            kind:
+                Kind::Map {
+                    key: k,
+                    expect_key,
+                    skip_value,
+                },
+            ..
+        }) = self.stack.last_mut()
+        {
+            *k = key;
+            *expect_key = false;
+            *skip_value = duplicate;
+        }
+    }
+
+    /// A value of the innermost collection is complete.
+    fn value_done(&mut self) {
+        if let Some(Open {
+            kind:
+                Kind::Map {
+                    key,
+                    expect_key,
+                    skip_value,
+                },
+            ..
+        }) = self.stack.last_mut()
+        {
+            *key = None;
+            *expect_key = true;
+            *skip_value = false;
+        }
+    }
+
+    fn record_value(&mut self, path: Option<Vec<String>>, mark: Marker) {
+        if let Some(p) = path.filter(|p| !p.is_empty()) {
+            self.scan.index.values.entry(p).or_insert(Self::pos(mark));
+        }
+    }
+
+    /// Handles one event; false stops the pass (a limit was hit).
+    fn on_event(&mut self, ev: Event, mark: Marker) -> bool {
+        if matches!(
+            ev,
+            Event::Scalar(..)
+                | Event::Alias(_)
+                | Event::MappingStart(..)
+                | Event::SequenceStart(..)
+        ) {
+            self.written += 1;
+            if self.written > MAX_YAML_NODES {
+                self.scan.limit = Some((
+                    Self::pos(mark),
+                    format!(
+                        "the file has more than {MAX_YAML_NODES} YAML nodes (keys, values and \
+                         list items); state files are limited to that"
+                    ),
+                ));
+                return false;
+            }
+        }
         match ev {
-            Event::Scalar(value, ..) => {
-                if let Some(Frame::Map { key: key @ None }) = self.stack.last_mut() {
-                    *key = Some(value.clone());
-                    let mut p = self.path.clone();
-                    p.push(value);
-                    self.index.keys.entry(p).or_insert(Self::pos(mark));
+            Event::Scalar(value, _, anchor, _) => {
+                self.nodes = self.nodes.saturating_add(1);
+                if anchor != 0 {
+                    self.anchor_sizes.insert(anchor, 1);
+                }
+                let (is_key, path) = self.next_slot();
+                if is_key {
+                    let parent = self.stack.last().and_then(|o| o.path.as_ref());
+                    let mut duplicate = false;
+                    if let Some(parent) = parent {
+                        let mut p = parent.clone();
+                        p.push(value.clone());
+                        match self.scan.index.keys.entry(p) {
+                            std::collections::hash_map::Entry::Occupied(e) => {
+                                let first = *e.get();
+                                self.scan.duplicates.push((
+                                    e.key().clone(),
+                                    first,
+                                    Self::pos(mark),
+                                ));
+                                duplicate = true;
+                            }
+                            std::collections::hash_map::Entry::Vacant(e) => {
+                                e.insert(Self::pos(mark));
+                            }
+                        }
+                    }
+                    self.key_done(Some(value), duplicate);
                 } else {
-                    self.begin_value(mark);
-                    self.end_value();
+                    self.record_value(path, mark);
+                    self.value_done();
                 }
             }
-            Event::Alias(_) => {
-                self.begin_value(mark);
-                self.end_value();
-            }
-            Event::MappingStart(..) | Event::SequenceStart(..) => {
-                if let Some(p) = self.begin_value(mark) {
-                    self.path = p;
+            Event::Alias(id) => {
+                let size = self.anchor_sizes.get(&id).copied().unwrap_or(1);
+                self.nodes = self.nodes.saturating_add(size);
+                self.expanded = self.expanded.saturating_add(size);
+                if self.expanded > MAX_ALIAS_EXPANSION {
+                    self.scan.limit = Some((
+                        Self::pos(mark),
+                        format!(
+                            "YAML aliases expand to more than {MAX_ALIAS_EXPANSION} nodes \
+                             (an alias bomb?); refused before expanding them"
+                        ),
+                    ));
+                    return false;
                 }
-                self.stack.push(if matches!(ev, Event::MappingStart(..)) {
-                    Frame::Map { key: None }
+                let (is_key, path) = self.next_slot();
+                if is_key {
+                    self.key_done(None, false);
                 } else {
-                    Frame::Seq { next: 0 }
+                    self.record_value(path, mark);
+                    self.value_done();
+                }
+            }
+            Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
+                if self.stack.len() >= MAX_NESTING_DEPTH {
+                    self.scan.limit = Some((Self::pos(mark), nesting_message()));
+                    return false;
+                }
+                let (is_key, path) = self.next_slot();
+                if !is_key {
+                    self.record_value(path.clone(), mark);
+                }
+                let kind = if matches!(ev, Event::MappingStart(..)) {
+                    Kind::Map {
+                        key: None,
+                        expect_key: true,
+                        skip_value: false,
+                    }
+                } else {
+                    Kind::Seq { next: 0 }
+                };
+                self.stack.push(Open {
+                    kind,
+                    // The content of a complex key is not indexed.
+                    path: if is_key { None } else { path },
+                    is_key,
+                    anchor,
+                    nodes_before: self.nodes,
                 });
+                self.nodes = self.nodes.saturating_add(1);
             }
             Event::MappingEnd | Event::SequenceEnd => {
-                self.stack.pop();
-                if !self.stack.is_empty() {
-                    self.path.pop();
+                if let Some(open) = self.stack.pop() {
+                    if open.anchor != 0 {
+                        self.anchor_sizes
+                            .insert(open.anchor, self.nodes.saturating_sub(open.nodes_before));
+                    }
+                    if open.is_key {
+                        self.key_done(None, false);
+                    } else {
+                        self.value_done();
+                    }
                 }
-                self.end_value();
             }
             _ => {}
         }
+        true
     }
 }

@@ -5,7 +5,8 @@ mod schema;
 mod validate;
 
 pub use load::{
-    load_path, load_texts, LoadError, LoadedState, LocationIndex, SourceMap, MAX_STATE_FILE_BYTES,
+    load_path, load_texts, LoadError, LoadedState, LocationIndex, SourceMap, MAX_ALIAS_EXPANSION,
+    MAX_DIAGNOSTICS, MAX_NESTING_DEPTH, MAX_STATE_FILE_BYTES, MAX_YAML_NODES,
 };
 pub use schema::{DeviceSpec, ImixWeights, MplsLabel, StateFile, DEVICE_KEYS};
 pub use validate::{spec_from_config, validate_device, FieldError};
