@@ -55,6 +55,9 @@ pub struct LiveThread {
     pub stopped: Vec<DeviceName>,
     /// The thread's `Result:` text.
     pub result: String,
+    /// Listed devices whose names pgstate cannot address (see
+    /// [`crate::procfs::parse::ThreadFile::unmanageable`]).
+    pub unmanageable: Vec<String>,
 }
 
 impl LiveThread {

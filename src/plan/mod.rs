@@ -334,6 +334,17 @@ pub fn plan(
         }
     }
 
+    // Devices with names pgstate cannot address are never desired; on an owned thread
+    // the only way to remove them is to flush it.
+    for (id, t) in &live.threads {
+        if desired.owns(*id) && !t.unmanageable.is_empty() {
+            flush.entry(*id).or_insert(format!(
+                "thread {id} holds {}, which pgstate cannot address",
+                t.unmanageable.join(", ")
+            ));
+        }
+    }
+
     let mut out = Plan {
         flushed_threads: flush.keys().copied().collect(),
         ..Plan::default()
@@ -788,5 +799,21 @@ mod tests {
             .iter()
             .all(|w| w.device.as_ref() != Some(&name("eth9"))));
         assert!(p.writes.iter().any(|w| w.command == "add_device eth0"));
+    }
+
+    #[test]
+    fn devices_pgstate_cannot_address_are_flushed_from_owned_threads_only() {
+        let d = DesiredState::default();
+        let mut live = live_of(&d, &KernelProfile::LINUX_6_12, &[0, 1]);
+        for t in [0, 1] {
+            live.threads.get_mut(&ThreadId(t)).unwrap().unmanageable = vec!["\u{e9}th0".into()];
+        }
+        let owned = DesiredState {
+            threads: Some([ThreadId(1)].into()),
+            ..d
+        };
+        let p = plan(&owned, &live, &env(KernelProfile::LINUX_6_12, &[])).unwrap();
+        let cmds: Vec<_> = p.writes.iter().map(Write::render).collect();
+        assert_eq!(cmds, ["kpktgend_1 <- rem_device_all"]);
     }
 }

@@ -41,6 +41,7 @@ pub fn read_live_state(procfs: &dyn Procfs) -> Result<LiveState, ObserveError> {
                     running: t.running,
                     stopped: t.stopped,
                     result: t.result,
+                    unmanageable: t.unmanageable,
                 },
             );
         }

@@ -43,23 +43,21 @@ pub struct ThreadFile {
     pub stopped: Vec<DeviceName>,
     /// `Result:` text.
     pub result: String,
+    /// Listed names that are not valid pgstate device names (Linux allows, for example,
+    /// non-ASCII interface names). pgstate cannot address them, but must know they are there.
+    pub unmanageable: Vec<String>,
 }
 
 /// Parses a thread file (REFERENCE §3.2). A leading `Name:` line (2.6.1x) is skipped.
 pub fn parse_thread(file: &str, text: &str) -> Result<ThreadFile, ParseError> {
     let mut out = ThreadFile::default();
     let mut saw_lists = false;
-    for (idx, line) in text.lines().enumerate() {
-        let err = |message: String| ParseError {
-            file: file.to_owned(),
-            line: idx + 1,
-            message,
-        };
+    for line in text.lines() {
         if let Some(rest) = line.strip_prefix("Running:") {
-            out.running = parse_name_list(rest).map_err(err)?;
+            out.running = parse_name_list(rest, &mut out.unmanageable);
             saw_lists = true;
         } else if let Some(rest) = line.strip_prefix("Stopped:") {
-            out.stopped = parse_name_list(rest).map_err(err)?;
+            out.stopped = parse_name_list(rest, &mut out.unmanageable);
             saw_lists = true;
         } else if let Some(rest) = line.strip_prefix("Result:") {
             out.result = rest.trim().to_owned();
@@ -75,10 +73,15 @@ pub fn parse_thread(file: &str, text: &str) -> Result<ThreadFile, ParseError> {
     Ok(out)
 }
 
-fn parse_name_list(rest: &str) -> Result<Vec<DeviceName>, String> {
-    rest.split_whitespace()
-        .map(|n| DeviceName::new(n).map_err(|e| format!("device '{n}' in thread list: {e}")))
-        .collect()
+fn parse_name_list(rest: &str, unmanageable: &mut Vec<String>) -> Vec<DeviceName> {
+    let mut out = Vec::new();
+    for n in rest.split_whitespace() {
+        match DeviceName::new(n) {
+            Ok(d) => out.push(d),
+            Err(_) => unmanageable.push(n.to_owned()),
+        }
+    }
+    out
 }
 
 /// A parsed device file.
@@ -552,6 +555,14 @@ mod tests {
         let old = parse_thread("kpktgend_0", "Name: kpktgend_0  max_before_softirq: 10000\nRunning: \nStopped: eth1 \nResult: OK: max_before_softirq=10000\n").unwrap();
         assert_eq!(old.stopped.len(), 1);
         assert!(parse_thread("kpktgend_0", "garbage").is_err());
+        // Linux allows interface names pgstate cannot address; they are kept aside.
+        let odd = parse_thread(
+            "kpktgend_1",
+            "Running: \nStopped: eth0 \u{e9}th1@2 \nResult: NA\n",
+        )
+        .unwrap();
+        assert_eq!(odd.stopped.len(), 1);
+        assert_eq!(odd.unmanageable, ["\u{e9}th1@2"]);
     }
 
     #[test]
