@@ -254,3 +254,29 @@ fn apply_waits_for_the_lock_and_names_its_holder() {
         "{err}"
     );
 }
+
+#[test]
+fn a_non_root_user_gets_a_permission_error_naming_the_fix() {
+    // pktgen's files are root-only (mode 0600, REFERENCE §5.6): model that with a directory
+    // only root may enter, and run the binary as nobody.
+    use std::os::unix::fs::PermissionsExt;
+    let b = Box_::new();
+    fs::set_permissions(b.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(b.pg(), fs::Permissions::from_mode(0o700)).unwrap();
+    // A copy nobody can execute wherever the checkout lives.
+    let bin = b.dir.path().join("pgstate");
+    fs::copy(env!("CARGO_BIN_EXE_pgstate"), &bin).unwrap();
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&bin)
+        .arg("show")
+        .arg("--proc-root")
+        .arg(b.pg())
+        .output()
+        .expect("setpriv (util-linux) runs the binary as nobody");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("permission denied"), "{err}");
+    assert!(err.contains("run pgstate as root"), "{err}");
+}
