@@ -117,12 +117,13 @@ impl Progress {
         ));
     }
 
+    /// Leaves the bars as they are: `finish` would fill a stopped stream's bar to its count.
     pub fn finish(&self) {
         for b in self.bars.borrow().values() {
-            b.finish();
+            b.abandon();
         }
         if let Some(t) = self.total.borrow().as_ref() {
-            t.finish();
+            t.abandon();
         }
     }
 }
