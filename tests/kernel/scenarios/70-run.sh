@@ -52,6 +52,11 @@ expect_rc 0 "$PGSTATE" status --json
 assert_match "$OUT" '"running": false'
 assert_match "$OUT" '"device": "eth0@0"'
 
+note "clear-counters resets what the last run counted"
+expect_rc 0 "$PGSTATE" clear-counters
+assert_file_contains eth0@0 'pkts-sofar: 0  errors: 0'
+assert_file_contains eth0@0 '^Result: OK: Clearing counters\.'
+
 note "a stream that sends nothing is a problem (exit 3)"
 cat >/tmp/never.yaml <<'YAML'
 devices:
