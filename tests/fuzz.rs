@@ -14,6 +14,8 @@
 //! The fixtures of `tests/fixtures/legacy/` (REFERENCE §3.1, §6, §8.1–§8.8) must also parse with
 //! no line left unrecognised and with the values they show.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -54,31 +56,10 @@ fn manifest() -> PathBuf {
 fn transcript_dumps() -> &'static [(String, String)] {
     static DUMPS: OnceLock<Vec<(String, String)>> = OnceLock::new();
     DUMPS.get_or_init(|| {
-        let dir = manifest().join("../shared/pktgen/transcripts");
-        let dir = if dir.exists() {
-            dir
-        } else {
-            manifest().join("tests/fixtures/transcripts")
-        };
-        let mut out = Vec::new();
-        for f in ["linux-6.1.txt", "linux-6.12.txt"] {
-            let text = std::fs::read_to_string(dir.join(f))
-                .unwrap_or_else(|e| panic!("{}: {e}", dir.join(f).display()));
-            let mut lines = text.lines();
-            while let Some(line) = lines.next() {
-                if let Some(file) = line.strip_prefix("@@ dump ") {
-                    let mut body = String::new();
-                    for l in lines.by_ref() {
-                        if l == "@@ end" {
-                            break;
-                        }
-                        body.push_str(l);
-                        body.push('\n');
-                    }
-                    out.push((file.to_owned(), body));
-                }
-            }
-        }
+        let out: Vec<(String, String)> = common::transcripts()
+            .iter()
+            .flat_map(|(_, text)| common::dumps(text))
+            .collect();
         assert!(out.len() > 100, "only {} dumps", out.len());
         out
     })

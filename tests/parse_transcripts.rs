@@ -1,48 +1,11 @@
 //! Every file dump in the real-kernel transcripts (Linux 6.1 and 6.12, Debian cloud kernels
 //! under qemu) parses, with no line left unrecognised.
 
-use std::path::PathBuf;
+mod common;
 
+use common::{dumps, transcripts};
 use pgstate::model::ThreadId;
 use pgstate::procfs::parse::{parse_device, parse_pgctrl, parse_thread};
-
-fn transcripts() -> Vec<(String, String)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/pktgen/transcripts");
-    let dir = if dir.exists() {
-        dir
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/transcripts")
-    };
-    ["linux-6.1.txt", "linux-6.12.txt"]
-        .iter()
-        .map(|f| {
-            let path = dir.join(f);
-            let text = std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            ((*f).to_owned(), text)
-        })
-        .collect()
-}
-
-/// `(file name, content)` of every `@@ dump FILE` … `@@ end` block.
-fn dumps(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if let Some(file) = line.strip_prefix("@@ dump ") {
-            let mut body = String::new();
-            for l in lines.by_ref() {
-                if l == "@@ end" {
-                    break;
-                }
-                body.push_str(l);
-                body.push('\n');
-            }
-            out.push((file.to_owned(), body));
-        }
-    }
-    out
-}
 
 #[test]
 fn every_dump_in_both_transcripts_parses_completely() {
