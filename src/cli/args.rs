@@ -13,8 +13,8 @@ pub struct Cli {
     pub proc_root: PathBuf,
 
     /// Where interface facts (MAC, up/down, queues) are read from.
-    #[arg(long, global = true, default_value = pgstate::procfs::real::DEFAULT_SYS_CLASS_NET, value_name = "DIR", hide = true)]
-    pub sys_class_net: PathBuf,
+    #[arg(long, global = true, value_name = "DIR", hide = true)]
+    pub sys_class_net: Option<PathBuf>,
 
     /// Kernel release whose pktgen behaviour to assume (default: the running kernel's).
     #[arg(long, global = true, value_name = "RELEASE", hide = true)]

@@ -86,9 +86,11 @@ fn load(path: &Path) -> Result<LoadedState> {
 
 /// Opens the pktgen directory, loading the module once if the default one is missing.
 fn open_procfs(cli: &Cli) -> Result<RealProcfs> {
-    let procfs = RealProcfs::new(&cli.proc_root)
-        .with_sys_class_net(&cli.sys_class_net)
-        .with_kernel_release(cli.kernel_release.clone());
+    let mut procfs =
+        RealProcfs::new(&cli.proc_root).with_kernel_release(cli.kernel_release.clone());
+    if let Some(dir) = &cli.sys_class_net {
+        procfs = procfs.with_sys_class_net(dir);
+    }
     if !cli.proc_root.exists() && cli.proc_root == Path::new(DEFAULT_ROOT) {
         tracing::info!("{DEFAULT_ROOT} is missing; running modprobe pktgen");
         if let Err(e) = load_module() {
