@@ -226,7 +226,10 @@ mod tests {
     #[test]
     fn interfaces_come_from_this_network_namespace() {
         let procfs = RealProcfs::new("/nonexistent");
-        let lo = procfs.interface("lo").unwrap().expect("every namespace has lo");
+        let lo = procfs
+            .interface("lo")
+            .unwrap()
+            .expect("every namespace has lo");
         assert_eq!(lo.mac, Some(MacAddr::ZERO));
         assert!(procfs.interface("no-such-if0").unwrap().is_none());
     }
