@@ -280,3 +280,35 @@ fn a_non_root_user_gets_a_permission_error_naming_the_fix() {
     assert!(err.contains("permission denied"), "{err}");
     assert!(err.contains("run pgstate as root"), "{err}");
 }
+
+#[test]
+fn start_and_stop_refuse_a_proc_root_of_another_network_namespace() {
+    // pgctrl acts on the writer's namespace (REFERENCE §5.7). Use a process in a fresh
+    // namespace; its /proc/PID/net/pktgen does not exist here, so the check must come first.
+    let mut holder = Command::new("unshare")
+        .args(["-n", "sleep", "30"])
+        .spawn()
+        .expect("unshare (util-linux)");
+    let pid = holder.id();
+    let own = fs::read_link("/proc/self/ns/net").unwrap();
+    for _ in 0..100 {
+        if fs::read_link(format!("/proc/{pid}/ns/net")).is_ok_and(|ns| ns != own) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let root = format!("/proc/{pid}/net/pktgen");
+    let out = Command::new(env!("CARGO_BIN_EXE_pgstate"))
+        .args(["stop", "--proc-root", &root])
+        .output()
+        .unwrap();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("belongs to another network namespace"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("nsenter -t {pid} -n")), "{err}");
+}

@@ -124,6 +124,32 @@ fn live_text(live: &LiveState, procfs: &dyn Procfs) -> Result<String> {
     ))?)
 }
 
+/// `start` and `stop` act on the network namespace of the process that writes them, not on
+/// the one whose `pgctrl` file is opened (REFERENCE §5.7). With `--proc-root
+/// /proc/PID/net/pktgen` of another namespace they would start or stop the wrong box.
+fn same_namespace_for_pgctrl(proc_root: &Path) -> Result<()> {
+    let pid = proc_root
+        .strip_prefix("/proc")
+        .ok()
+        .and_then(|rest| rest.components().next())
+        .and_then(|c| c.as_os_str().to_str())
+        .filter(|c| c.bytes().all(|b| b.is_ascii_digit()));
+    let Some(pid) = pid else { return Ok(()) };
+    let theirs = std::fs::read_link(format!("/proc/{pid}/ns/net"));
+    let ours = std::fs::read_link("/proc/self/ns/net");
+    if let (Ok(theirs), Ok(ours)) = (theirs, ours) {
+        if theirs != ours {
+            anyhow::bail!(
+                "{} belongs to another network namespace, but pgctrl's start and stop act on the \
+                 namespace of the process that writes them; run pgstate inside it instead: \
+                 nsenter -t {pid} -n pgstate ...",
+                proc_root.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: &Cli) -> Result<Outcome> {
     let mut stdout = std::io::stdout().lock();
@@ -203,6 +229,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         }
         Command::Run(a) => {
             let loaded = load(&a.state)?;
+            same_namespace_for_pgctrl(&cli.proc_root)?;
             let procfs = open_procfs(cli)?;
             let _lock = take_lock(&a.lock)?;
             let interrupt = interrupt_flag()?;
@@ -251,6 +278,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             })
         }
         Command::Stop => {
+            same_namespace_for_pgctrl(&cli.proc_root)?;
             let procfs = open_procfs(cli)?;
             run::stop(&procfs).context("stopping traffic")?;
             if !cli.quiet {
