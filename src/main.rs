@@ -35,7 +35,13 @@ fn init_tracing(cli: &Cli) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Terraform users type `plan -out FILE`; clap would read that as `-o ut`.
+    let args = std::env::args_os().map(|a| match a.to_str() {
+        Some("-out") => "--out".into(),
+        Some(s) if s.starts_with("-out=") => format!("-{s}").into(),
+        _ => a,
+    });
+    let cli = Cli::parse_from(args);
     init_tracing(&cli);
     match cli::run(&cli) {
         Ok(cli::Outcome::Ok) => ExitCode::SUCCESS,

@@ -212,7 +212,8 @@ fn a_saved_plan_is_refused_once_the_box_has_changed() {
     let state = b.file("s.yaml", "devices: {}\n");
     let saved = b.dir.path().join("p.json").display().to_string();
     // Made against an empty box.
-    let out = b.run(&["plan", "--out", &saved, state.to_str().unwrap()]);
+    // Terraform's spelling, `-out FILE`, works too.
+    let out = b.run(&["plan", "-out", &saved, state.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let out = b.run(&["apply", "--lock-file", &lock, &saved]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
