@@ -25,7 +25,7 @@ use pgstate::apply::{self, plan_against};
 use pgstate::model::DesiredState;
 use pgstate::procfs::observe::read_live_state;
 use pgstate::procfs::real::{load_module, DEFAULT_ROOT};
-use pgstate::procfs::{Procfs, ProcfsError, RealProcfs};
+use pgstate::procfs::{Procfs, RealProcfs};
 use pgstate::spec::{self, spec_from_config, StateFile};
 use pgstate::{KernelProfile, LoadedState};
 
@@ -101,12 +101,8 @@ fn open_procfs(cli: &Cli) -> Result<RealProcfs> {
             );
         }
     }
-    procfs.list().map_err(explain)?;
+    procfs.list()?;
     Ok(procfs)
-}
-
-fn explain(e: ProcfsError) -> anyhow::Error {
-    anyhow::Error::new(e)
 }
 
 fn profile_of(procfs: &dyn Procfs) -> KernelProfile {

@@ -6,7 +6,7 @@
 
 mod device;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -470,11 +470,6 @@ pub fn plan(
     }
     out.actions.sort_by(|a, b| a.device.cmp(&b.device));
     Ok(out)
-}
-
-/// Threads a plan touches, for messages.
-pub fn touched_threads(plan: &Plan) -> BTreeSet<ThreadId> {
-    plan.actions.iter().map(|a| a.thread).collect()
 }
 
 /// Whether `flag` is one the planner manages with `flag NAME` writes.
