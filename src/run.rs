@@ -11,7 +11,6 @@ use serde::Serialize;
 
 use crate::model::{DeviceName, LiveState, ThreadId, DELAY_NEVER_WRITTEN};
 use crate::procfs::observe::{read_live_state, ObserveError};
-use crate::procfs::parse::parse_device;
 use crate::procfs::{PgFile, Procfs, ProcfsError};
 
 /// How long `stop` waits for the threads to show no running device.
@@ -232,15 +231,8 @@ pub fn reports(procfs: &dyn Procfs, mode: ReportMode) -> Result<Vec<DeviceReport
     let live = read_live_state(procfs)?;
     let mut out = Vec::new();
     for (name, d) in &live.devices {
-        let (imix, config) = match procfs.read(&PgFile::Device(name.clone())) {
-            Ok(text) => match parse_device(name.as_str(), &text) {
-                Ok(f) => (f.imix_size_counts, Some(f.config)),
-                Err(_) => (Vec::new(), d.config.clone()),
-            },
-            Err(_) => (Vec::new(), d.config.clone()),
-        };
-        let count = config.as_ref().map_or(0, |c| c.count);
-        let delay = config.as_ref().map_or(0, |c| c.delay);
+        let count = d.config.as_ref().map_or(0, |c| c.count);
+        let delay = d.config.as_ref().map_or(0, |c| c.delay);
         let target_pps = (delay > 0 && delay != DELAY_NEVER_WRITTEN).then(|| 1_000_000_000 / delay);
         let stats = parse_run_result(&d.result);
         let mut problems = Vec::new();
@@ -290,7 +282,7 @@ pub fn reports(procfs: &dyn Procfs, mode: ReportMode) -> Result<Vec<DeviceReport
             packets: d.sofar,
             errors: d.errors,
             stats,
-            imix_size_counts: imix,
+            imix_size_counts: d.imix_size_counts.clone(),
             target_pps,
             result: d.result.clone(),
             problems,

@@ -83,6 +83,8 @@ pub struct LiveDevice {
     pub errors: u64,
     /// The device's `Result:` text (may span lines).
     pub result: String,
+    /// `imix_size_counts` as (size, packets so far); empty without imix.
+    pub imix_size_counts: Vec<(u64, u64)>,
 }
 
 /// The whole pktgen state of one network namespace.

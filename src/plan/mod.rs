@@ -539,6 +539,7 @@ mod tests {
                     sofar: 0,
                     errors: 0,
                     result: "Idle".into(),
+                    imix_size_counts: Vec::new(),
                 },
             );
         }

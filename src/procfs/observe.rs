@@ -88,6 +88,7 @@ pub fn read_device(
                 sofar: 0,
                 errors: 0,
                 result: String::new(),
+                imix_size_counts: Vec::new(),
             })
         }
         Err(e) => return Err(e.into()),
@@ -108,5 +109,6 @@ pub fn read_device(
         sofar: file.sofar,
         errors: file.errors,
         result: file.result,
+        imix_size_counts: file.imix_size_counts,
     })
 }
