@@ -101,7 +101,7 @@ fn plan_prints_terraform_style_actions_and_exit_codes() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("Plan: 1 to add, 0 to change, 0 to remove, 0 to re-create; 9 writes."),
+        stdout.contains("Plan: 1 to add, 0 to change, 0 to remove, 0 to re-create; 8 writes."),
         "{stdout}"
     );
 

@@ -13,18 +13,45 @@ use pgstate::procfs::SimProcfs;
 use pgstate::spec::load_texts;
 use pgstate::KernelProfile;
 
-/// One device in the restricted language of these tests: every field maps to exactly one
-/// kernel command, so the minimum is easy to compute without the planner.
+/// Packet sizes: one size (`pkt_size`) or a range (`min_pkt_size`/`max_pkt_size`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Pkt {
+    Size(u64),
+    Range(u64, u64),
+}
+
+impl Pkt {
+    fn bounds(self) -> (u64, u64) {
+        match self {
+            Pkt::Size(x) => (x, x),
+            Pkt::Range(lo, hi) => (lo, hi),
+        }
+    }
+}
+
+/// One device in the restricted language of these tests, small enough that the minimum
+/// number of writes can be computed from the two state files without the planner.
 #[derive(Debug, Clone, PartialEq)]
 struct Dev {
     thread: u32,
     count: Option<u64>,
-    pkt_size: Option<u64>,
+    pkt: Option<Pkt>,
     dst: Option<u8>,
     udp_dst_max: Option<u16>,
     tos: Option<u8>,
     skb_priority: Option<u32>,
     flags: BTreeSet<&'static str>,
+    /// MPLS (one label) and VLAN exclude each other (REFERENCE §2.6 rule 7).
+    tags: Tags,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Tags {
+    None,
+    /// One label without the bottom-of-stack bit (which would turn MPLS_RND on).
+    Mpls(u32),
+    /// VLAN id and priority, and optionally an SVLAN id.
+    Vlan(u16, u8, Option<u16>),
 }
 
 const FLAGS: &[&str] = &[
@@ -40,23 +67,40 @@ fn dev() -> impl Strategy<Value = Dev> {
     (
         0u32..2,
         proptest::option::of(prop_oneof![Just(0u64), Just(1000), 1u64..100_000]),
-        proptest::option::of(prop_oneof![Just(60u64), 42u64..1500]),
+        proptest::option::of(prop_oneof![
+            Just(60u64).prop_map(Pkt::Size),
+            (42u64..1500).prop_map(Pkt::Size),
+            Just(Pkt::Range(60, 1500)),
+            (42u64..200, 200u64..1500).prop_map(|(lo, hi)| Pkt::Range(lo, hi)),
+            Just(Pkt::Range(60, 60)),
+        ]),
         proptest::option::of(1u8..4),
         proptest::option::of(prop_oneof![Just(9u16), 10u16..2000]),
         proptest::option::of(1u8..=255),
         proptest::option::of(1u32..10),
         proptest::sample::subsequence(FLAGS, 0..=3),
+        prop_oneof![
+            Just(Tags::None),
+            prop_oneof![Just(0x1000u32), Just(0x2000), 0u32..0x100].prop_map(Tags::Mpls),
+            (
+                prop_oneof![Just(5u16), 1u16..4095],
+                prop_oneof![Just(0u8), 0u8..8],
+                proptest::option::of(prop_oneof![Just(7u16), 1u16..4095]),
+            )
+                .prop_map(|(id, p, s)| Tags::Vlan(id, p, s)),
+        ],
     )
         .prop_map(
-            |(thread, count, pkt_size, dst, udp_dst_max, tos, skb_priority, flags)| Dev {
+            |(thread, count, pkt, dst, udp_dst_max, tos, skb_priority, flags, tags)| Dev {
                 thread,
                 count,
-                pkt_size,
+                pkt,
                 dst,
                 udp_dst_max,
                 tos,
                 skb_priority,
                 flags: flags.into_iter().collect(),
+                tags,
             },
         )
 }
@@ -75,8 +119,22 @@ fn yaml(devs: &BTreeMap<&'static str, Dev>) -> String {
         if let Some(v) = d.count {
             out.push_str(&format!("    count: {v}\n"));
         }
-        if let Some(v) = d.pkt_size {
-            out.push_str(&format!("    pkt_size: {v}\n"));
+        match d.pkt {
+            Some(Pkt::Size(v)) => out.push_str(&format!("    pkt_size: {v}\n")),
+            Some(Pkt::Range(lo, hi)) => {
+                out.push_str(&format!("    min_pkt_size: {lo}\n    max_pkt_size: {hi}\n"))
+            }
+            None => {}
+        }
+        match d.tags {
+            Tags::None => {}
+            Tags::Mpls(l) => out.push_str(&format!("    mpls: [\"{l:08x}\"]\n")),
+            Tags::Vlan(id, p, s) => {
+                out.push_str(&format!("    vlan_id: {id}\n    vlan_p: {p}\n"));
+                if let Some(s) = s {
+                    out.push_str(&format!("    svlan_id: {s}\n"));
+                }
+            }
         }
         if let Some(v) = d.dst {
             out.push_str(&format!("    dst: 198.18.0.{v}\n"));
@@ -98,33 +156,84 @@ fn yaml(devs: &BTreeMap<&'static str, Dev>) -> String {
     out
 }
 
+/// Writes for the packet sizes. `pkt_size X` sets min and max at once unless min is already
+/// X, and then `max_pkt_size X` alone is enough (REFERENCE §2.6 rule 9): one size always
+/// costs at most one write; a range costs one write per bound that differs. A fresh device
+/// reads 0/0.
+fn pkt_writes(from: Option<Pkt>, to: Option<Pkt>) -> usize {
+    let (a_lo, a_hi) = from.map_or((0, 0), Pkt::bounds);
+    let Some(to) = to else { return 0 };
+    let (b_lo, b_hi) = to.bounds();
+    if b_lo == b_hi {
+        usize::from((a_lo, a_hi) != (b_lo, b_hi))
+    } else {
+        usize::from(a_lo != b_lo) + usize::from(a_hi != b_hi)
+    }
+}
+
+/// Writes for MPLS and VLAN tags (REFERENCE §2.3 mpls, vlan_id and svlan_id rows):
+/// - a label stack turns both VLAN tags off, and a VLAN id clears the label stack, so moving
+///   from one to the other costs only the new tag's writes;
+/// - clearing MPLS alone is one write on every kernel, and so is turning the VLAN off
+///   (`vlan_id` above 4095 also turns the SVLAN off);
+/// - dropping only the SVLAN turns both off, so the VLAN id is written again;
+/// - priority and CFI survive their tag being turned off and are hidden while it is off:
+///   known (0) on a fresh device, unknown on a live device whose tag is off, so then written.
+fn tag_writes(from: Option<Tags>, to: Tags) -> usize {
+    let fresh = from.is_none();
+    let from = from.unwrap_or(Tags::None);
+    match (from, to) {
+        (a, b) if a == b => 0,
+        (_, Tags::None) => 1,
+        (_, Tags::Mpls(_)) => 1,
+        (a, Tags::Vlan(id, p, s)) => {
+            let (a_vlan, a_svlan) = match a {
+                Tags::Vlan(ai, ap, asv) => (Some((ai, ap)), asv),
+                _ => (None, None),
+            };
+            let svlan_dropped = a_svlan.is_some() && s.is_none();
+            let mut n = usize::from(svlan_dropped);
+            let vlan_id_needed =
+                a_vlan.map(|v| v.0) != Some(id) || matches!(a, Tags::Mpls(_)) || svlan_dropped;
+            n += usize::from(vlan_id_needed);
+            n += match a_vlan {
+                Some((_, ap)) => usize::from(ap != p),
+                None if fresh => usize::from(p != 0),
+                None => 2, // vlan_p and vlan_cfi, hidden
+            };
+            if let Some(s) = s {
+                n += usize::from(a_svlan != Some(s));
+                if a_svlan.is_none() && !fresh {
+                    n += 2; // svlan_p and svlan_cfi, hidden
+                }
+            }
+            n
+        }
+    }
+}
+
 /// Writes needed to take a device configured as `from` (or a fresh one) to `to`.
 fn field_writes(from: Option<&Dev>, to: &Dev) -> usize {
-    let fresh = Dev {
-        thread: to.thread,
-        count: None,
-        pkt_size: None,
-        dst: None,
-        udp_dst_max: None,
-        tos: None,
-        skb_priority: None,
-        flags: BTreeSet::new(),
-    };
-    let from = from.unwrap_or(&fresh);
     let norm_count = |c: Option<u64>| c.unwrap_or(1000);
     let norm = |v: Option<u64>, d: u64| v.unwrap_or(d);
     let mut n = 0;
-    n += usize::from(norm_count(from.count) != norm_count(to.count));
-    // pkt_size is written as min_pkt_size and max_pkt_size (REFERENCE §2.6 rule 9). A size
-    // cannot go back to unset; such pairs are excluded by `comparable`.
-    n += 2 * usize::from(from.pkt_size != to.pkt_size);
-    n += usize::from(from.dst != to.dst);
+    n += usize::from(norm_count(from.and_then(|f| f.count)) != norm_count(to.count));
+    // A size cannot go back to unset; such pairs re-add the device (see `minimal_writes`).
+    n += pkt_writes(from.and_then(|f| f.pkt), to.pkt);
+    n += usize::from(from.and_then(|f| f.dst) != to.dst);
     n += usize::from(
-        norm(from.udp_dst_max.map(u64::from), 9) != norm(to.udp_dst_max.map(u64::from), 9),
+        norm(from.and_then(|f| f.udp_dst_max).map(u64::from), 9)
+            != norm(to.udp_dst_max.map(u64::from), 9),
     );
-    n += usize::from(from.tos.unwrap_or(0) != to.tos.unwrap_or(0));
-    n += usize::from(from.skb_priority.unwrap_or(0) != to.skb_priority.unwrap_or(0));
-    n += from.flags.symmetric_difference(&to.flags).count();
+    n += usize::from(from.and_then(|f| f.tos).unwrap_or(0) != to.tos.unwrap_or(0));
+    n +=
+        usize::from(from.and_then(|f| f.skb_priority).unwrap_or(0) != to.skb_priority.unwrap_or(0));
+    let no_flags = BTreeSet::new();
+    n += from
+        .map_or(&no_flags, |f| &f.flags)
+        .symmetric_difference(&to.flags)
+        .count();
+    n += tag_writes(from.map(|f| f.tags), to.tags);
     n
 }
 
@@ -138,9 +247,7 @@ fn minimal_writes(a: &BTreeMap<&str, Dev>, b: &BTreeMap<&str, Dev>) -> usize {
             None => {
                 flushed.insert(da.thread);
             }
-            Some(db)
-                if db.thread != da.thread || (da.pkt_size.is_some() && db.pkt_size.is_none()) =>
-            {
+            Some(db) if db.thread != da.thread || (da.pkt.is_some() && db.pkt.is_none()) => {
                 flushed.insert(da.thread);
             }
             _ => {}

@@ -124,6 +124,39 @@ impl Gen<'_> {
     }
 }
 
+/// The fewest writes that set the packet sizes of `cur` to those of `to` (REFERENCE §2.6
+/// rule 9). One size X takes one write: `pkt_size X` sets min, max and cur at once, but only
+/// when min differs from X; when min is already X it does nothing, and `max_pkt_size X` alone
+/// finishes the job. A range needs one write per bound that differs.
+fn pkt_size_writes(g: &mut Gen<'_>, cur: &DeviceConfig, to: &DeviceConfig) {
+    let (lo, hi) = (to.min_pkt_size, to.max_pkt_size);
+    if lo == hi {
+        let old = if cur.min_pkt_size == cur.max_pkt_size {
+            cur.min_pkt_size.to_string()
+        } else {
+            format!("{}..{}", cur.min_pkt_size, cur.max_pkt_size)
+        };
+        if cur.min_pkt_size != lo {
+            g.change("pkt_size", old, lo);
+            g.write("pkt_size", format!("pkt_size {lo}"), ResultCheck::DeviceOk);
+        } else if cur.max_pkt_size != hi {
+            g.change("pkt_size", old, lo);
+            g.write(
+                "pkt_size",
+                format!("max_pkt_size {hi}"),
+                ResultCheck::DeviceOk,
+            );
+        }
+        return;
+    }
+    if cur.min_pkt_size != lo {
+        g.set("min_pkt_size", cur.min_pkt_size, lo);
+    }
+    if cur.max_pkt_size != hi {
+        g.set("max_pkt_size", cur.max_pkt_size, hi);
+    }
+}
+
 /// The writes that take device `name` from `from` to `to`.
 ///
 /// `fresh_known` says `from` is a device just added, whose hidden fields (the other address
@@ -166,14 +199,9 @@ pub fn device_writes(
         g.write("flags", "flag SHARED".into(), ResultCheck::DeviceOk);
         cur.flags.set(Flag::SHARED, true);
     }
-    // Sizes before rate (§2.6 rule 5), and min/max separately (rule 9).
+    // Sizes before rate (§2.6 rule 5).
     if !pkt_sizes_match(&cur, to) {
-        if cur.min_pkt_size != to.min_pkt_size {
-            g.set("min_pkt_size", cur.min_pkt_size, to.min_pkt_size);
-        }
-        if cur.max_pkt_size != to.max_pkt_size {
-            g.set("max_pkt_size", cur.max_pkt_size, to.max_pkt_size);
-        }
+        pkt_size_writes(&mut g, &cur, to);
         cur.min_pkt_size = to.min_pkt_size;
         cur.max_pkt_size = to.max_pkt_size;
     }
@@ -349,6 +377,12 @@ pub fn device_writes(
         g.set("flowlen", cur.flowlen, to.flowlen);
     }
 
+    // Priority and CFI survive their tag being turned off (only the id becomes 0xffff, §2.3
+    // vlan_id row), so what the device showed before this plan still holds after the MPLS or
+    // SVLAN steps below turn the tags off. A tag that is off now hides them: unknown, except
+    // on a fresh device.
+    let known = |t: Option<Vlan>| t.or(fresh_known.then(Vlan::default));
+    let (vlan_bits, svlan_bits) = (known(cur.vlan), known(cur.svlan));
     // MPLS and VLAN turn each other off (§2.3); MPLS goes first so that VLAN has the last word.
     let mut force_vlan = false;
     if to.mpls != cur.mpls {
@@ -360,12 +394,10 @@ pub fn device_writes(
             } else if profile.mpls_zero_clears() {
                 g.write("mpls", "mpls 0".into(), ResultCheck::DeviceOk);
             } else {
-                // Before 6.15 `mpls 0` stores one zero label; a VLAN id clears the stack and
-                // an id above 4095 turns the VLAN off again (§2.3 mpls and vlan_id rows).
-                g.write("mpls", "vlan_id 0".into(), ResultCheck::DeviceOk);
-                g.write("mpls", "vlan_id 4096".into(), ResultCheck::NotUpdated);
-                cur.vlan = None;
-                cur.svlan = None;
+                // Before 6.15 `mpls 0` stores one zero label, but a value that does not start
+                // with a hex digit leaves the stack empty in one write (§2.3 mpls row:
+                // `get_labels` clears `nr_labels` first and stops at the first non-hex byte).
+                g.write("mpls", "mpls none".into(), ResultCheck::DeviceOk);
             }
         } else {
             let labels = to
@@ -402,15 +434,7 @@ pub fn device_writes(
                     cur.vlan = None;
                     cur.svlan = None;
                 }
-                // Priority and CFI are kept but hidden while a tag is off: unknown then.
-                let known = |t: Option<Vlan>| {
-                    t.or(if fresh_known {
-                        Some(Vlan::default())
-                    } else {
-                        None
-                    })
-                };
-                let before = known(cur.vlan);
+                let before = vlan_bits;
                 if cur.vlan.map(|x| x.id) != Some(v.id) || force_vlan {
                     g.write(
                         "vlan_id",
@@ -429,7 +453,7 @@ pub fn device_writes(
                     );
                 }
                 if let Some(s) = to.svlan {
-                    let before = known(cur.svlan);
+                    let before = svlan_bits;
                     if cur.svlan.map(|x| x.id) != Some(s.id) {
                         g.write(
                             "svlan_id",
@@ -539,4 +563,47 @@ pub fn device_writes(
 
 fn is_link_local(a: Ipv6Addr) -> bool {
     a.segments()[0] & 0xffc0 == 0xfe80
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes(min: u32, max: u32) -> DeviceConfig {
+        DeviceConfig {
+            min_pkt_size: min,
+            max_pkt_size: max,
+            ..DeviceConfig::fresh(&KernelProfile::LINUX_6_12)
+        }
+    }
+
+    fn size_commands(from: (u32, u32), to: (u32, u32)) -> Vec<String> {
+        let name = DeviceName::new("eth0").unwrap();
+        let mut g = Gen {
+            name: &name,
+            out: DeviceDiff::default(),
+        };
+        pkt_size_writes(&mut g, &sizes(from.0, from.1), &sizes(to.0, to.1));
+        g.out.writes.into_iter().map(|w| w.command).collect()
+    }
+
+    #[test]
+    fn one_packet_size_is_always_one_write() {
+        // A fresh device reads 0/0: pkt_size sets both.
+        assert_eq!(size_commands((0, 0), (60, 60)), ["pkt_size 60"]);
+        assert_eq!(size_commands((64, 64), (60, 60)), ["pkt_size 60"]);
+        // min is already 60, so `pkt_size 60` would leave max at 1500 (§2.3 pitfall).
+        assert_eq!(size_commands((60, 1500), (60, 60)), ["max_pkt_size 60"]);
+        assert_eq!(size_commands((64, 1500), (60, 60)), ["pkt_size 60"]);
+    }
+
+    #[test]
+    fn a_range_writes_only_the_bounds_that_differ() {
+        assert_eq!(
+            size_commands((0, 0), (60, 1500)),
+            ["min_pkt_size 60", "max_pkt_size 1500"]
+        );
+        assert_eq!(size_commands((60, 60), (60, 1500)), ["max_pkt_size 1500"]);
+        assert_eq!(size_commands((64, 1500), (60, 1500)), ["min_pkt_size 60"]);
+    }
 }

@@ -612,8 +612,7 @@ mod tests {
                 "kpktgend_0 <- add_device eth0@0",
                 "eth0@0 <- count 5",
                 "kpktgend_0 <- add_device eth0@a",
-                "eth0@a <- min_pkt_size 100",
-                "eth0@a <- max_pkt_size 100",
+                "eth0@a <- pkt_size 100",
             ]
         );
         assert_eq!(p.writes[0].wait_gone.len(), 3);
@@ -714,7 +713,7 @@ mod tests {
                 .position(|w| w.command == c)
                 .unwrap_or_else(|| panic!("no {c}: {:#?}", p.writes))
         };
-        assert!(pos("min_pkt_size 1000") < pos("rate 100"));
+        assert!(pos("pkt_size 1000") < pos("rate 100"));
         assert!(pos("add_device eth0") < pos("clone_skb 10"));
 
         // Back to IPv4 from IPv6: `flag !IPV6` comes last, after the IPv4 addresses.
