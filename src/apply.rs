@@ -2,7 +2,7 @@
 //! errno and the `Result:` line, REFERENCE §4), then verifies by reading back. On any failure
 //! it restores the state captured before the first write and says what it could not restore.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -12,9 +12,9 @@ use serde::Serialize;
 use crate::kernel::KernelProfile;
 use crate::model::{DesiredDevice, DesiredState, DeviceName, Flag, LiveState, Pacing};
 use crate::plan::{plan, Environment, FieldChange, Plan, PlanError, ResultCheck, Write};
-use crate::procfs::observe::{read_live_state, ObserveError};
+use crate::procfs::observe::{read_box, read_live_state, read_touched, ObserveError};
 use crate::procfs::parse::result_text;
-use crate::procfs::{Procfs, ProcfsError};
+use crate::procfs::{Interfaces, Procfs, ProcfsError};
 
 /// How long to wait for `rem_device_all` to take effect before giving up.
 pub const REMOVAL_TIMEOUT_MS: u64 = 5000;
@@ -156,30 +156,42 @@ pub struct ApplyReport {
     pub writes: usize,
 }
 
+/// The interfaces `desired` names.
+fn interface_names(desired: &DesiredState) -> BTreeSet<String> {
+    desired
+        .devices
+        .keys()
+        .map(|d| d.interface().to_owned())
+        .collect()
+}
+
 /// Gathers the facts the planner needs besides pktgen's files: the kernel profile and the
-/// interfaces that the desired and live states name.
+/// interfaces that the desired and live states name, from `interfaces` (one query made while
+/// reading the box, see [`read_box`]).
 pub fn environment(
     procfs: &dyn Procfs,
     desired: &DesiredState,
     live: &LiveState,
-) -> Result<Environment, ProcfsError> {
+    interfaces: &Interfaces,
+) -> Environment {
     let profile = procfs
         .kernel_release()
         .and_then(|r| KernelProfile::from_release(&r))
         .unwrap_or_default();
-    let mut interfaces = BTreeMap::new();
-    for name in desired.devices.keys().chain(live.devices.keys()) {
-        let iface = name.interface().to_owned();
-        if let std::collections::btree_map::Entry::Vacant(slot) = interfaces.entry(iface) {
-            let info = procfs.interface(slot.key())?;
-            slot.insert(info);
-        }
-    }
-    Ok(Environment {
+    let interfaces = desired
+        .devices
+        .keys()
+        .chain(live.devices.keys())
+        .map(|d| {
+            let name = d.interface();
+            (name.to_owned(), interfaces.get(name).cloned())
+        })
+        .collect();
+    Environment {
         skip_unavailable: false,
         profile,
         interfaces,
-    })
+    }
 }
 
 /// Reads the box and plans `desired` against it.
@@ -197,8 +209,8 @@ pub fn plan_against_with(
     desired: &DesiredState,
     skip_unavailable: bool,
 ) -> Result<(LiveState, Environment, Plan), ApplyError> {
-    let live = read_live_state(procfs)?;
-    let mut env = environment(procfs, desired, &live).map_err(ObserveError::from)?;
+    let (live, interfaces) = read_box(procfs, &interface_names(desired))?;
+    let mut env = environment(procfs, desired, &live, &interfaces);
     env.skip_unavailable = skip_unavailable;
     let p = plan(desired, &live, &env)?;
     Ok((live, env, p))
@@ -235,7 +247,7 @@ pub fn desired_from_live(
 /// Plans and applies `desired`, verifies, and rolls back on failure.
 pub fn apply(procfs: &dyn Procfs, desired: &DesiredState) -> Result<ApplyReport, ApplyError> {
     let (live, env, p) = plan_against(procfs, desired)?;
-    apply_plan(procfs, desired, &live, &env, p)
+    execute_plan(procfs, desired, &live, &env, p, &AtomicBool::new(false))
 }
 
 /// Carries out `p`, made from `live`, then verifies against `desired`.
@@ -260,10 +272,7 @@ pub fn apply_plan_interruptible(
     p: Plan,
     interrupt: &AtomicBool,
 ) -> Result<ApplyReport, ApplyError> {
-    let span = tracing::info_span!("apply", writes = p.writes.len());
-    let _enter = span.enter();
-    let total = p.writes.len();
-    if total > 0 {
+    if !p.writes.is_empty() {
         // The plan is only right for the box it was made from: if someone changed it since,
         // writing it (and rolling back to the old snapshot) would undo their change.
         let now = read_live_state(procfs)?;
@@ -271,6 +280,25 @@ pub fn apply_plan_interruptible(
             return Err(ApplyError::Stale(what));
         }
     }
+    execute_plan(procfs, desired, live, env, p, interrupt)
+}
+
+/// Carries out `p` without first checking that the box is still as `live`: for a plan made
+/// from a reading taken just before (by [`plan_against`], or checked against one, as saved
+/// plans are), where that reading is the stale-plan check. Verifies by reading back only
+/// what the plan wrote to, and rolls back on failure; `interrupt` as in
+/// [`apply_plan_interruptible`].
+pub fn execute_plan(
+    procfs: &dyn Procfs,
+    desired: &DesiredState,
+    live: &LiveState,
+    env: &Environment,
+    p: Plan,
+    interrupt: &AtomicBool,
+) -> Result<ApplyReport, ApplyError> {
+    let span = tracing::info_span!("apply", writes = p.writes.len());
+    let _enter = span.enter();
+    let total = p.writes.len();
     for (i, w) in p.writes.iter().enumerate() {
         if interrupt.load(Ordering::SeqCst) {
             tracing::warn!(done = i, total, "interrupted; rolling back");
@@ -294,10 +322,17 @@ pub fn apply_plan_interruptible(
             })));
         }
     }
-    let mismatches = verify(procfs, desired, env).map_err(|e| ApplyError::Unverified {
-        writes: total,
-        error: e.to_string(),
-    })?;
+    if total == 0 {
+        return Ok(ApplyReport { writes: 0, plan: p });
+    }
+    let touched: BTreeSet<DeviceName> = p.writes.iter().filter_map(|w| w.device.clone()).collect();
+    let mismatches = read_touched(procfs, live, &touched, &interfaces_of(env))
+        .map_err(ApplyError::from)
+        .and_then(|now| mismatches(desired, &now, env))
+        .map_err(|e| ApplyError::Unverified {
+            writes: total,
+            error: e.to_string(),
+        })?;
     if !mismatches.is_empty() {
         let rollback = restore(procfs, live, desired, env);
         return Err(ApplyError::Verify {
@@ -329,14 +364,31 @@ fn first_difference(before: &LiveState, now: &LiveState) -> Option<String> {
         .map(|n| format!("{n} was added"))
 }
 
-/// Reads the box back and lists every field that differs from `desired`.
+/// The interface facts `env` was made with.
+fn interfaces_of(env: &Environment) -> Interfaces {
+    env.interfaces
+        .iter()
+        .filter_map(|(name, info)| Some((name.clone(), info.clone()?)))
+        .collect()
+}
+
+/// Reads the whole box back and lists every field that differs from `desired`.
 pub fn verify(
     procfs: &dyn Procfs,
     desired: &DesiredState,
     env: &Environment,
 ) -> Result<Vec<Mismatch>, ApplyError> {
-    let now = read_live_state(procfs)?;
-    let again = plan(desired, &now, env)?;
+    let (now, _) = read_box(procfs, &BTreeSet::new())?;
+    mismatches(desired, &now, env)
+}
+
+/// Every field of `now` that differs from `desired`.
+fn mismatches(
+    desired: &DesiredState,
+    now: &LiveState,
+    env: &Environment,
+) -> Result<Vec<Mismatch>, ApplyError> {
+    let again = plan(desired, now, env)?;
     let mut out = Vec::new();
     for a in &again.actions {
         if a.changes.is_empty() || a.action != crate::plan::ActionKind::Change {
@@ -426,14 +478,14 @@ pub fn restore(
             ));
         }
     }
-    let (now, env_now) = match read_live_state(procfs)
+    let (now, env_now) = match read_box(procfs, &interface_names(&target))
         .map_err(|e| e.to_string())
-        .and_then(|now| {
-            let mut env_now = environment(procfs, &target, &now).map_err(|e| e.to_string())?;
+        .map(|(now, interfaces)| {
+            let mut env_now = environment(procfs, &target, &now, &interfaces);
             // A device whose interface vanished or went down cannot be re-added; the others
             // are still put back, and the report names what is missing.
             env_now.skip_unavailable = true;
-            Ok((now, env_now))
+            (now, env_now)
         }) {
         Ok(x) => x,
         Err(e) => {

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::apply::{apply_plan_interruptible, plan_against_with, ApplyError};
+use crate::apply::{execute_plan, plan_against_with, ApplyError};
 use crate::lock::{BoxLock, LockError};
 use crate::model::{DeviceName, LiveState, ThreadId};
 use crate::plan::{ActionKind, Plan};
@@ -1058,7 +1058,7 @@ impl<P: Procfs, C: Clock> WatchSession<P, C> {
         // Never interrupted: SIGINT/SIGTERM are looked at between two reconciles only, so the
         // flag given to the apply is one that nobody sets.
         let never = AtomicBool::new(false);
-        match apply_plan_interruptible(&self.procfs, &good.desired, &live, &env, plan, &never) {
+        match execute_plan(&self.procfs, &good.desired, &live, &env, plan, &never) {
             Ok(report) => {
                 let n = report.writes as u64;
                 self.last_notice = None;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use pgstate::apply::{apply, apply_plan, plan_against, ApplyError, WriteFailure};
 use pgstate::model::{DeviceConfig, LiveState, MacAddr};
 use pgstate::procfs::observe::read_live_state;
-use pgstate::procfs::{InterfaceInfo, PgFile, Procfs, ProcfsError, SimProcfs};
+use pgstate::procfs::{PgFile, Procfs, ProcfsError, SimProcfs};
 use pgstate::spec::load_texts;
 use pgstate::{DesiredState, KernelProfile, ThreadId};
 
@@ -163,8 +163,11 @@ impl Procfs for Faulty<'_> {
         self.strike();
         r
     }
-    fn interface(&self, name: &str) -> Result<Option<InterfaceInfo>, ProcfsError> {
-        self.sim.interface(name)
+    fn interfaces(
+        &self,
+        names: &std::collections::BTreeSet<String>,
+    ) -> Result<pgstate::procfs::Interfaces, pgstate::ProcfsError> {
+        self.sim.interfaces(names)
     }
     fn kernel_release(&self) -> Option<String> {
         self.sim.kernel_release()

@@ -239,11 +239,11 @@ impl Procfs for InterruptAfter<'_> {
         }
         r
     }
-    fn interface(
+    fn interfaces(
         &self,
-        name: &str,
-    ) -> Result<Option<pgstate::procfs::InterfaceInfo>, pgstate::ProcfsError> {
-        self.sim.interface(name)
+        names: &std::collections::BTreeSet<String>,
+    ) -> Result<pgstate::procfs::Interfaces, pgstate::ProcfsError> {
+        self.sim.interfaces(names)
     }
     fn kernel_release(&self) -> Option<String> {
         self.sim.kernel_release()

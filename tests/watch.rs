@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use pgstate::lock::BoxLock;
 use pgstate::model::MacAddr;
 use pgstate::procfs::observe::read_live_state;
-use pgstate::procfs::{InterfaceInfo, PgFile, Procfs, ProcfsError, SimProcfs};
+use pgstate::procfs::{PgFile, Procfs, ProcfsError, SimProcfs};
 use pgstate::watch::{
     run, Event, ManualClock, NoEvents, NotifySource, Report, StatsHandle, SystemClock, Trigger,
     WatchConfig, WatchError, WatchSession, WatchSummary, LOCK_RETRY_MS,
@@ -592,8 +592,11 @@ impl Procfs for Tripwire {
         self.flag.store(true, Ordering::SeqCst);
         self.sim.write(file, command)
     }
-    fn interface(&self, name: &str) -> Result<Option<InterfaceInfo>, ProcfsError> {
-        self.sim.interface(name)
+    fn interfaces(
+        &self,
+        names: &std::collections::BTreeSet<String>,
+    ) -> Result<pgstate::procfs::Interfaces, pgstate::ProcfsError> {
+        self.sim.interfaces(names)
     }
     fn kernel_release(&self) -> Option<String> {
         self.sim.kernel_release()

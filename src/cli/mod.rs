@@ -76,7 +76,7 @@ fn converge(
         write!(stdout, "{}", render::plan_text(&plan, cli.verbose > 0))?;
         writeln!(stdout)?;
     }
-    apply::apply_plan_interruptible(procfs, &loaded.desired, &live, &env, plan, interrupt)
+    apply::execute_plan(procfs, &loaded.desired, &live, &env, plan, interrupt)
         .map_err(|e| locate_apply_error(e, loaded))
 }
 

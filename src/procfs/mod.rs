@@ -2,11 +2,13 @@
 //! ([`RealProcfs`]) and a faithful in-memory simulator ([`SimProcfs`]), plus the parsers that
 //! turn file contents into the live model.
 
+pub mod netlink;
 pub mod observe;
 pub mod parse;
 pub mod real;
 pub mod sim;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
@@ -54,6 +56,9 @@ pub struct InterfaceInfo {
     /// Number of TX queues; pktgen clamps `queue_map_*` to this at start (REFERENCE §2.3).
     pub tx_queues: Option<u32>,
 }
+
+/// Facts of the interfaces that exist, by name.
+pub type Interfaces = BTreeMap<String, InterfaceInfo>;
 
 /// Errors from the procfs layer. The errno of a refused write is kept in `source`.
 #[derive(Debug, thiserror::Error)]
@@ -131,8 +136,9 @@ pub trait Procfs {
     /// Exactly one `write(2)` of `command` followed by `\n` (REFERENCE §2.0: one write is one
     /// command; never retried, a short write is an error).
     fn write(&self, file: &PgFile, command: &str) -> Result<(), ProcfsError>;
-    /// The interface `name` as the kernel sees it, or `None` if it does not exist.
-    fn interface(&self, name: &str) -> Result<Option<InterfaceInfo>, ProcfsError>;
+    /// The interfaces among `names` that exist, as the kernel sees them, in one query: a
+    /// reading of the box asks once for every interface it needs (REFERENCE §3.4, §7.1).
+    fn interfaces(&self, names: &BTreeSet<String>) -> Result<Interfaces, ProcfsError>;
     /// The running kernel's release (`uname -r`), if known.
     fn kernel_release(&self) -> Option<String>;
 }
@@ -147,8 +153,8 @@ impl<P: Procfs + ?Sized> Procfs for std::sync::Arc<P> {
     fn write(&self, file: &PgFile, command: &str) -> Result<(), ProcfsError> {
         (**self).write(file, command)
     }
-    fn interface(&self, name: &str) -> Result<Option<InterfaceInfo>, ProcfsError> {
-        (**self).interface(name)
+    fn interfaces(&self, names: &BTreeSet<String>) -> Result<Interfaces, ProcfsError> {
+        (**self).interfaces(names)
     }
     fn kernel_release(&self) -> Option<String> {
         (**self).kernel_release()

@@ -1,7 +1,9 @@
 //! Reads the whole pktgen directory into a [`LiveState`].
 
+use std::collections::BTreeSet;
+
 use super::parse::{self, ParseError};
-use super::{PgFile, Procfs, ProcfsError};
+use super::{Interfaces, PgFile, Procfs, ProcfsError};
 use crate::model::{DeviceName, LiveDevice, LiveState, LiveThread, MacAddr, ThreadId};
 
 /// Reading the live state failed.
@@ -15,18 +17,80 @@ pub enum ObserveError {
     Parse(#[from] ParseError),
 }
 
-/// Reads pgctrl, every thread and every device the threads list.
+/// Reads pgctrl, every thread and every device the threads list, and the facts of the
+/// interfaces those devices are on.
 ///
 /// Devices are found through the thread lists rather than the directory listing: the lists
 /// say which thread owns each device and are right even while a renamed interface leaves a
 /// proc file under another name (REFERENCE §5.5, §7.1).
 pub fn read_live_state(procfs: &dyn Procfs) -> Result<LiveState, ObserveError> {
+    read_box(procfs, &BTreeSet::new()).map(|(live, _)| live)
+}
+
+/// Like [`read_live_state`], and also returns the facts of the interfaces the live devices
+/// and `also` name: one interface query per reading of the box, however many devices share
+/// an interface.
+pub fn read_box(
+    procfs: &dyn Procfs,
+    also: &BTreeSet<String>,
+) -> Result<(LiveState, Interfaces), ObserveError> {
     let names = procfs.list()?;
     let mut live = LiveState {
         version: parse::parse_pgctrl(&procfs.read(&PgFile::Ctrl)?),
         ..LiveState::default()
     };
-    for name in &names {
+    read_threads(procfs, &names, &mut live)?;
+    for (thread, name, running) in listed(&live) {
+        let device = read_device(procfs, thread, &name, running)?;
+        live.devices.insert(name, device);
+    }
+    live.stray_files = stray_files(names, &live);
+    let interfaces = interfaces_of(procfs, &live, also)?;
+    normalize(&mut live, &interfaces);
+    Ok((live, interfaces))
+}
+
+/// Reads the box again after writes that touched only `touched`: the thread files (which say
+/// what exists where) and the files of `touched` and of devices `before` did not have. Every
+/// other device is as `before` read it, since nothing wrote to it. `interfaces` are the facts
+/// the plan was made with.
+pub fn read_touched(
+    procfs: &dyn Procfs,
+    before: &LiveState,
+    touched: &BTreeSet<DeviceName>,
+    interfaces: &Interfaces,
+) -> Result<LiveState, ObserveError> {
+    let names = procfs.list()?;
+    let mut live = LiveState {
+        version: before.version.clone(),
+        ..LiveState::default()
+    };
+    read_threads(procfs, &names, &mut live)?;
+    for (thread, name, running) in listed(&live) {
+        let device = match before.devices.get(&name) {
+            Some(old) if !touched.contains(&name) => LiveDevice {
+                thread,
+                running,
+                ..old.clone()
+            },
+            _ => {
+                let mut device = read_device(procfs, thread, &name, running)?;
+                normalize_device(&name, &mut device, interfaces);
+                device
+            }
+        };
+        live.devices.insert(name, device);
+    }
+    live.stray_files = stray_files(names, &live);
+    Ok(live)
+}
+
+fn read_threads(
+    procfs: &dyn Procfs,
+    names: &[String],
+    live: &mut LiveState,
+) -> Result<(), ObserveError> {
+    for name in names {
         if let Some(id) = ThreadId::from_file_name(name) {
             let text = match procfs.read(&PgFile::Thread(id)) {
                 Ok(t) => t,
@@ -46,8 +110,12 @@ pub fn read_live_state(procfs: &dyn Procfs) -> Result<LiveState, ObserveError> {
             );
         }
     }
-    let listed: Vec<(ThreadId, DeviceName, bool)> = live
-        .threads
+    Ok(())
+}
+
+/// Every device the threads list: (thread, name, running).
+fn listed(live: &LiveState) -> Vec<(ThreadId, DeviceName, bool)> {
+    live.threads
         .iter()
         .flat_map(|(id, t)| {
             t.running
@@ -55,24 +123,49 @@ pub fn read_live_state(procfs: &dyn Procfs) -> Result<LiveState, ObserveError> {
                 .map(move |d| (*id, d.clone(), true))
                 .chain(t.stopped.iter().map(move |d| (*id, d.clone(), false)))
         })
-        .collect();
-    for (thread, name, running) in listed {
-        let device = read_device(procfs, thread, &name, running)?;
-        live.devices.insert(name, device);
-    }
-    live.stray_files = names
+        .collect()
+}
+
+fn stray_files(names: Vec<String>, live: &LiveState) -> Vec<String> {
+    names
         .into_iter()
         .filter(|n| {
             n != "pgctrl"
                 && ThreadId::from_file_name(n).is_none()
                 && !live.devices.keys().any(|d| d.as_str() == n)
         })
-        .collect();
-    Ok(live)
+        .collect()
 }
 
-/// Reads one device file and normalises what the kernel shows in place of unset values.
-pub fn read_device(
+fn interfaces_of(
+    procfs: &dyn Procfs,
+    live: &LiveState,
+    also: &BTreeSet<String>,
+) -> Result<Interfaces, ProcfsError> {
+    let mut names = also.clone();
+    names.extend(live.devices.keys().map(|d| d.interface().to_owned()));
+    procfs.interfaces(&names)
+}
+
+fn normalize(live: &mut LiveState, interfaces: &Interfaces) {
+    for (name, device) in &mut live.devices {
+        normalize_device(name, device, interfaces);
+    }
+}
+
+/// An unset src_mac shows the interface's MAC (REFERENCE §3.4); setting it to that MAC looks
+/// the same, so both read back as "unset".
+fn normalize_device(name: &DeviceName, device: &mut LiveDevice, interfaces: &Interfaces) {
+    let iface_mac = interfaces.get(name.interface()).and_then(|i| i.mac);
+    if let (Some(config), Some(mac)) = (&mut device.config, iface_mac) {
+        if config.src_mac == mac {
+            config.src_mac = MacAddr::ZERO;
+        }
+    }
+}
+
+/// Reads one device file. Its src_mac is as the kernel shows it: see [`read_box`].
+fn read_device(
     procfs: &dyn Procfs,
     thread: ThreadId,
     name: &DeviceName,
@@ -94,17 +187,9 @@ pub fn read_device(
         Err(e) => return Err(e.into()),
     };
     let file = parse::parse_device(name.as_str(), &text)?;
-    let mut config = file.config;
-    // An unset src_mac shows the interface's MAC (REFERENCE §3.4); setting it to that MAC
-    // looks the same, so both read back as "unset".
-    if let Some(mac) = procfs.interface(name.interface())?.and_then(|i| i.mac) {
-        if config.src_mac == mac {
-            config.src_mac = MacAddr::ZERO;
-        }
-    }
     Ok(LiveDevice {
         thread,
-        config: Some(config),
+        config: Some(file.config),
         running,
         sofar: file.sofar,
         errors: file.errors,

@@ -1,35 +1,32 @@
 //! [`RealProcfs`]: the kernel's `/proc/net/pktgen` (or any directory laid out like it).
 
+use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{InterfaceInfo, PgFile, Procfs, ProcfsError};
-use crate::model::MacAddr;
+use super::{netlink, InterfaceInfo, Interfaces, PgFile, Procfs, ProcfsError};
 
 /// The default pktgen directory.
 pub const DEFAULT_ROOT: &str = "/proc/net/pktgen";
-/// Where interface facts (MAC, up/down, queues) are read from.
-pub const DEFAULT_SYS_CLASS_NET: &str = "/sys/class/net";
 
-/// pktgen's procfs at `root`, with interface facts from `sys_class_net`.
+/// pktgen's procfs at `root`, with interface facts from rtnetlink (or a test tree).
 #[derive(Debug, Clone)]
 pub struct RealProcfs {
     root: PathBuf,
-    sys_class_net: PathBuf,
-    /// Interface facts come from `sys_class_net` alone (a test tree), not from netlink.
-    sysfs_only: bool,
+    /// Interface facts come from this tree, laid out like `/sys/class/net`, instead of
+    /// rtnetlink (tests).
+    sys_class_net: Option<PathBuf>,
     kernel_release: Option<String>,
 }
 
 impl RealProcfs {
-    /// pktgen at `root`; interfaces from `/sys/class/net`.
+    /// pktgen at `root`; interfaces from rtnetlink in this network namespace.
     pub fn new(root: impl Into<PathBuf>) -> RealProcfs {
         RealProcfs {
             root: root.into(),
-            sys_class_net: PathBuf::from(DEFAULT_SYS_CLASS_NET),
-            sysfs_only: false,
+            sys_class_net: None,
             kernel_release: None,
         }
     }
@@ -43,13 +40,12 @@ impl RealProcfs {
 
     /// Reads interface facts only from `dir`, laid out like `/sys/class/net` (tests).
     pub fn with_sys_class_net(mut self, dir: impl Into<PathBuf>) -> RealProcfs {
-        self.sys_class_net = dir.into();
-        self.sysfs_only = true;
+        self.sys_class_net = Some(dir.into());
         self
     }
 
-    fn sysfs_interface(&self, name: &str) -> Option<InterfaceInfo> {
-        let dir = self.sys_class_net.join(name);
+    fn sysfs_interface(tree: &Path, name: &str) -> Option<InterfaceInfo> {
+        let dir = tree.join(name);
         if !dir.exists() {
             return None;
         }
@@ -62,64 +58,17 @@ impl RealProcfs {
         Some(InterfaceInfo {
             mac,
             up,
-            tx_queues: self.sysfs_tx_queues(name),
+            tx_queues: Self::sysfs_tx_queues(&dir),
         })
     }
 
-    fn sysfs_tx_queues(&self, name: &str) -> Option<u32> {
-        fs::read_dir(self.sys_class_net.join(name).join("queues"))
-            .ok()
-            .map(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .filter(|e| e.file_name().to_string_lossy().starts_with("tx-"))
-                    .count() as u32
-            })
-    }
-
-    /// Interface facts of this process's network namespace, from netlink (`getifaddrs`).
-    ///
-    /// `/sys/class/net` shows the namespace sysfs was mounted in, which is not ours after a
-    /// plain `nsenter -n`/`unshare -n` (Mininet hosts do this): there it would list the host's
-    /// interfaces. sysfs is used only for the TX queue count, and only when it lists exactly
-    /// the interfaces netlink does.
-    fn netlink_interface(&self, name: &str) -> Result<Option<InterfaceInfo>, ProcfsError> {
-        let addrs: Vec<_> = nix::ifaddrs::getifaddrs()
-            .map_err(|e| ProcfsError::Io {
-                path: PathBuf::from("getifaddrs"),
-                error: e.into(),
-            })?
-            .collect();
-        let mine: Vec<_> = addrs.iter().filter(|a| a.interface_name == name).collect();
-        if mine.is_empty() {
-            return Ok(None);
-        }
-        let up = mine
-            .iter()
-            .any(|a| a.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP));
-        let mac = mine
-            .iter()
-            .find_map(|a| a.address.as_ref()?.as_link_addr()?.addr())
-            .map(MacAddr);
-        let netlink_names: std::collections::BTreeSet<&str> =
-            addrs.iter().map(|a| a.interface_name.as_str()).collect();
-        let sysfs_names: std::collections::BTreeSet<String> = fs::read_dir(&self.sys_class_net)
-            .map(|d| {
-                d.filter_map(Result::ok)
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let same_namespace = sysfs_names.len() == netlink_names.len()
-            && sysfs_names
-                .iter()
-                .all(|n| netlink_names.contains(n.as_str()));
-        let tx_queues = if same_namespace {
-            self.sysfs_tx_queues(name)
-        } else {
-            None
-        };
-        Ok(Some(InterfaceInfo { mac, up, tx_queues }))
+    fn sysfs_tx_queues(dir: &Path) -> Option<u32> {
+        fs::read_dir(dir.join("queues")).ok().map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with("tx-"))
+                .count() as u32
+        })
     }
 
     /// The pktgen directory.
@@ -201,12 +150,17 @@ impl Procfs for RealProcfs {
         }
     }
 
-    fn interface(&self, name: &str) -> Result<Option<InterfaceInfo>, ProcfsError> {
-        if self.sysfs_only {
-            Ok(self.sysfs_interface(name))
-        } else {
-            self.netlink_interface(name)
+    fn interfaces(&self, names: &BTreeSet<String>) -> Result<Interfaces, ProcfsError> {
+        if let Some(tree) = &self.sys_class_net {
+            return Ok(names
+                .iter()
+                .filter_map(|n| Some((n.clone(), Self::sysfs_interface(tree, n)?)))
+                .collect());
         }
+        netlink::query(names).map_err(|error| ProcfsError::Io {
+            path: PathBuf::from("rtnetlink"),
+            error,
+        })
     }
 
     fn kernel_release(&self) -> Option<String> {
@@ -216,21 +170,5 @@ impl Procfs for RealProcfs {
         fs::read_to_string("/proc/sys/kernel/osrelease")
             .ok()
             .map(|s| s.trim().to_owned())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn interfaces_come_from_this_network_namespace() {
-        let procfs = RealProcfs::new("/nonexistent");
-        let lo = procfs
-            .interface("lo")
-            .unwrap()
-            .expect("every namespace has lo");
-        assert_eq!(lo.mac, Some(MacAddr::ZERO));
-        assert!(procfs.interface("no-such-if0").unwrap().is_none());
     }
 }

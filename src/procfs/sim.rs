@@ -33,14 +33,14 @@
     clippy::cast_possible_wrap
 )]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::Ipv6Addr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard};
 
-use super::{InterfaceInfo, PgFile, Procfs, ProcfsError};
+use super::{InterfaceInfo, Interfaces, PgFile, Procfs, ProcfsError};
 use crate::kernel::KernelProfile;
 use crate::model::MacAddr;
 
@@ -436,6 +436,13 @@ impl SimProcfs {
             .insert(nth, Fault::Result(text.to_owned()));
     }
 
+    /// The interface `name` as [`Procfs::interfaces`] reports it, if it exists.
+    pub fn interface(&self, name: &str) -> Option<InterfaceInfo> {
+        self.interfaces(&BTreeSet::from([name.to_owned()]))
+            .ok()?
+            .remove(name)
+    }
+
     /// How many writes were attempted so far (failed ones included).
     pub fn write_count(&self) -> usize {
         self.lock().writes
@@ -808,12 +815,20 @@ impl Procfs for SimProcfs {
         }
     }
 
-    fn interface(&self, name: &str) -> Result<Option<InterfaceInfo>, ProcfsError> {
-        Ok(self.lock().interfaces.get(name).map(|iface| InterfaceInfo {
-            mac: Some(iface.mac),
-            up: iface.up,
-            tx_queues: Some(iface.tx_queues),
-        }))
+    fn interfaces(&self, names: &BTreeSet<String>) -> Result<Interfaces, ProcfsError> {
+        let sim = self.lock();
+        Ok(names
+            .iter()
+            .filter_map(|name| {
+                let iface = sim.interfaces.get(name)?;
+                let info = InterfaceInfo {
+                    mac: Some(iface.mac),
+                    up: iface.up,
+                    tx_queues: Some(iface.tx_queues),
+                };
+                Some((name.clone(), info))
+            })
+            .collect())
     }
 
     fn kernel_release(&self) -> Option<String> {
@@ -2189,8 +2204,8 @@ mod tests {
             sim.read(&t(0)).unwrap(),
             "Running: \nStopped: eth0@2 eth0@1 \nResult: OK: add_device=eth0@2\n"
         );
-        assert!(sim.interface("wan0").unwrap().is_some());
-        assert!(sim.interface("eth0").unwrap().is_none());
+        assert!(sim.interface("wan0").is_some());
+        assert!(sim.interface("eth0").is_none());
         // A new proc file cannot take the moved name.
         sim.add_interface("wan0x", MAC, true);
         assert!(!sim.rename_interface("wan0x", "wan0"));
@@ -2427,7 +2442,7 @@ mod tests {
         sim.advance(5);
         assert!(sim.running_devices().is_empty());
         assert!(result(&sim, &dev("eth0")).starts_with("OK: 5(c5+d0) usec, 5 (58byte,0frags)\n"));
-        let info = sim.interface("eth0").unwrap().unwrap();
+        let info = sim.interface("eth0").unwrap();
         assert_eq!(
             (info.mac, info.up, info.tx_queues),
             (Some(MAC), false, Some(1))
