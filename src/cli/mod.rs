@@ -2,6 +2,7 @@
 //! Exit codes are decided in `main.rs`.
 
 pub mod args;
+pub mod output;
 pub mod progress;
 pub mod render;
 pub mod saved_plan;
@@ -172,8 +173,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             }
             if let Some(out) = &a.out {
                 let saved = SavedPlan::new(&loaded.files, live_text(&live, &procfs)?, &plan)?;
-                std::fs::write(out, serde_json::to_string_pretty(&saved)?)
-                    .with_context(|| format!("writing {}", out.display()))?;
+                saved.write(out)?;
                 if !a.json {
                     writeln!(
                         stdout,
