@@ -32,6 +32,11 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Lock file shared by every pgstate process on this box (taken by apply, run, destroy
+    /// and watch). Must be pgstate's own lock, an empty file or a new path.
+    #[arg(long, global = true, value_name = "FILE", default_value = pgstate::lock::DEFAULT_LOCK_FILE)]
+    pub lock_file: PathBuf,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -93,9 +98,6 @@ pub struct WatchArgs {
     /// Converge once and exit (for cron and CI).
     #[arg(long)]
     pub once: bool,
-    /// Lock file shared by every pgstate process on this box.
-    #[arg(long, value_name = "FILE", default_value = pgstate::lock::DEFAULT_LOCK_FILE)]
-    pub lock_file: PathBuf,
     /// Seconds one reconcile waits for the lock (a busy lock is retried at the next tick).
     #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
     pub lock_timeout: f64,
@@ -175,12 +177,9 @@ pub struct ApplyArgs {
     pub lock: LockArgs,
 }
 
-/// The box lock.
+/// Waiting for the box lock (the lock file itself is the global `--lock-file`).
 #[derive(Debug, Args)]
 pub struct LockArgs {
-    /// Lock file shared by every pgstate process on this box.
-    #[arg(long, value_name = "FILE", default_value = pgstate::lock::DEFAULT_LOCK_FILE)]
-    pub lock_file: PathBuf,
     /// Seconds to wait for another pgstate to release the lock.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     pub lock_timeout: f64,

@@ -2,6 +2,7 @@
 //! Exit codes are decided in `main.rs`.
 
 pub mod args;
+pub mod output;
 pub mod progress;
 pub mod render;
 pub mod saved_plan;
@@ -41,10 +42,10 @@ pub enum Outcome {
     TrafficProblems,
 }
 
-fn take_lock(args: &args::LockArgs) -> Result<BoxLock> {
+fn take_lock(cli: &Cli, args: &args::LockArgs) -> Result<BoxLock> {
     let what = std::env::args().collect::<Vec<_>>().join(" ");
     let timeout = Duration::from_secs_f64(args.lock_timeout.max(0.0));
-    Ok(BoxLock::acquire(&args.lock_file, timeout, &what)?)
+    Ok(BoxLock::acquire(&cli.lock_file, timeout, &what)?)
 }
 
 /// SIGINT/SIGTERM set this flag instead of killing the process: apply stops between two
@@ -172,8 +173,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             }
             if let Some(out) = &a.out {
                 let saved = SavedPlan::new(&loaded.files, live_text(&live, &procfs)?, &plan)?;
-                std::fs::write(out, serde_json::to_string_pretty(&saved)?)
-                    .with_context(|| format!("writing {}", out.display()))?;
+                saved.write(out)?;
                 if !a.json {
                     writeln!(
                         stdout,
@@ -205,7 +205,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
                 None => load(&a.state)?,
             };
             let procfs = open_procfs(cli)?;
-            let _lock = take_lock(&a.lock)?;
+            let _lock = take_lock(cli, &a.lock)?;
             let interrupt = interrupt_flag()?;
             let report = converge(
                 cli,
@@ -227,7 +227,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             let loaded = load(&a.state)?;
             same_namespace_for_pgctrl(&cli.proc_root)?;
             let procfs = open_procfs(cli)?;
-            let _lock = take_lock(&a.lock)?;
+            let _lock = take_lock(cli, &a.lock)?;
             let interrupt = interrupt_flag()?;
             converge(cli, &procfs, &loaded, None, a.json, &interrupt, &mut stdout)?;
             if interrupt.load(std::sync::atomic::Ordering::SeqCst) {
@@ -297,7 +297,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             let mut loaded = load(&a.state)?;
             loaded.desired.devices.clear();
             let procfs = open_procfs(cli)?;
-            let _lock = take_lock(&a.lock)?;
+            let _lock = take_lock(cli, &a.lock)?;
             let interrupt = interrupt_flag()?;
             converge(cli, &procfs, &loaded, None, false, &interrupt, &mut stdout)?;
             Ok(Outcome::Ok)
@@ -338,7 +338,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
                 check_only: a.check_only,
                 refuse_disruptive: a.refuse_disruptive,
                 once: a.once,
-                lock_file: Some(a.lock_file.clone()),
+                lock_file: Some(cli.lock_file.clone()),
                 lock_timeout: Duration::from_secs_f64(a.lock_timeout.max(0.0)),
             };
             let shared: Arc<dyn Procfs + Send + Sync> = Arc::new(procfs);

@@ -48,6 +48,13 @@ impl SavedPlan {
         })
     }
 
+    /// Saves the plan to `path`: a new file, or one that holds a saved plan already. Any
+    /// other file there is refused untouched (see [`super::output`]).
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self)?;
+        super::output::write_output(path, text.as_bytes(), "a saved pgstate plan", is_saved_plan)
+    }
+
     /// Reads `path` if it is a saved plan; `None` for anything else (a state file).
     pub fn read(path: &Path) -> Result<Option<SavedPlan>> {
         if path.is_dir() {
@@ -86,4 +93,10 @@ impl SavedPlan {
         }
         Ok(())
     }
+}
+
+/// Whether `bytes` are a document `plan --out` wrote: JSON whose `kind` is [`KIND`].
+pub fn is_saved_plan(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .is_ok_and(|doc| doc.get("kind").and_then(serde_json::Value::as_str) == Some(KIND))
 }
