@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+pub mod bound;
+
 /// `(name, text)` of both transcripts in `../shared/pktgen/transcripts`.
 pub fn transcripts() -> Vec<(String, String)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/pktgen/transcripts");
