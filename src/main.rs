@@ -1,6 +1,8 @@
 //! The `pgstate` binary: parse the command line, set up logging, run, map the outcome to an
-//! exit code. Exit codes: 0 success; 1 error; 2 changes pending (`plan --detailed-exitcode`);
-//! 3 traffic ran but a stream reported an error or sent nothing (`run`).
+//! exit code. Exit codes: 0 success; 1 error, usage errors included; 2 changes pending
+//! (`plan --detailed-exitcode`, `watch --once --check-only`); 3 traffic ran but a stream
+//! reported an error or sent nothing (`run`). `diff --exit-code` answers like
+//! `git diff --exit-code`: 0 no differences, 1 differences, 2 error.
 
 mod cli;
 
@@ -41,11 +43,28 @@ fn main() -> ExitCode {
         Some(s) if s.starts_with("-out=") => format!("-{s}").into(),
         _ => a,
     });
-    let cli = Cli::parse_from(args);
+    let args: Vec<std::ffi::OsString> = args.collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` are not errors. Everything else is a usage error, and
+            // exits like any other error: clap's default, 2, is what `plan
+            // --detailed-exitcode` and `watch --once --check-only` use for "changes pending",
+            // so a CI job would read a typo such as `--jsn` as drift (Terraform exits 1).
+            let _ = e.print();
+            return if !e.use_stderr() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(error_code(diff_exit_code_requested(&args)))
+            };
+        }
+    };
     init_tracing(&cli);
+    let diff_exit_code = matches!(&cli.command, cli::args::Command::Diff(d) if d.exit_code);
     match cli::run(&cli) {
         Ok(cli::Outcome::Ok) => ExitCode::SUCCESS,
         Ok(cli::Outcome::Changes) => ExitCode::from(2),
+        Ok(cli::Outcome::Differences) => ExitCode::from(1),
         Ok(cli::Outcome::TrafficProblems) => ExitCode::from(3),
         Err(e) => {
             // A closed pipe (`pgstate show | head`) is not an error.
@@ -56,7 +75,24 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(error_code(diff_exit_code))
         }
     }
+}
+
+/// The exit code of an error: 1, except under `diff --exit-code`, where 1 already means
+/// "differences" and errors are 2 (as `git diff --exit-code` and `kubectl diff` use >1).
+fn error_code(diff_exit_code: bool) -> u8 {
+    if diff_exit_code {
+        2
+    } else {
+        1
+    }
+}
+
+/// Whether a command line that clap refused asked for `diff --exit-code`: its caller reads
+/// 1 as "differences", so even a usage error must exit 2 there.
+fn diff_exit_code_requested(args: &[std::ffi::OsString]) -> bool {
+    let has = |word: &str| args.iter().skip(1).any(|a| a == word);
+    has("diff") && has("--exit-code")
 }

@@ -313,3 +313,49 @@ fn start_and_stop_refuse_a_proc_root_of_another_network_namespace() {
     );
     assert!(err.contains(&format!("nsenter -t {pid} -n")), "{err}");
 }
+
+#[test]
+fn usage_errors_exit_one_never_the_changes_pending_code() {
+    // Issue 12.2: exit 2 means "changes pending" for `plan --detailed-exitcode` and
+    // `watch --once --check-only`; a typo must not read as drift.
+    let b = Box_::new();
+    for args in [
+        &["plan", "--detailed-exitcode", "--jsn", "s.yaml"][..],
+        &["watch", "--once", "--check-only", "--bogus", "s.yaml"][..],
+        &["plan"][..],
+        &["no-such-command"][..],
+    ] {
+        let out = b.run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("error:"), "{}", text(&out.stderr));
+    }
+    // Help and version are not errors.
+    let out = b.run(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("Usage:"), "{}", text(&out.stdout));
+    let out = b.run(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn diff_exit_code_is_one_for_differences_and_two_for_errors() {
+    // Issue 12.2: like `git diff --exit-code` and `kubectl diff`.
+    let b = Box_::new();
+    b.add_device(0, "eth0", "02:00:00:00:00:10");
+    let same = b.file("same.yaml", "devices:\n  eth0: {thread: 0}\n");
+    let other = b.file("other.yaml", "devices:\n  eth1: {thread: 1}\n");
+    let out = b.run(&["diff", "--exit-code", same.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = b.run(&["diff", "--exit-code", other.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("+  eth1:"), "{}", text(&out.stdout));
+    // Without the flag a difference is not a failure (as with plain `git diff`).
+    let out = b.run(&["diff", other.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    // Errors, usage errors included, are above 1.
+    let missing = b.dir.path().join("missing.yaml");
+    let out = b.run(&["diff", "--exit-code", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = b.run(&["diff", "--exit-code", "--jsn", same.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}

@@ -59,7 +59,7 @@ pub enum Command {
     /// Perform those writes, verify by reading back, roll back on failure.
     Apply(ApplyArgs),
     /// Unified diff of the live state against STATE, both as normalised state files.
-    Diff(StateArg),
+    Diff(DiffArgs),
     /// Print the live state as a state file.
     Show(ShowArgs),
     /// Check STATE offline: syntax, types, kernel ranges, cross-field rules.
@@ -138,6 +138,17 @@ pub struct DestroyArgs {
     /// Locking against other pgstate processes.
     #[command(flatten)]
     pub lock: LockArgs,
+}
+
+/// `diff` arguments.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// A YAML state file, or a directory of them.
+    pub state: PathBuf,
+    /// Exit 1 when there are differences, 0 when there are none and 2 on error (like
+    /// `git diff --exit-code` and `kubectl diff`).
+    #[arg(long)]
+    pub exit_code: bool,
 }
 
 /// A state file or directory.

@@ -38,6 +38,8 @@ pub enum Outcome {
     Ok,
     /// `plan --detailed-exitcode` found changes.
     Changes,
+    /// `diff --exit-code` found differences.
+    Differences,
     /// `run` finished, but a stream reported an error or sent nothing.
     TrafficProblems,
 }
@@ -383,10 +385,14 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
                 .to_string();
             if text.is_empty() {
                 writeln!(stdout, "No differences.")?;
-            } else {
-                write!(stdout, "{text}")?;
+                return Ok(Outcome::Ok);
             }
-            Ok(Outcome::Ok)
+            write!(stdout, "{text}")?;
+            Ok(if a.exit_code {
+                Outcome::Differences
+            } else {
+                Outcome::Ok
+            })
         }
     }
 }
