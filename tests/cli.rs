@@ -326,13 +326,26 @@ fn usage_errors_exit_one_never_the_changes_pending_code() {
         &["no-such-command"][..],
     ] {
         let out = b.run(args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out.stderr));
-        assert!(text(&out.stderr).contains("error:"), "{}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("error:"),
+            "{}",
+            text(&out.stderr)
+        );
     }
     // Help and version are not errors.
     let out = b.run(&["--help"]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(text(&out.stdout).contains("Usage:"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("Usage:"),
+        "{}",
+        text(&out.stdout)
+    );
     let out = b.run(&["--version"]);
     assert_eq!(out.status.code(), Some(0));
 }
@@ -348,7 +361,11 @@ fn diff_exit_code_is_one_for_differences_and_two_for_errors() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let out = b.run(&["diff", "--exit-code", other.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("+  eth1:"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("+  eth1:"),
+        "{}",
+        text(&out.stdout)
+    );
     // Without the flag a difference is not a failure (as with plain `git diff`).
     let out = b.run(&["diff", other.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
@@ -358,4 +375,64 @@ fn diff_exit_code_is_one_for_differences_and_two_for_errors() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let out = b.run(&["diff", "--exit-code", "--jsn", same.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+#[test]
+fn numeric_flags_refuse_values_that_used_to_panic_or_silently_become_zero() {
+    // Issue 12.1: `--lock-timeout inf` panicked with exit 101; `nan` and negative values
+    // became 0. Each is now a usage error naming the flag, and nothing is written.
+    let b = Box_::new();
+    let lock = b.dir.path().join("lock").display().to_string();
+    let state = b.file("s.yaml", "devices:\n  eth0: {thread: 0}\n");
+    let state = state.to_str().unwrap();
+    for (cmd, flag) in [
+        ("apply", "--lock-timeout"),
+        ("destroy", "--lock-timeout"),
+        ("run", "--lock-timeout"),
+        ("run", "--duration"),
+        ("watch", "--poll-interval"),
+        ("watch", "--lock-timeout"),
+        ("watch", "--debounce"),
+    ] {
+        for value in ["inf", "1e300", "1e20", "nan", "-1", "-0.5", "soon"] {
+            let arg = format!("{flag}={value}");
+            let out = b.run(
+                &[cmd, "--lock-file", &lock, "--once", &arg, state][..]
+                    .iter()
+                    .copied()
+                    .filter(|a| *a != "--once" || cmd == "watch")
+                    .collect::<Vec<_>>(),
+            );
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{cmd} {arg}: {err}");
+            assert!(
+                err.contains(&format!("invalid value '{value}' for '{flag}")),
+                "{cmd} {arg}: {err}"
+            );
+            assert!(!err.contains("panicked"), "{err}");
+        }
+    }
+    assert!(!b.pg().join("eth0").exists(), "nothing may be written");
+    // Durations are humantime-style everywhere; a bare number is still seconds where it was.
+    let empty = b.file("empty.yaml", "devices: {}\n");
+    let empty = empty.to_str().unwrap();
+    let out = b.run(&["apply", "--lock-file", &lock, "--lock-timeout", "2s", empty]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = b.run(&[
+        "apply",
+        "--lock-file",
+        &lock,
+        "--lock-timeout",
+        "0.5",
+        empty,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // --debounce used to be milliseconds: a bare number is refused, not read 1000x longer.
+    let out = b.run(&["watch", "--once", "--debounce", "300", state]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("write 300ms"),
+        "{}",
+        text(&out.stderr)
+    );
 }

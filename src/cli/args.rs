@@ -1,8 +1,11 @@
 //! Command-line arguments (clap derive).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use super::duration;
 
 /// Declarative configuration for the Linux kernel packet generator (pktgen).
 #[derive(Debug, Parser)]
@@ -83,12 +86,14 @@ pub enum Command {
 pub struct WatchArgs {
     /// A YAML state file, or a directory of them.
     pub state: PathBuf,
-    /// Quiet time after the last file event before re-reading, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = pgstate::watch::DEFAULT_DEBOUNCE_MS)]
-    pub debounce: u64,
-    /// Seconds between two looks at the live state (drift repair).
-    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
-    pub poll_interval: f64,
+    /// Quiet time after the last file event before re-reading (0 to 1h).
+    #[arg(long, value_name = "DURATION", default_value = "300ms",
+          value_parser = duration::DEBOUNCE.parser())]
+    pub debounce: Duration,
+    /// Time between two looks at the live state, for drift repair (10ms to 1day).
+    #[arg(long, value_name = "DURATION", default_value = "5s",
+          value_parser = duration::POLL_INTERVAL.parser())]
+    pub poll_interval: Duration,
     /// Only report drift and pending changes; never write.
     #[arg(long, visible_alias = "no-repair")]
     pub check_only: bool,
@@ -98,9 +103,10 @@ pub struct WatchArgs {
     /// Converge once and exit (for cron and CI).
     #[arg(long)]
     pub once: bool,
-    /// Seconds one reconcile waits for the lock (a busy lock is retried at the next tick).
-    #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
-    pub lock_timeout: f64,
+    /// How long one reconcile waits for the lock (a busy lock is retried at the next tick).
+    #[arg(long, value_name = "DURATION", default_value = "0s",
+          value_parser = duration::LOCK_TIMEOUT.parser())]
+    pub lock_timeout: Duration,
 }
 
 /// Only `--json`.
@@ -116,9 +122,9 @@ pub struct JsonArg {
 pub struct RunArgs {
     /// A YAML state file, or a directory of them.
     pub state: PathBuf,
-    /// Stop after this many seconds (needed for `count: 0` streams).
-    #[arg(long, value_name = "SECONDS")]
-    pub duration: Option<f64>,
+    /// Stop after this long (needed for `count: 0` streams; up to 365days).
+    #[arg(long, value_name = "DURATION", value_parser = duration::RUN_DURATION.parser())]
+    pub duration: Option<Duration>,
     /// Machine-readable results on stdout.
     #[arg(long)]
     pub json: bool,
@@ -191,9 +197,10 @@ pub struct ApplyArgs {
 /// Waiting for the box lock (the lock file itself is the global `--lock-file`).
 #[derive(Debug, Args)]
 pub struct LockArgs {
-    /// Seconds to wait for another pgstate to release the lock.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
-    pub lock_timeout: f64,
+    /// How long to wait for another pgstate to release the lock (up to 1day).
+    #[arg(long, value_name = "DURATION", default_value = "10s",
+          value_parser = duration::LOCK_TIMEOUT.parser())]
+    pub lock_timeout: Duration,
 }
 
 /// `show` arguments.
@@ -202,4 +209,128 @@ pub struct ShowArgs {
     /// JSON instead of YAML.
     #[arg(long)]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use proptest::prelude::*;
+
+    /// Every flag of every subcommand that takes a number (all of them are durations now),
+    /// found by walking clap's command tree, so that a new numeric flag is fuzzed too.
+    fn numeric_flags() -> Vec<(String, String)> {
+        let mut cli = Cli::command();
+        // Number of values and propagated global flags are only known once built.
+        cli.build();
+        let mut out = Vec::new();
+        for sub in cli.get_subcommands() {
+            for arg in sub.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values());
+                let textual = arg.get_value_names().is_some_and(|names| {
+                    names
+                        .iter()
+                        .any(|n| ["DIR", "FILE", "RELEASE"].contains(&n.as_str()))
+                });
+                if takes_value && !textual && arg.get_possible_values().is_empty() {
+                    out.push((sub.get_name().to_owned(), format!("--{long}")));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_numeric_flags_are_the_durations() {
+        let mut flags = numeric_flags();
+        flags.sort();
+        let expected = [
+            ("apply", "--lock-timeout"),
+            ("destroy", "--lock-timeout"),
+            ("run", "--duration"),
+            ("run", "--lock-timeout"),
+            ("watch", "--debounce"),
+            ("watch", "--lock-timeout"),
+            ("watch", "--poll-interval"),
+        ];
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect();
+        assert_eq!(flags, expected);
+    }
+
+    fn durations(cli: &Cli) -> Vec<Duration> {
+        match &cli.command {
+            Command::Apply(a) => vec![a.lock.lock_timeout],
+            Command::Destroy(a) => vec![a.lock.lock_timeout],
+            Command::Run(a) => vec![a.lock.lock_timeout]
+                .into_iter()
+                .chain(a.duration)
+                .collect(),
+            Command::Watch(a) => vec![a.debounce, a.poll_interval, a.lock_timeout],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Numbers in every spelling a user or a script might produce, plus any text.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<f64>().prop_map(|f| f.to_string()),
+            any::<f64>().prop_map(|f| format!("{f:e}")),
+            any::<i64>().prop_map(|i| i.to_string()),
+            any::<u64>().prop_map(|i| i.to_string()),
+            (
+                any::<u64>(),
+                prop::sample::select(vec!["ns", "us", "ms", "s", "m", "h", "d", "w", "y"])
+            )
+                .prop_map(|(n, u)| format!("{n}{u}")),
+            prop::sample::select(vec![
+                "inf",
+                "-inf",
+                "infinity",
+                "nan",
+                "NaN",
+                "-0",
+                "1e300",
+                "1e20",
+                "-1",
+                "",
+                " ",
+                "1.5.5",
+                "0x10",
+                "5 s",
+                "1h 30m",
+                "18446744073709551616s",
+            ])
+            .prop_map(str::to_owned),
+            ".*",
+        ]
+    }
+
+    proptest! {
+        /// Issue 12.1: no value of any numeric flag panics; a value is either refused with a
+        /// message or gives a duration within the flag's range, which `Instant` arithmetic in
+        /// the lock, run and watch loops can add without overflow.
+        #[test]
+        fn no_numeric_flag_value_panics(index in 0usize..7, value in value()) {
+            let flags = numeric_flags();
+            let (sub, flag) = &flags[index % flags.len()];
+            let arg = format!("{flag}={value}");
+            let parsed = Cli::try_parse_from(["pgstate", sub.as_str(), arg.as_str(), "s.yaml"]);
+            match parsed {
+                Ok(cli) => {
+                    for d in durations(&cli) {
+                        prop_assert!(d <= Duration::from_secs(366 * 24 * 3600), "{arg}: {d:?}");
+                        prop_assert!(std::time::Instant::now().checked_add(d).is_some());
+                    }
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    prop_assert!(message.contains("error:"), "{message}");
+                }
+            }
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! Exit codes are decided in `main.rs`.
 
 pub mod args;
+pub mod duration;
 pub mod output;
 pub mod progress;
 pub mod render;
@@ -12,7 +13,6 @@ use std::path::Path;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 
@@ -46,8 +46,7 @@ pub enum Outcome {
 
 fn take_lock(cli: &Cli, args: &args::LockArgs) -> Result<BoxLock> {
     let what = std::env::args().collect::<Vec<_>>().join(" ");
-    let timeout = Duration::from_secs_f64(args.lock_timeout.max(0.0));
-    Ok(BoxLock::acquire(&cli.lock_file, timeout, &what)?)
+    Ok(BoxLock::acquire(&cli.lock_file, args.lock_timeout, &what)?)
 }
 
 /// SIGINT/SIGTERM set this flag instead of killing the process: apply stops between two
@@ -249,7 +248,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
                 );
             }
             let opts = RunOptions {
-                duration: a.duration.map(|d| Duration::from_secs_f64(d.max(0.0))),
+                duration: a.duration,
                 interrupt,
                 ..RunOptions::default()
             };
@@ -335,13 +334,13 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hangup))
                 .context("installing the SIGHUP handler")?;
             let config = WatchConfig {
-                debounce: Duration::from_millis(a.debounce),
-                poll_interval: Duration::from_secs_f64(a.poll_interval.max(0.01)),
+                debounce: a.debounce,
+                poll_interval: a.poll_interval,
                 check_only: a.check_only,
                 refuse_disruptive: a.refuse_disruptive,
                 once: a.once,
                 lock_file: Some(cli.lock_file.clone()),
-                lock_timeout: Duration::from_secs_f64(a.lock_timeout.max(0.0)),
+                lock_timeout: a.lock_timeout,
             };
             let shared: Arc<dyn Procfs + Send + Sync> = Arc::new(procfs);
             let summary = pgstate::watch::watch(shared, &a.state, config, &terminate, &hangup)
