@@ -436,3 +436,39 @@ fn numeric_flags_refuse_values_that_used_to_panic_or_silently_become_zero() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn validate_dash_reads_the_standard_input() {
+    // Issue 12.10: `validate -` reads the state from stdin, with located errors.
+    use std::io::Write as _;
+    let validate = |input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pgstate"))
+            .args(["validate", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = validate("devices:\n  eth0: {thread: 0}\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("<stdin>: valid"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = validate("devices:\n  eth0: {thread: 0, cont: 5}\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("<stdin>:2:21: devices.eth0.cont: unknown key `cont`"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -26,7 +26,8 @@ fn section(toml: &str, name: &str) -> Option<Vec<String>> {
 fn the_licence_files_match_cargo_toml() {
     let toml = read("Cargo.toml");
     assert!(
-        toml.lines().any(|l| l.trim() == r#"license = "MIT OR Apache-2.0""#),
+        toml.lines()
+            .any(|l| l.trim() == r#"license = "MIT OR Apache-2.0""#),
         "Cargo.toml's licence changed; update LICENSE-* and this test"
     );
     let mit = read("LICENSE-MIT");
@@ -49,6 +50,9 @@ fn release_builds_carry_no_debug_info_and_release_debug_does() {
         );
     }
     let debug = section(&toml, "profile.release-debug").expect("[profile.release-debug]");
-    assert!(debug.contains(&r#"inherits = "release""#.to_owned()), "{debug:?}");
+    assert!(
+        debug.contains(&r#"inherits = "release""#.to_owned()),
+        "{debug:?}"
+    );
     assert!(debug.iter().any(|l| l.starts_with("debug")), "{debug:?}");
 }

@@ -66,7 +66,7 @@ pub enum Command {
     /// Print the live state as a state file.
     Show(ShowArgs),
     /// Check STATE offline: syntax, types, kernel ranges, cross-field rules.
-    Validate(StateArg),
+    Validate(ValidateArgs),
     /// Converge to STATE like apply, then start traffic, show progress and print results.
     Run(RunArgs),
     /// Stop running traffic (from any shell) and wait until every thread is idle.
@@ -157,10 +157,10 @@ pub struct DiffArgs {
     pub exit_code: bool,
 }
 
-/// A state file or directory.
+/// `validate` arguments.
 #[derive(Debug, Args)]
-pub struct StateArg {
-    /// A YAML state file, or a directory of them.
+pub struct ValidateArgs {
+    /// A YAML state file, a directory of them, or `-` for the standard input.
     pub state: PathBuf,
 }
 

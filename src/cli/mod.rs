@@ -86,6 +86,33 @@ fn load(path: &Path) -> Result<LoadedState> {
     spec::load_path(path).map_err(anyhow::Error::new)
 }
 
+/// Loads STATE, or the standard input when STATE is `-` (its diagnostics name `<stdin>`).
+fn load_or_stdin(path: &Path) -> Result<LoadedState> {
+    if path != Path::new("-") {
+        return load(path);
+    }
+    // Bounded like a state file: a pipe of /dev/zero must not fill memory.
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::io::stdin().lock(), spec::MAX_STATE_FILE_BYTES + 1),
+        &mut bytes,
+    )
+    .context("reading the state from standard input")?;
+    if bytes.len() as u64 > spec::MAX_STATE_FILE_BYTES {
+        anyhow::bail!(
+            "<stdin>: the state is more than {} bytes; state files are limited to that (8 MiB)",
+            spec::MAX_STATE_FILE_BYTES
+        );
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "<stdin>: the state is not UTF-8: byte offset {} is not part of a UTF-8 character",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    spec::load_texts(&[(Path::new("<stdin>"), text.as_str())]).map_err(anyhow::Error::new)
+}
+
 /// Opens the pktgen directory, loading the module once if the default one is missing.
 fn open_procfs(cli: &Cli) -> Result<RealProcfs> {
     let mut procfs =
@@ -153,11 +180,15 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
     let mut stdout = std::io::stdout().lock();
     match &cli.command {
         Command::Validate(a) => {
-            let loaded = load(&a.state)?;
+            let loaded = load_or_stdin(&a.state)?;
+            let name = if a.state == Path::new("-") {
+                "<stdin>".to_owned()
+            } else {
+                a.state.display().to_string()
+            };
             writeln!(
                 stdout,
-                "{}: valid ({} devices in {} files)",
-                a.state.display(),
+                "{name}: valid ({} devices in {} files)",
                 loaded.desired.devices.len(),
                 loaded.files.len()
             )?;
