@@ -8,7 +8,6 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use cli::args::{Cli, LogFormat};
@@ -44,7 +43,7 @@ fn main() -> ExitCode {
         _ => a,
     });
     let args: Vec<std::ffi::OsString> = args.collect();
-    let cli = match Cli::try_parse_from(&args) {
+    let cli = match Cli::parse_args(args.iter().cloned()) {
         Ok(cli) => cli,
         Err(e) => {
             // `--help` and `--version` are not errors. Everything else is a usage error, and

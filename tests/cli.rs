@@ -472,3 +472,45 @@ fn validate_dash_reads_the_standard_input() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn each_help_lists_its_own_options_first_and_omits_the_ones_it_ignores() {
+    // Issue 12.10.
+    let help = |cmd: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_pgstate"))
+            .args([cmd, "--help"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        text(&out.stdout)
+    };
+    let apply = help("apply");
+    let own = apply.find("--lock-timeout").unwrap();
+    let global = apply.find("Global options:").unwrap();
+    assert!(own < global, "{apply}");
+    assert!(apply[global..].contains("--proc-root"), "{apply}");
+    assert!(apply[global..].contains("--lock-file"), "{apply}");
+    let validate = help("validate");
+    assert!(!validate.contains("--proc-root"), "{validate}");
+    assert!(!validate.contains("--lock-file"), "{validate}");
+    for cmd in ["plan", "show", "diff", "status", "stop", "clear-counters"] {
+        let h = help(cmd);
+        assert!(h.contains("--proc-root"), "{cmd}: {h}");
+        assert!(!h.contains("--lock-file"), "{cmd}: {h}");
+    }
+    for cmd in ["run", "destroy", "watch"] {
+        assert!(help(cmd).contains("--lock-file"), "{cmd}");
+    }
+    // Hidden is not refused: one set of options still works for every command.
+    let b = Box_::new();
+    let state = b.file("s.yaml", "devices: {}\n");
+    let out = b.run(&[
+        "validate",
+        "--lock-file",
+        "/nonexistent/lock",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = b.run(&["show", "--lock-file", "/nonexistent/lock"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}

@@ -7,12 +7,57 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use super::duration;
 
+/// The help heading of the options every subcommand takes; each subcommand's own options
+/// come first, under "Options".
+const GLOBAL: &str = "Global options";
+
+/// Global options that a subcommand ignores, hidden from its help (still accepted, so that a
+/// script can pass the same options to every pgstate command).
+const IGNORED_GLOBALS: &[(&str, &[&str])] = &[
+    ("validate", &["proc_root", "lock_file"]),
+    ("plan", &["lock_file"]),
+    ("diff", &["lock_file"]),
+    ("show", &["lock_file"]),
+    ("stop", &["lock_file"]),
+    ("status", &["lock_file"]),
+    ("clear-counters", &["lock_file"]),
+];
+
+impl Cli {
+    /// The command line as clap sees it, with each subcommand's ignored globals hidden.
+    pub fn command_for_help() -> clap::Command {
+        use clap::CommandFactory as _;
+        let mut cmd = Cli::command();
+        for (sub, ignored) in IGNORED_GLOBALS {
+            // A subcommand's own copy of a global takes the global's place there (clap does
+            // not propagate a global into a subcommand that has an argument of that id).
+            let hidden: Vec<clap::Arg> = cmd
+                .get_arguments()
+                .filter(|a| ignored.contains(&a.get_id().as_str()))
+                .map(|a| a.clone().hide(true))
+                .collect();
+            cmd = cmd.mut_subcommand(*sub, |s| s.args(hidden));
+        }
+        cmd
+    }
+
+    /// Parses `args` like [`Parser::try_parse_from`], with [`Cli::command_for_help`]'s help.
+    pub fn parse_args(
+        args: impl IntoIterator<Item = std::ffi::OsString>,
+    ) -> Result<Cli, clap::Error> {
+        use clap::FromArgMatches as _;
+        let mut cmd = Cli::command_for_help();
+        let matches = cmd.try_get_matches_from_mut(args)?;
+        Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
+    }
+}
+
 /// Declarative configuration for the Linux kernel packet generator (pktgen).
 #[derive(Debug, Parser)]
 #[command(name = "pgstate", version, about, propagate_version = true)]
 pub struct Cli {
     /// The pktgen directory.
-    #[arg(long, global = true, default_value = pgstate::procfs::real::DEFAULT_ROOT, value_name = "DIR")]
+    #[arg(long, global = true, default_value = pgstate::procfs::real::DEFAULT_ROOT, value_name = "DIR", help_heading = GLOBAL)]
     pub proc_root: PathBuf,
 
     /// Where interface facts (MAC, up/down, queues) are read from.
@@ -24,20 +69,20 @@ pub struct Cli {
     pub kernel_release: Option<String>,
 
     /// More output: -v shows the exact writes, -vv debug logs.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
 
     /// Only errors.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     pub quiet: bool,
 
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, help_heading = GLOBAL)]
     pub log_format: LogFormat,
 
     /// Lock file shared by every pgstate process on this box (taken by apply, run, destroy
     /// and watch). Must be pgstate's own lock, an empty file or a new path.
-    #[arg(long, global = true, value_name = "FILE", default_value = pgstate::lock::DEFAULT_LOCK_FILE)]
+    #[arg(long, global = true, value_name = "FILE", default_value = pgstate::lock::DEFAULT_LOCK_FILE, help_heading = GLOBAL)]
     pub lock_file: PathBuf,
 
     /// What to do.
@@ -318,7 +363,7 @@ mod tests {
             let flags = numeric_flags();
             let (sub, flag) = &flags[index % flags.len()];
             let arg = format!("{flag}={value}");
-            let parsed = Cli::try_parse_from(["pgstate", sub.as_str(), arg.as_str(), "s.yaml"]);
+            let parsed = Cli::parse_args(["pgstate", sub.as_str(), arg.as_str(), "s.yaml"].map(Into::into));
             match parsed {
                 Ok(cli) => {
                     for d in durations(&cli) {
