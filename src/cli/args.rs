@@ -363,7 +363,8 @@ mod tests {
             let flags = numeric_flags();
             let (sub, flag) = &flags[index % flags.len()];
             let arg = format!("{flag}={value}");
-            let parsed = Cli::parse_args(["pgstate", sub.as_str(), arg.as_str(), "s.yaml"].map(Into::into));
+            let argv = ["pgstate", sub.as_str(), arg.as_str(), "s.yaml"];
+            let parsed = Cli::parse_args(argv.map(Into::into));
             match parsed {
                 Ok(cli) => {
                     for d in durations(&cli) {
