@@ -26,9 +26,12 @@ fn init_tracing(cli: &Cli) {
         (false, _) => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Colour only where a person reads it: not in the journal, a pipe or a file (where
+    // `^[[33m WARN^[[0m` is noise), and never with NO_COLOR set unless asked for.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(cli::stderr_color(cli.color));
     match cli.log_format {
         LogFormat::Text => builder.without_time().with_target(false).init(),
         LogFormat::Json => builder.json().init(),
@@ -73,7 +76,7 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
+            eprintln!("{}: {e:#}", cli::error_label(cli::stderr_color(cli.color)));
             ExitCode::from(error_code(diff_exit_code))
         }
     }

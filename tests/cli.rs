@@ -514,3 +514,79 @@ fn each_help_lists_its_own_options_first_and_omits_the_ones_it_ignores() {
     let out = b.run(&["show", "--lock-file", "/nonexistent/lock"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+/// Runs the binary with `args` (plus the box's options), stderr to a pipe or, with
+/// `terminal`, everything on a pseudo-terminal (util-linux `script`); returns what it printed.
+fn logs(b: &Box_, args: &[&str], env: &[(&str, &str)], terminal: bool) -> String {
+    let mut argv: Vec<String> = vec![env!("CARGO_BIN_EXE_pgstate").into()];
+    argv.extend(args.iter().map(|a| (*a).to_owned()));
+    argv.extend([
+        "--proc-root".into(),
+        b.pg().display().to_string(),
+        "--lock-file".into(),
+        b.dir.path().join("lock").display().to_string(),
+    ]);
+    let mut cmd = if terminal {
+        let mut c = Command::new("script");
+        c.args(["-qec", &argv.join(" "), "/dev/null"]);
+        c
+    } else {
+        let mut c = Command::new(&argv[0]);
+        c.args(&argv[1..]);
+        c
+    };
+    cmd.env_remove("NO_COLOR")
+        .env_remove("CLICOLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("RUST_LOG")
+        .env("TERM", "xterm");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .expect("script (util-linux) runs the binary on a terminal");
+    format!("{}{}", text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    // Issue 12.4: the journal got `^[[32m INFO^[[0m`.
+    let b = Box_::new();
+    let state = b.file("s.yaml", "devices: {}\n");
+    let watch = ["watch", "--once", "--check-only", state.to_str().unwrap()];
+    let esc = |s: &str| s.contains('\x1b');
+    let piped = logs(&b, &watch, &[], false);
+    assert!(piped.contains("INFO"), "{piped}");
+    assert!(!esc(&piped), "{piped:?}");
+    let tty = logs(&b, &watch, &[], true);
+    assert!(tty.contains("INFO") && esc(&tty), "{tty:?}");
+    let no_color = logs(&b, &watch, &[("NO_COLOR", "1")], true);
+    assert!(no_color.contains("INFO") && !esc(&no_color), "{no_color:?}");
+    let never = logs(
+        &b,
+        &[&["--color", "never"][..], &watch[..]].concat(),
+        &[],
+        true,
+    );
+    assert!(never.contains("INFO") && !esc(&never), "{never:?}");
+    let always = logs(
+        &b,
+        &[&["--color=always"][..], &watch[..]].concat(),
+        &[],
+        false,
+    );
+    assert!(always.contains("INFO") && esc(&always), "{always:?}");
+    // The error label is coloured on a terminal only, pgstate's and clap's alike.
+    for args in [
+        &["validate", "/nonexistent.yaml"][..],
+        &["plan", "--jsn"][..],
+    ] {
+        let err = logs(&b, args, &[], false);
+        assert!(err.contains("error:") && !esc(&err), "{err:?}");
+        let err = logs(&b, args, &[], true);
+        assert!(err.contains("error") && esc(&err), "{err:?}");
+        let err = logs(&b, &[&["--color", "never"][..], args].concat(), &[], true);
+        assert!(err.contains("error:") && !esc(&err), "{err:?}");
+    }
+}

@@ -46,7 +46,9 @@ impl Cli {
         args: impl IntoIterator<Item = std::ffi::OsString>,
     ) -> Result<Cli, clap::Error> {
         use clap::FromArgMatches as _;
-        let mut cmd = Cli::command_for_help();
+        let args: Vec<std::ffi::OsString> = args.into_iter().collect();
+        // clap prints its own errors and help before `--color` is parsed: look for it first.
+        let mut cmd = Cli::command_for_help().color(color_in(&args));
         let matches = cmd.try_get_matches_from_mut(args)?;
         Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
     }
@@ -80,6 +82,11 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, help_heading = GLOBAL)]
     pub log_format: LogFormat,
 
+    /// Colour on stderr: auto (only on a terminal, and not with NO_COLOR set), always,
+    /// never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = clap::ColorChoice::Auto, help_heading = GLOBAL)]
+    pub color: clap::ColorChoice,
+
     /// Lock file shared by every pgstate process on this box (taken by apply, run, destroy
     /// and watch). Must be pgstate's own lock, an empty file or a new path.
     #[arg(long, global = true, value_name = "FILE", default_value = pgstate::lock::DEFAULT_LOCK_FILE, help_heading = GLOBAL)]
@@ -88,6 +95,26 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The `--color` given in `args` (the last one wins, as clap would have it), or auto.
+fn color_in(args: &[std::ffi::OsString]) -> clap::ColorChoice {
+    let mut choice = clap::ColorChoice::Auto;
+    let mut next_is_value = false;
+    for arg in args.iter().filter_map(|a| a.to_str()) {
+        let value = if next_is_value {
+            Some(arg)
+        } else {
+            arg.strip_prefix("--color=")
+        };
+        next_is_value = arg == "--color";
+        if let Some(v) =
+            value.and_then(|v| <clap::ColorChoice as ValueEnum>::from_str(v, false).ok())
+        {
+            choice = v;
+        }
+    }
+    choice
 }
 
 /// Log formats.

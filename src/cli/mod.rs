@@ -44,6 +44,30 @@ pub enum Outcome {
     TrafficProblems,
 }
 
+/// Whether to colour what goes to stderr: `--color`, and for `auto` the terminal test and the
+/// `NO_COLOR`/`CLICOLOR`/`CLICOLOR_FORCE`/`TERM` conventions (anstream).
+pub fn stderr_color(choice: clap::ColorChoice) -> bool {
+    let choice = match choice {
+        clap::ColorChoice::Always => anstream::ColorChoice::Always,
+        clap::ColorChoice::Never => anstream::ColorChoice::Never,
+        clap::ColorChoice::Auto => anstream::ColorChoice::Auto,
+    };
+    choice.write_global();
+    anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never
+}
+
+/// `error`, bold red when colour is on, as clap and rustc print it.
+pub fn error_label(color: bool) -> String {
+    if color {
+        let style = anstyle::Style::new()
+            .bold()
+            .fg_color(Some(anstyle::AnsiColor::Red.into()));
+        format!("{style}error{style:#}")
+    } else {
+        "error".to_owned()
+    }
+}
+
 fn take_lock(cli: &Cli, args: &args::LockArgs) -> Result<BoxLock> {
     let what = std::env::args().collect::<Vec<_>>().join(" ");
     Ok(BoxLock::acquire(&cli.lock_file, args.lock_timeout, &what)?)
