@@ -193,16 +193,153 @@ fn invalid_states_fail_with_located_errors_and_exit_one() {
 }
 
 #[test]
-fn a_missing_pktgen_directory_is_a_clear_error() {
+fn a_proc_root_that_does_not_exist_is_a_missing_path_not_an_unloaded_module() {
+    // Issue 12.3: only a missing directory named `pktgen` means the module is not loaded.
+    let b = Box_::new();
+    let typo = b.dir.path().join("pktgne");
+    let out = Command::new(env!("CARGO_BIN_EXE_pgstate"))
+        .args(["show", "--proc-root", typo.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("--proc-root {} does not exist", typo.display())),
+        "{err}"
+    );
+    assert!(!err.contains("not loaded"), "{err}");
+}
+
+/// A stand-in for modprobe that logs its call, says something on stderr and, with `load`,
+/// creates the pktgen directory as the module would.
+fn fake_modprobe(b: &Box_, load: bool) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let log = b.dir.path().join("modprobe.log");
+    let script = b.dir.path().join("modprobe");
+    let pg = b.pg().display().to_string();
+    let body = if load {
+        format!(
+            "mkdir -p {pg} && printf 'Packet Generator\\n' > {pg}/pgctrl && printf 'Running: \\nStopped: \\nResult: NA\\n' > {pg}/kpktgend_0\necho 'modprobe: noise on stderr' >&2\n"
+        )
+    } else {
+        "echo 'modprobe: FATAL: Module pktgen not found in directory /lib/modules/x' >&2\nexit 1\n"
+            .to_owned()
+    };
+    fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n{body}", log.display()),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    (script, log)
+}
+
+#[test]
+fn reads_never_load_the_module_and_see_an_empty_box() {
+    // Issue 12.3: plan, show, diff, status, validate (and destroy, stop, clear-counters,
+    // watch --check-only, which have nothing to change) never run modprobe.
     let b = Box_::new();
     fs::remove_dir_all(b.pg()).unwrap();
-    let out = b.run(&["show"]);
-    assert_eq!(out.status.code(), Some(1));
+    let (modprobe, log) = fake_modprobe(&b, true);
+    let modprobe = modprobe.to_str().unwrap();
+    let lock = b.dir.path().join("lock").display().to_string();
+    let state = b.file("s.yaml", "devices:\n  eth0: {thread: 0, count: 5}\n");
+    let state = state.to_str().unwrap();
+    let with = |args: &[&str]| {
+        let mut all = vec!["--modprobe", modprobe, "--lock-file", &lock];
+        all.extend_from_slice(args);
+        b.run(&all)
+    };
+
+    let out = with(&["show"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "devices: {}\n");
     assert!(
-        text(&out.stderr).contains("the pktgen module is not loaded"),
+        text(&out.stderr).contains("pktgen is not loaded: nothing configured"),
         "{}",
         text(&out.stderr)
     );
+    // plan shows everything as to be added.
+    let out = with(&["plan", "--detailed-exitcode", state]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("    + eth0 (thread 0)\n"), "{stdout}");
+    assert!(stdout.contains("Plan: 1 to add"), "{stdout}");
+    let out = with(&["diff", state]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("+  eth0:"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = with(&["status"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "No pktgen devices.\n");
+    for args in [
+        &["validate", state][..],
+        &["destroy", "--yes", state][..],
+        &["stop"][..],
+        &["clear-counters"][..],
+        &["watch", "--once", "--check-only", state][..],
+    ] {
+        let args: Vec<&str> = args.iter().copied().filter(|a| *a != "--yes").collect();
+        let out = with(&args);
+        assert!(
+            matches!(out.status.code(), Some(0 | 2)),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert!(!log.exists(), "a read ran modprobe");
+    assert!(!b.pg().exists());
+}
+
+#[test]
+fn changes_load_the_module_say_so_and_keep_modprobe_quiet() {
+    // Issue 12.3.
+    let b = Box_::new();
+    fs::remove_dir_all(b.pg()).unwrap();
+    let lock = b.dir.path().join("lock").display().to_string();
+    let state = b.file("s.yaml", "devices: {}\n");
+    let (modprobe, log) = fake_modprobe(&b, false);
+    let out = b.run(&[
+        "apply",
+        "--modprobe",
+        modprobe.to_str().unwrap(),
+        "--lock-file",
+        &lock,
+        state.to_str().unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("loading the pktgen module (modprobe pktgen)"),
+        "{err}"
+    );
+    // modprobe's own words are part of the error, not loose lines of their own.
+    assert!(
+        err.contains("`modprobe pktgen` failed: modprobe: FATAL: Module pktgen not found"),
+        "{err}"
+    );
+    assert!(!err.lines().any(|l| l.starts_with("modprobe:")), "{err}");
+    assert_eq!(fs::read_to_string(&log).unwrap(), "pktgen\n");
+
+    fs::remove_file(&log).unwrap();
+    let (modprobe, log) = fake_modprobe(&b, true);
+    let out = b.run(&[
+        "apply",
+        "--modprobe",
+        modprobe.to_str().unwrap(),
+        "--lock-file",
+        &lock,
+        state.to_str().unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("loading the pktgen module"), "{err}");
+    assert!(!err.contains("noise"), "{err}");
+    assert_eq!(fs::read_to_string(&log).unwrap(), "pktgen\n");
+    assert!(b.pg().join("pgctrl").exists());
 }
 
 #[test]

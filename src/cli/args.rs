@@ -66,6 +66,16 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR", hide = true)]
     pub sys_class_net: Option<PathBuf>,
 
+    /// The program that loads kernel modules (tests stand in their own for `modprobe`).
+    #[arg(
+        long,
+        global = true,
+        value_name = "PROGRAM",
+        default_value = "modprobe",
+        hide = true
+    )]
+    pub modprobe: std::ffi::OsString,
+
     /// Kernel release whose pktgen behaviour to assume (default: the running kernel's).
     #[arg(long, global = true, value_name = "RELEASE", hide = true)]
     pub kernel_release: Option<String>,
@@ -303,7 +313,7 @@ mod tests {
                 let textual = arg.get_value_names().is_some_and(|names| {
                     names
                         .iter()
-                        .any(|n| ["DIR", "FILE", "RELEASE"].contains(&n.as_str()))
+                        .any(|n| ["DIR", "FILE", "RELEASE", "PROGRAM"].contains(&n.as_str()))
                 });
                 if takes_value && !textual && arg.get_possible_values().is_empty() {
                     out.push((sub.get_name().to_owned(), format!("--{long}")));

@@ -4,6 +4,7 @@
 pub mod args;
 pub mod duration;
 pub mod output;
+pub mod pktgen;
 pub mod progress;
 pub mod render;
 pub mod saved_plan;
@@ -25,12 +26,12 @@ use saved_plan::SavedPlan;
 use pgstate::apply::{self, plan_against};
 use pgstate::model::DesiredState;
 use pgstate::procfs::observe::read_live_state;
-use pgstate::procfs::real::{load_module, DEFAULT_ROOT};
 use pgstate::procfs::{Procfs, RealProcfs};
 use pgstate::spec::{self, spec_from_config, StateFile};
 use pgstate::{KernelProfile, LoadedState};
 
 use args::{Cli, Command};
+use pktgen::{Access, Opened};
 
 /// What a command concluded, for the exit code.
 pub enum Outcome {
@@ -87,7 +88,7 @@ fn interrupt_flag() -> Result<Arc<AtomicBool>> {
 /// Plans and applies `loaded` (or the saved plan it came from), printing the plan.
 fn converge(
     cli: &Cli,
-    procfs: &RealProcfs,
+    procfs: &dyn Procfs,
     loaded: &LoadedState,
     saved: Option<&SavedPlan>,
     json: bool,
@@ -137,25 +138,18 @@ fn load_or_stdin(path: &Path) -> Result<LoadedState> {
     spec::load_texts(&[(Path::new("<stdin>"), text.as_str())]).map_err(anyhow::Error::new)
 }
 
-/// Opens the pktgen directory, loading the module once if the default one is missing.
-fn open_procfs(cli: &Cli) -> Result<RealProcfs> {
+/// Opens the pktgen directory; see [`pktgen`] for when the module is loaded.
+fn open_procfs(cli: &Cli, access: Access) -> Result<Opened> {
     let mut procfs =
         RealProcfs::new(&cli.proc_root).with_kernel_release(cli.kernel_release.clone());
     if let Some(dir) = &cli.sys_class_net {
         procfs = procfs.with_sys_class_net(dir);
     }
-    if !cli.proc_root.exists() && cli.proc_root == Path::new(DEFAULT_ROOT) {
-        tracing::info!("{DEFAULT_ROOT} is missing; running modprobe pktgen");
-        if let Err(e) = load_module() {
-            anyhow::bail!(
-                "{DEFAULT_ROOT} does not exist and `modprobe pktgen` failed ({e}).\n\
-                 pktgen is not available on this kernel: install the kernel's modules package \
-                 (CONFIG_NET_PKTGEN) or point --proc-root at a pktgen directory"
-            );
+    pktgen::open(procfs, access, &cli.modprobe, |note| {
+        if !cli.quiet {
+            eprintln!("note: {note}");
         }
-    }
-    procfs.list()?;
-    Ok(procfs)
+    })
 }
 
 fn profile_of(procfs: &dyn Procfs) -> KernelProfile {
@@ -220,15 +214,16 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         }
         Command::Plan(a) => {
             let loaded = load(&a.state)?;
-            let procfs = open_procfs(cli)?;
-            let (live, _, plan) = plan_against(&procfs, &loaded.desired).context("planning")?;
+            let opened = open_procfs(cli, Access::Read)?;
+            let procfs = opened.procfs();
+            let (live, _, plan) = plan_against(procfs, &loaded.desired).context("planning")?;
             if a.json {
                 writeln!(stdout, "{}", render::plan_json(&plan))?;
             } else {
                 write!(stdout, "{}", render::plan_text(&plan, cli.verbose > 0))?;
             }
             if let Some(out) = &a.out {
-                let saved = SavedPlan::new(&loaded.files, live_text(&live, &procfs)?, &plan)?;
+                let saved = SavedPlan::new(&loaded.files, live_text(&live, procfs)?, &plan)?;
                 saved.write(out)?;
                 if !a.json {
                     writeln!(
@@ -260,12 +255,12 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
                 }
                 None => load(&a.state)?,
             };
-            let procfs = open_procfs(cli)?;
+            let opened = open_procfs(cli, Access::Change)?;
             let _lock = take_lock(cli, &a.lock)?;
             let interrupt = interrupt_flag()?;
             let report = converge(
                 cli,
-                &procfs,
+                opened.procfs(),
                 &loaded,
                 saved.as_ref(),
                 a.json,
@@ -282,14 +277,15 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Run(a) => {
             let loaded = load(&a.state)?;
             same_namespace_for_pgctrl(&cli.proc_root)?;
-            let procfs = open_procfs(cli)?;
+            let opened = open_procfs(cli, Access::Change)?;
             let _lock = take_lock(cli, &a.lock)?;
             let interrupt = interrupt_flag()?;
-            converge(cli, &procfs, &loaded, None, a.json, &interrupt, &mut stdout)?;
+            let procfs = opened.procfs();
+            converge(cli, procfs, &loaded, None, a.json, &interrupt, &mut stdout)?;
             if interrupt.load(std::sync::atomic::Ordering::SeqCst) {
                 anyhow::bail!("interrupted before traffic started");
             }
-            let live = read_live_state(&procfs)?;
+            let live = read_live_state(procfs)?;
             let foreign: Vec<String> = live
                 .devices
                 .keys()
@@ -308,7 +304,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
                 ..RunOptions::default()
             };
             let progress = progress::Progress::new(!a.no_progress && !a.json && !cli.quiet);
-            let shared: Arc<dyn Procfs + Send + Sync> = Arc::new(procfs);
+            let shared = opened.into_shared();
             let outcome = run::run_traffic(shared, &opts, |samples, elapsed| {
                 progress.update(samples, elapsed)
             })
@@ -331,17 +327,20 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         }
         Command::Stop => {
             same_namespace_for_pgctrl(&cli.proc_root)?;
-            let procfs = open_procfs(cli)?;
-            run::stop(&procfs).context("stopping traffic")?;
+            let opened = open_procfs(cli, Access::Read)?;
+            // Without pktgen nothing runs, and writing `stop` would need the module.
+            if opened.is_loaded() {
+                run::stop(opened.procfs()).context("stopping traffic")?;
+            }
             if !cli.quiet {
                 writeln!(stdout, "Stopped: no pktgen device is running.")?;
             }
             Ok(Outcome::Ok)
         }
         Command::Status(a) => {
-            let procfs = open_procfs(cli)?;
-            let devices =
-                run::reports(&procfs, run::ReportMode::Status).context("reading results")?;
+            let opened = open_procfs(cli, Access::Read)?;
+            let devices = run::reports(opened.procfs(), run::ReportMode::Status)
+                .context("reading results")?;
             if a.json {
                 writeln!(stdout, "{}", render::status_json(&devices))?;
             } else {
@@ -352,15 +351,28 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         Command::Destroy(a) => {
             let mut loaded = load(&a.state)?;
             loaded.desired.devices.clear();
-            let procfs = open_procfs(cli)?;
+            // Without pktgen there is nothing to remove, and no reason to load it.
+            let opened = open_procfs(cli, Access::Read)?;
+            if !opened.is_loaded() {
+                return Ok(Outcome::Ok);
+            }
             let _lock = take_lock(cli, &a.lock)?;
             let interrupt = interrupt_flag()?;
-            converge(cli, &procfs, &loaded, None, false, &interrupt, &mut stdout)?;
+            converge(
+                cli,
+                opened.procfs(),
+                &loaded,
+                None,
+                false,
+                &interrupt,
+                &mut stdout,
+            )?;
             Ok(Outcome::Ok)
         }
         Command::ClearCounters => {
-            let procfs = open_procfs(cli)?;
-            let live = read_live_state(&procfs)?;
+            let opened = open_procfs(cli, Access::Read)?;
+            let procfs = opened.procfs();
+            let live = read_live_state(procfs)?;
             for name in live.devices.keys() {
                 let w = pgstate::Write {
                     file: pgstate::PgFile::Device(name.clone()),
@@ -370,7 +382,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
                     check: pgstate::plan::ResultCheck::DeviceOk,
                     wait_gone: Vec::new(),
                 };
-                apply::execute_write(&procfs, &w)
+                apply::execute_write(procfs, &w)
                     .with_context(|| format!("{name}: clear_counters"))?;
             }
             if !cli.quiet {
@@ -383,7 +395,13 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Watch(a) => {
-            let procfs = open_procfs(cli)?;
+            // `--check-only` never writes, so it has no reason to load the module either.
+            let access = if a.check_only {
+                Access::Read
+            } else {
+                Access::Change
+            };
+            let opened = open_procfs(cli, access)?;
             let terminate = interrupt_flag()?;
             let hangup = Arc::new(AtomicBool::new(false));
             signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hangup))
@@ -397,7 +415,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
                 lock_file: Some(cli.lock_file.clone()),
                 lock_timeout: a.lock_timeout,
             };
-            let shared: Arc<dyn Procfs + Send + Sync> = Arc::new(procfs);
+            let shared = opened.into_shared();
             let summary = pgstate::watch::watch(shared, &a.state, config, &terminate, &hangup)
                 .with_context(|| format!("watching {}", a.state.display()))?;
             // `--once --check-only` answers like `plan --detailed-exitcode`.
@@ -408,9 +426,10 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             })
         }
         Command::Show(a) => {
-            let procfs = open_procfs(cli)?;
-            let live = read_live_state(&procfs).context("reading the live state")?;
-            let file = spec::state_file_from_live(&live, &profile_of(&procfs));
+            let opened = open_procfs(cli, Access::Read)?;
+            let procfs = opened.procfs();
+            let live = read_live_state(procfs).context("reading the live state")?;
+            let file = spec::state_file_from_live(&live, &profile_of(procfs));
             if a.json {
                 writeln!(stdout, "{}", serde_json::to_string_pretty(&file)?)?;
             } else {
@@ -420,9 +439,10 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
         }
         Command::Diff(a) => {
             let loaded = load(&a.state)?;
-            let procfs = open_procfs(cli)?;
-            let live = read_live_state(&procfs).context("reading the live state")?;
-            let profile = profile_of(&procfs);
+            let opened = open_procfs(cli, Access::Read)?;
+            let procfs = opened.procfs();
+            let live = read_live_state(procfs).context("reading the live state")?;
+            let profile = profile_of(procfs);
             let mut live_file = spec::state_file_from_live(&live, &profile);
             if let Some(owned) = &loaded.desired.threads {
                 live_file
