@@ -433,7 +433,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             if a.json {
                 writeln!(stdout, "{}", serde_json::to_string_pretty(&file)?)?;
             } else {
-                write!(stdout, "{}", serde_yaml::to_string(&file)?)?;
+                write!(stdout, "{}", spec::render_state_file(&file)?)?;
             }
             Ok(Outcome::Ok)
         }
@@ -449,8 +449,8 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
                     .devices
                     .retain(|_, d| owned.contains(&pgstate::ThreadId(d.thread)));
             }
-            let live_text = serde_yaml::to_string(&live_file)?;
-            let want_text = serde_yaml::to_string(&canonical(&loaded.desired, &profile))?;
+            let live_text = spec::render_state_file(&live_file)?;
+            let want_text = spec::render_state_file(&canonical(&loaded.desired, &profile))?;
             let diff = similar::TextDiff::from_lines(&live_text, &want_text);
             let text = diff
                 .unified_diff()
