@@ -282,8 +282,7 @@ fn reads_never_load_the_module_and_see_an_empty_box() {
         &["clear-counters"][..],
         &["watch", "--once", "--check-only", state][..],
     ] {
-        let args: Vec<&str> = args.iter().copied().filter(|a| *a != "--yes").collect();
-        let out = with(&args);
+        let out = with(args);
         assert!(
             matches!(out.status.code(), Some(0 | 2)),
             "{args:?}: {}",
@@ -726,4 +725,104 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
         let err = logs(&b, &[&["--color", "never"][..], args].concat(), &[], true);
         assert!(err.contains("error:") && !esc(&err), "{err:?}");
     }
+}
+
+#[test]
+fn destroy_without_a_terminal_needs_yes_and_plan_destroy_previews_it() {
+    // Issue 12.8.
+    let b = Box_::new();
+    b.add_device(0, "eth0", "02:00:00:00:00:10");
+    let lock = b.dir.path().join("lock").display().to_string();
+    let state = b.file("s.yaml", "devices:\n  eth0: {thread: 0}\n");
+    let state = state.to_str().unwrap();
+    let before = fs::read_to_string(b.pg().join("kpktgend_0")).unwrap();
+    let out = b.run(&["destroy", "--lock-file", &lock, state]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("pass --yes"), "{err}");
+    assert_eq!(
+        fs::read_to_string(b.pg().join("kpktgend_0")).unwrap(),
+        before
+    );
+    assert!(
+        !b.dir.path().join("lock").exists(),
+        "refused before taking the lock"
+    );
+
+    let out = b.run(&["plan", "--destroy", "--detailed-exitcode", state]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("    - eth0 (thread 0)\n"), "{stdout}");
+    assert!(
+        stdout.contains("0 to add, 0 to change, 1 to remove"),
+        "{stdout}"
+    );
+    // A destroy plan cannot be saved: `apply FILE` would re-read the state and add back.
+    let saved = b.dir.path().join("p.json").display().to_string();
+    let out = b.run(&["plan", "--destroy", "--out", &saved, state]);
+    assert_eq!(out.status.code(), Some(1));
+
+    // --yes on a box with nothing to remove.
+    let other = b.file("other.yaml", "threads: [1]\ndevices: {}\n");
+    let out = b.run(&[
+        "destroy",
+        "--yes",
+        "--lock-file",
+        &lock,
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("No changes."),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn destroy_on_a_terminal_shows_what_goes_and_asks() {
+    // Issue 12.8: anything but `yes` cancels, and nothing is written.
+    let b = Box_::new();
+    b.add_device(0, "eth0", "02:00:00:00:00:10");
+    let state = b.file("s.yaml", "devices:\n  eth0: {thread: 0}\n");
+    let before = fs::read_to_string(b.pg().join("kpktgend_0")).unwrap();
+    let mut child = Command::new("script")
+        .args([
+            "-qec",
+            &format!(
+                "{} destroy --proc-root {} --sys-class-net {} --kernel-release 6.12.0 --lock-file {} {}",
+                env!("CARGO_BIN_EXE_pgstate"),
+                b.pg().display(),
+                b.dir.path().join("net").display(),
+                b.dir.path().join("lock").display(),
+                state.display()
+            ),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"no\n").unwrap();
+        // `script` ends the session at end of input; give the question time to be asked.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let out = child.wait_with_output().unwrap();
+    let screen = text(&out.stdout);
+    assert!(screen.contains("- eth0 (thread 0)"), "{screen}");
+    assert!(
+        screen.contains("Remove these devices from pktgen? 1 device"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("destroy cancelled; nothing was removed"),
+        "{screen}"
+    );
+    assert_eq!(
+        fs::read_to_string(b.pg().join("kpktgend_0")).unwrap(),
+        before
+    );
 }

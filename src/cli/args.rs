@@ -223,6 +223,9 @@ pub struct RunArgs {
 pub struct DestroyArgs {
     /// The state whose threads are cleared (its `threads:`, or all threads).
     pub state: PathBuf,
+    /// Do not ask for confirmation (needed when stdin or stderr is not a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
     /// Locking against other pgstate processes.
     #[command(flatten)]
     pub lock: LockArgs,
@@ -257,6 +260,9 @@ pub struct PlanArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+    /// Preview `pgstate destroy STATE`: every device on the threads STATE owns removed.
+    #[arg(long, conflicts_with = "out")]
+    pub destroy: bool,
     /// Save the plan to FILE; `pgstate apply FILE` then performs exactly it, and refuses if
     /// the live state has changed meanwhile.
     #[arg(short = 'o', long = "out", value_name = "FILE")]

@@ -9,7 +9,7 @@ pub mod progress;
 pub mod render;
 pub mod saved_plan;
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::Path;
 
 use std::sync::atomic::AtomicBool;
@@ -91,7 +91,7 @@ fn converge(
     procfs: &dyn Procfs,
     loaded: &LoadedState,
     saved: Option<&SavedPlan>,
-    json: bool,
+    print_plan: bool,
     interrupt: &AtomicBool,
     stdout: &mut impl std::io::Write,
 ) -> Result<pgstate::ApplyReport> {
@@ -99,7 +99,7 @@ fn converge(
     if let Some(sp) = saved {
         sp.check(&live_text(&live, procfs)?, &plan)?;
     }
-    if !json && !cli.quiet && !plan.is_empty() {
+    if print_plan && !cli.quiet && !plan.is_empty() {
         write!(stdout, "{}", render::plan_text(&plan, cli.verbose > 0))?;
         writeln!(stdout)?;
     }
@@ -213,7 +213,10 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Plan(a) => {
-            let loaded = load(&a.state)?;
+            let mut loaded = load(&a.state)?;
+            if a.destroy {
+                loaded.desired.devices.clear();
+            }
             let opened = open_procfs(cli, Access::Read)?;
             let procfs = opened.procfs();
             let (live, _, plan) = plan_against(procfs, &loaded.desired).context("planning")?;
@@ -263,7 +266,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
                 opened.procfs(),
                 &loaded,
                 saved.as_ref(),
-                a.json,
+                !a.json,
                 &interrupt,
                 &mut stdout,
             )?;
@@ -281,7 +284,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             let _lock = take_lock(cli, &a.lock)?;
             let interrupt = interrupt_flag()?;
             let procfs = opened.procfs();
-            converge(cli, procfs, &loaded, None, a.json, &interrupt, &mut stdout)?;
+            converge(cli, procfs, &loaded, None, !a.json, &interrupt, &mut stdout)?;
             if interrupt.load(std::sync::atomic::Ordering::SeqCst) {
                 anyhow::bail!("interrupted before traffic started");
             }
@@ -349,6 +352,16 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Destroy(a) => {
+            // Refuse before anything else: a script that forgot `--yes` must fail the same
+            // way whatever the box holds.
+            let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+            if !a.yes && !interactive {
+                anyhow::bail!(
+                    "destroy asks before removing devices, but there is no terminal to ask on; \
+                     pass --yes to remove them without asking (`pgstate plan --destroy` shows \
+                     what would go)"
+                );
+            }
             let mut loaded = load(&a.state)?;
             loaded.desired.devices.clear();
             // Without pktgen there is nothing to remove, and no reason to load it.
@@ -356,17 +369,42 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             if !opened.is_loaded() {
                 return Ok(Outcome::Ok);
             }
+            let procfs = opened.procfs();
+            let confirmed = if a.yes {
+                None
+            } else {
+                let (live, _, plan) = plan_against(procfs, &loaded.desired).context("planning")?;
+                write!(stdout, "{}", render::plan_text(&plan, cli.verbose > 0))?;
+                stdout.flush()?;
+                if plan.is_empty() {
+                    return Ok(Outcome::Ok);
+                }
+                confirm(&format!(
+                    "Remove these devices from pktgen? {} Only 'yes' removes them: ",
+                    removal_summary(&plan)
+                ))?;
+                // What the user agreed to is what happens: a box changed meanwhile is
+                // refused like a stale saved plan.
+                Some(SavedPlan::new(
+                    &loaded.files,
+                    live_text(&live, procfs)?,
+                    &plan,
+                )?)
+            };
             let _lock = take_lock(cli, &a.lock)?;
             let interrupt = interrupt_flag()?;
-            converge(
+            let report = converge(
                 cli,
-                opened.procfs(),
+                procfs,
                 &loaded,
-                None,
-                false,
+                confirmed.as_ref(),
+                confirmed.is_none(),
                 &interrupt,
                 &mut stdout,
             )?;
+            if !cli.quiet {
+                write!(stdout, "{}", render::apply_text(&report))?;
+            }
             Ok(Outcome::Ok)
         }
         Command::ClearCounters => {
@@ -469,6 +507,30 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             })
         }
     }
+}
+
+/// "N devices on M threads", for the destroy question.
+fn removal_summary(plan: &pgstate::Plan) -> String {
+    let devices = plan.count(pgstate::plan::ActionKind::Remove);
+    format!(
+        "{devices} {}, {}.",
+        if devices == 1 { "device" } else { "devices" },
+        render::writes(plan.writes.len())
+    )
+}
+
+/// Asks `question` on stderr and reads the answer from stdin; anything but `yes` cancels.
+fn confirm(question: &str) -> Result<()> {
+    eprint!("{question}");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .context("reading the answer")?;
+    if answer.trim() != "yes" {
+        anyhow::bail!("destroy cancelled; nothing was removed");
+    }
+    Ok(())
 }
 
 /// The desired state written the way `show` writes the live one, so that a diff shows only

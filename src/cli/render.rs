@@ -168,7 +168,8 @@ pub fn apply_text(report: &ApplyReport) -> String {
     )
 }
 
-fn writes(n: usize) -> String {
+/// "1 write", "3 writes".
+pub fn writes(n: usize) -> String {
     if n == 1 {
         "1 write".into()
     } else {
