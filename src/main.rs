@@ -76,7 +76,21 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("{}: {e:#}", cli::error_label(cli::stderr_color(cli.color)));
+            let label = cli::error_label(cli::stderr_color(cli.color));
+            // Each problem of an invalid state is an error of its own, and says so.
+            match e.downcast_ref::<pgstate::LoadError>() {
+                Some(pgstate::LoadError::Invalid(diags)) => {
+                    for d in diags {
+                        eprintln!("{label}: {d}");
+                    }
+                    // Past the cap, the last "problem" already says how many there are.
+                    let capped = diags.len() > pgstate::spec::MAX_DIAGNOSTICS;
+                    if diags.len() > 1 && !capped {
+                        eprintln!("{}", cli::count(diags.len(), "problem") + " found");
+                    }
+                }
+                _ => eprintln!("{label}: {e:#}"),
+            }
             ExitCode::from(error_code(diff_exit_code))
         }
     }

@@ -826,3 +826,39 @@ fn destroy_on_a_terminal_shows_what_goes_and_asks() {
         before
     );
 }
+
+#[test]
+fn every_problem_is_an_error_in_plain_words_with_right_plurals() {
+    // Issue 12.7: "1 devices in 1 files"; "invalid value: integer `-1`, expected u64"; only
+    // the first of several problems started with `error:`.
+    let b = Box_::new();
+    let bad = b.file(
+        "bad.yaml",
+        "threads: [0, 1.5]\ndevices:\n  eth0:\n    thread: 0\n    pkt_sise: 64\n    count: -1\n    delay: abc\n",
+    );
+    let out = b.run(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let starts: Vec<&str> = err.lines().filter(|l| l.contains("bad.yaml:")).collect();
+    assert_eq!(starts.len(), 4, "{err}");
+    for line in &starts {
+        assert!(line.starts_with("error: "), "{err}");
+    }
+    for rust in ["u64", "u32", "integer `", "invalid type", "invalid value"] {
+        assert!(!err.contains(rust), "{rust}: {err}");
+    }
+    assert!(
+        err.contains("devices.eth0.count: expected a whole number (0 or more), found -1"),
+        "{err}"
+    );
+    assert!(err.contains("found the string \"abc\""), "{err}");
+    assert!(err.trim_end().ends_with("4 problems found"), "{err}");
+
+    let one = b.file("one.yaml", "devices:\n  eth0: {thread: 0}\n");
+    let out = b.run(&["validate", one.to_str().unwrap()]);
+    assert!(
+        text(&out.stdout).ends_with(": valid (1 device in 1 file)\n"),
+        "{}",
+        text(&out.stdout)
+    );
+}

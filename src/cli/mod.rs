@@ -206,9 +206,9 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             };
             writeln!(
                 stdout,
-                "{name}: valid ({} devices in {} files)",
-                loaded.desired.devices.len(),
-                loaded.files.len()
+                "{name}: valid ({} in {})",
+                count(loaded.desired.devices.len(), "device"),
+                count(loaded.files.len(), "file")
             )?;
             Ok(Outcome::Ok)
         }
@@ -426,8 +426,8 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             if !cli.quiet {
                 writeln!(
                     stdout,
-                    "Cleared the counters of {} devices.",
-                    live.devices.len()
+                    "Cleared the counters of {}.",
+                    count(live.devices.len(), "device")
                 )?;
             }
             Ok(Outcome::Ok)
@@ -509,12 +509,20 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
     }
 }
 
+/// "1 device", "2 devices".
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// "N devices on M threads", for the destroy question.
 fn removal_summary(plan: &pgstate::Plan) -> String {
-    let devices = plan.count(pgstate::plan::ActionKind::Remove);
     format!(
-        "{devices} {}, {}.",
-        if devices == 1 { "device" } else { "devices" },
+        "{}, {}.",
+        count(plan.count(pgstate::plan::ActionKind::Remove), "device"),
         render::writes(plan.writes.len())
     )
 }
