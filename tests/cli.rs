@@ -862,3 +862,50 @@ fn every_problem_is_an_error_in_plain_words_with_right_plurals() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn every_json_document_has_a_format_version_and_show_json_reads_back() {
+    // Issue 12.9: `show --json` lacked format_version; `apply --json` lacked `changes`.
+    let b = Box_::new();
+    b.add_device(1, "eth1@3", "02:00:00:00:00:11");
+    let out = b.run(&["show", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["format_version"], 1, "{doc}");
+    assert_eq!(doc["devices"]["eth1@3"]["thread"], 1, "{doc}");
+    // JSON is YAML: the document is a state file that changes nothing.
+    let shown = b.file("shown.json", &text(&out.stdout));
+    let out = b.run(&["plan", "--detailed-exitcode", shown.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let future = b.file("future.yaml", "format_version: 2\ndevices: {}\n");
+    let out = b.run(&["validate", future.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("format_version 1"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let lock = b.dir.path().join("lock").display().to_string();
+    let out = b.run(&[
+        "apply",
+        "--json",
+        "--lock-file",
+        &lock,
+        shown.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["format_version"], 1, "{doc}");
+    assert_eq!(doc["changes"], false, "{doc}");
+    assert_eq!(doc["applied"], true, "{doc}");
+    let out = b.run(&["status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["format_version"], 1, "{doc}");
+}

@@ -469,7 +469,7 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             let live = read_live_state(procfs).context("reading the live state")?;
             let file = spec::state_file_from_live(&live, &profile_of(procfs));
             if a.json {
-                writeln!(stdout, "{}", serde_json::to_string_pretty(&file)?)?;
+                writeln!(stdout, "{}", render::show_json(&file)?)?;
             } else {
                 write!(stdout, "{}", spec::render_state_file(&file)?)?;
             }

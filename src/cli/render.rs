@@ -51,6 +51,8 @@ pub struct PlanJson<'a> {
 #[derive(Serialize)]
 pub struct ApplyJson<'a> {
     pub format_version: u32,
+    /// Whether the plan had anything to do, as in `plan --json`.
+    pub changes: bool,
     pub applied: bool,
     pub verified: bool,
     pub summary: Summary,
@@ -72,6 +74,7 @@ pub fn plan_json(plan: &Plan) -> String {
 pub fn apply_json(report: &ApplyReport) -> String {
     let doc = ApplyJson {
         format_version: JSON_FORMAT_VERSION,
+        changes: !report.plan.is_empty(),
         applied: true,
         verified: true,
         summary: Summary::of(&report.plan),
@@ -79,6 +82,19 @@ pub fn apply_json(report: &ApplyReport) -> String {
         writes: &report.plan.writes,
     };
     serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// `show --json`: the state file with its `format_version` (which the loader accepts, so the
+/// document still reads back as a state).
+pub fn show_json(file: &pgstate::spec::StateFile) -> serde_json::Result<String> {
+    let mut doc = serde_json::to_value(file)?;
+    if let serde_json::Value::Object(map) = &mut doc {
+        map.insert(
+            "format_version".into(),
+            serde_json::Value::from(JSON_FORMAT_VERSION),
+        );
+    }
+    serde_json::to_string_pretty(&doc)
 }
 
 /// Terraform-style text: one block per device, then the summary line.

@@ -715,6 +715,15 @@ fn parse_file(
                     )),
                 }
             }
+            // `show --json` marks its document with its format version; reading that output
+            // back as a state must work, and must not accept a format it does not know.
+            "format_version" if v.as_u64() == Some(1) => {}
+            "format_version" => diags.push(ctx.diag(
+                &path,
+                false,
+                "unknown format_version; this pgstate reads format_version 1".into(),
+                None,
+            )),
             other => diags.push(ctx.diag(
                 &path,
                 true,
