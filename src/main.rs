@@ -1,12 +1,13 @@
 //! The `pgstate` binary: parse the command line, set up logging, run, map the outcome to an
-//! exit code. Exit codes: 0 success; 1 error; 2 changes pending (`plan --detailed-exitcode`);
-//! 3 traffic ran but a stream reported an error or sent nothing (`run`).
+//! exit code. Exit codes: 0 success; 1 error, usage errors included; 2 changes pending
+//! (`plan --detailed-exitcode`, `watch --once --check-only`); 3 traffic ran but a stream
+//! reported an error or sent nothing (`run`). `diff --exit-code` answers like
+//! `git diff --exit-code`: 0 no differences, 1 differences, 2 error.
 
 mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use cli::args::{Cli, LogFormat};
@@ -25,9 +26,12 @@ fn init_tracing(cli: &Cli) {
         (false, _) => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Colour only where a person reads it: not in the journal, a pipe or a file (where
+    // `^[[33m WARN^[[0m` is noise), and never with NO_COLOR set unless asked for.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(cli::stderr_color(cli.color));
     match cli.log_format {
         LogFormat::Text => builder.without_time().with_target(false).init(),
         LogFormat::Json => builder.json().init(),
@@ -41,11 +45,28 @@ fn main() -> ExitCode {
         Some(s) if s.starts_with("-out=") => format!("-{s}").into(),
         _ => a,
     });
-    let cli = Cli::parse_from(args);
+    let args: Vec<std::ffi::OsString> = args.collect();
+    let cli = match Cli::parse_args(args.iter().cloned()) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` are not errors. Everything else is a usage error, and
+            // exits like any other error: clap's default, 2, is what `plan
+            // --detailed-exitcode` and `watch --once --check-only` use for "changes pending",
+            // so a CI job would read a typo such as `--jsn` as drift (Terraform exits 1).
+            let _ = e.print();
+            return if !e.use_stderr() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(error_code(diff_exit_code_requested(&args)))
+            };
+        }
+    };
     init_tracing(&cli);
+    let diff_exit_code = matches!(&cli.command, cli::args::Command::Diff(d) if d.exit_code);
     match cli::run(&cli) {
         Ok(cli::Outcome::Ok) => ExitCode::SUCCESS,
         Ok(cli::Outcome::Changes) => ExitCode::from(2),
+        Ok(cli::Outcome::Differences) => ExitCode::from(1),
         Ok(cli::Outcome::TrafficProblems) => ExitCode::from(3),
         Err(e) => {
             // A closed pipe (`pgstate show | head`) is not an error.
@@ -55,8 +76,39 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            let label = cli::error_label(cli::stderr_color(cli.color));
+            // Each problem of an invalid state is an error of its own, and says so.
+            match e.downcast_ref::<pgstate::LoadError>() {
+                Some(pgstate::LoadError::Invalid(diags)) => {
+                    for d in diags {
+                        eprintln!("{label}: {d}");
+                    }
+                    // Past the cap, the last "problem" already says how many there are.
+                    let capped = diags.len() > pgstate::spec::MAX_DIAGNOSTICS;
+                    if diags.len() > 1 && !capped {
+                        eprintln!("{}", cli::count(diags.len(), "problem") + " found");
+                    }
+                }
+                _ => eprintln!("{label}: {e:#}"),
+            }
+            ExitCode::from(error_code(diff_exit_code))
         }
     }
+}
+
+/// The exit code of an error: 1, except under `diff --exit-code`, where 1 already means
+/// "differences" and errors are 2 (as `git diff --exit-code` and `kubectl diff` use >1).
+fn error_code(diff_exit_code: bool) -> u8 {
+    if diff_exit_code {
+        2
+    } else {
+        1
+    }
+}
+
+/// Whether a command line that clap refused asked for `diff --exit-code`: its caller reads
+/// 1 as "differences", so even a usage error must exit 2 there.
+fn diff_exit_code_requested(args: &[std::ffi::OsString]) -> bool {
+    let has = |word: &str| args.iter().skip(1).any(|a| a == word);
+    has("diff") && has("--exit-code")
 }

@@ -193,16 +193,152 @@ fn invalid_states_fail_with_located_errors_and_exit_one() {
 }
 
 #[test]
-fn a_missing_pktgen_directory_is_a_clear_error() {
+fn a_proc_root_that_does_not_exist_is_a_missing_path_not_an_unloaded_module() {
+    // Issue 12.3: only a missing directory named `pktgen` means the module is not loaded.
+    let b = Box_::new();
+    let typo = b.dir.path().join("pktgne");
+    let out = Command::new(env!("CARGO_BIN_EXE_pgstate"))
+        .args(["show", "--proc-root", typo.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("--proc-root {} does not exist", typo.display())),
+        "{err}"
+    );
+    assert!(!err.contains("not loaded"), "{err}");
+}
+
+/// A stand-in for modprobe that logs its call, says something on stderr and, with `load`,
+/// creates the pktgen directory as the module would.
+fn fake_modprobe(b: &Box_, load: bool) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let log = b.dir.path().join("modprobe.log");
+    let script = b.dir.path().join("modprobe");
+    let pg = b.pg().display().to_string();
+    let body = if load {
+        format!(
+            "mkdir -p {pg} && printf 'Packet Generator\\n' > {pg}/pgctrl && printf 'Running: \\nStopped: \\nResult: NA\\n' > {pg}/kpktgend_0\necho 'modprobe: noise on stderr' >&2\n"
+        )
+    } else {
+        "echo 'modprobe: FATAL: Module pktgen not found in directory /lib/modules/x' >&2\nexit 1\n"
+            .to_owned()
+    };
+    fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n{body}", log.display()),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    (script, log)
+}
+
+#[test]
+fn reads_never_load_the_module_and_see_an_empty_box() {
+    // Issue 12.3: plan, show, diff, status, validate (and destroy, stop, clear-counters,
+    // watch --check-only, which have nothing to change) never run modprobe.
     let b = Box_::new();
     fs::remove_dir_all(b.pg()).unwrap();
-    let out = b.run(&["show"]);
-    assert_eq!(out.status.code(), Some(1));
+    let (modprobe, log) = fake_modprobe(&b, true);
+    let modprobe = modprobe.to_str().unwrap();
+    let lock = b.dir.path().join("lock").display().to_string();
+    let state = b.file("s.yaml", "devices:\n  eth0: {thread: 0, count: 5}\n");
+    let state = state.to_str().unwrap();
+    let with = |args: &[&str]| {
+        let mut all = vec!["--modprobe", modprobe, "--lock-file", &lock];
+        all.extend_from_slice(args);
+        b.run(&all)
+    };
+
+    let out = with(&["show"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "devices: {}\n");
     assert!(
-        text(&out.stderr).contains("the pktgen module is not loaded"),
+        text(&out.stderr).contains("pktgen is not loaded: nothing configured"),
         "{}",
         text(&out.stderr)
     );
+    // plan shows everything as to be added.
+    let out = with(&["plan", "--detailed-exitcode", state]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("    + eth0 (thread 0)\n"), "{stdout}");
+    assert!(stdout.contains("Plan: 1 to add"), "{stdout}");
+    let out = with(&["diff", state]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("+  eth0:"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = with(&["status"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "No pktgen devices.\n");
+    for args in [
+        &["validate", state][..],
+        &["destroy", "--yes", state][..],
+        &["stop"][..],
+        &["clear-counters"][..],
+        &["watch", "--once", "--check-only", state][..],
+    ] {
+        let out = with(args);
+        assert!(
+            matches!(out.status.code(), Some(0 | 2)),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert!(!log.exists(), "a read ran modprobe");
+    assert!(!b.pg().exists());
+}
+
+#[test]
+fn changes_load_the_module_say_so_and_keep_modprobe_quiet() {
+    // Issue 12.3.
+    let b = Box_::new();
+    fs::remove_dir_all(b.pg()).unwrap();
+    let lock = b.dir.path().join("lock").display().to_string();
+    let state = b.file("s.yaml", "devices: {}\n");
+    let (modprobe, log) = fake_modprobe(&b, false);
+    let out = b.run(&[
+        "apply",
+        "--modprobe",
+        modprobe.to_str().unwrap(),
+        "--lock-file",
+        &lock,
+        state.to_str().unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("loading the pktgen module (modprobe pktgen)"),
+        "{err}"
+    );
+    // modprobe's own words are part of the error, not loose lines of their own.
+    assert!(
+        err.contains("`modprobe pktgen` failed: modprobe: FATAL: Module pktgen not found"),
+        "{err}"
+    );
+    assert!(!err.lines().any(|l| l.starts_with("modprobe:")), "{err}");
+    assert_eq!(fs::read_to_string(&log).unwrap(), "pktgen\n");
+
+    fs::remove_file(&log).unwrap();
+    let (modprobe, log) = fake_modprobe(&b, true);
+    let out = b.run(&[
+        "apply",
+        "--modprobe",
+        modprobe.to_str().unwrap(),
+        "--lock-file",
+        &lock,
+        state.to_str().unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("loading the pktgen module"), "{err}");
+    assert!(!err.contains("noise"), "{err}");
+    assert_eq!(fs::read_to_string(&log).unwrap(), "pktgen\n");
+    assert!(b.pg().join("pgctrl").exists());
 }
 
 #[test]
@@ -312,4 +448,464 @@ fn start_and_stop_refuse_a_proc_root_of_another_network_namespace() {
         "{err}"
     );
     assert!(err.contains(&format!("nsenter -t {pid} -n")), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_one_never_the_changes_pending_code() {
+    // Issue 12.2: exit 2 means "changes pending" for `plan --detailed-exitcode` and
+    // `watch --once --check-only`; a typo must not read as drift.
+    let b = Box_::new();
+    for args in [
+        &["plan", "--detailed-exitcode", "--jsn", "s.yaml"][..],
+        &["watch", "--once", "--check-only", "--bogus", "s.yaml"][..],
+        &["plan"][..],
+        &["no-such-command"][..],
+    ] {
+        let out = b.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("error:"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // Help and version are not errors.
+    let out = b.run(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stdout).contains("Usage:"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = b.run(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn diff_exit_code_is_one_for_differences_and_two_for_errors() {
+    // Issue 12.2: like `git diff --exit-code` and `kubectl diff`.
+    let b = Box_::new();
+    b.add_device(0, "eth0", "02:00:00:00:00:10");
+    let same = b.file("same.yaml", "devices:\n  eth0: {thread: 0}\n");
+    let other = b.file("other.yaml", "devices:\n  eth1: {thread: 1}\n");
+    let out = b.run(&["diff", "--exit-code", same.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = b.run(&["diff", "--exit-code", other.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("+  eth1:"),
+        "{}",
+        text(&out.stdout)
+    );
+    // Without the flag a difference is not a failure (as with plain `git diff`).
+    let out = b.run(&["diff", other.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    // Errors, usage errors included, are above 1.
+    let missing = b.dir.path().join("missing.yaml");
+    let out = b.run(&["diff", "--exit-code", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = b.run(&["diff", "--exit-code", "--jsn", same.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+#[test]
+fn numeric_flags_refuse_values_that_used_to_panic_or_silently_become_zero() {
+    // Issue 12.1: `--lock-timeout inf` panicked with exit 101; `nan` and negative values
+    // became 0. Each is now a usage error naming the flag, and nothing is written.
+    let b = Box_::new();
+    let lock = b.dir.path().join("lock").display().to_string();
+    let state = b.file("s.yaml", "devices:\n  eth0: {thread: 0}\n");
+    let state = state.to_str().unwrap();
+    for (cmd, flag) in [
+        ("apply", "--lock-timeout"),
+        ("destroy", "--lock-timeout"),
+        ("run", "--lock-timeout"),
+        ("run", "--duration"),
+        ("watch", "--poll-interval"),
+        ("watch", "--lock-timeout"),
+        ("watch", "--debounce"),
+    ] {
+        for value in ["inf", "1e300", "1e20", "nan", "-1", "-0.5", "soon"] {
+            let arg = format!("{flag}={value}");
+            let out = b.run(
+                &[cmd, "--lock-file", &lock, "--once", &arg, state][..]
+                    .iter()
+                    .copied()
+                    .filter(|a| *a != "--once" || cmd == "watch")
+                    .collect::<Vec<_>>(),
+            );
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{cmd} {arg}: {err}");
+            assert!(
+                err.contains(&format!("invalid value '{value}' for '{flag}")),
+                "{cmd} {arg}: {err}"
+            );
+            assert!(!err.contains("panicked"), "{err}");
+        }
+    }
+    assert!(!b.pg().join("eth0").exists(), "nothing may be written");
+    // Durations are humantime-style everywhere; a bare number is still seconds where it was.
+    let empty = b.file("empty.yaml", "devices: {}\n");
+    let empty = empty.to_str().unwrap();
+    let out = b.run(&["apply", "--lock-file", &lock, "--lock-timeout", "2s", empty]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = b.run(&[
+        "apply",
+        "--lock-file",
+        &lock,
+        "--lock-timeout",
+        "0.5",
+        empty,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // --debounce used to be milliseconds: a bare number is refused, not read 1000x longer.
+    let out = b.run(&["watch", "--once", "--debounce", "300", state]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("write 300ms"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn validate_dash_reads_the_standard_input() {
+    // Issue 12.10: `validate -` reads the state from stdin, with located errors.
+    use std::io::Write as _;
+    let validate = |input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pgstate"))
+            .args(["validate", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = validate("devices:\n  eth0: {thread: 0}\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("<stdin>: valid"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = validate("devices:\n  eth0: {thread: 0, cont: 5}\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("<stdin>:2:21: devices.eth0.cont: unknown key `cont`"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn each_help_lists_its_own_options_first_and_omits_the_ones_it_ignores() {
+    // Issue 12.10.
+    let help = |cmd: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_pgstate"))
+            .args([cmd, "--help"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        text(&out.stdout)
+    };
+    let apply = help("apply");
+    let own = apply.find("--lock-timeout").unwrap();
+    let global = apply.find("Global options:").unwrap();
+    assert!(own < global, "{apply}");
+    assert!(apply[global..].contains("--proc-root"), "{apply}");
+    assert!(apply[global..].contains("--lock-file"), "{apply}");
+    let validate = help("validate");
+    assert!(!validate.contains("--proc-root"), "{validate}");
+    assert!(!validate.contains("--lock-file"), "{validate}");
+    for cmd in ["plan", "show", "diff", "status", "stop", "clear-counters"] {
+        let h = help(cmd);
+        assert!(h.contains("--proc-root"), "{cmd}: {h}");
+        assert!(!h.contains("--lock-file"), "{cmd}: {h}");
+    }
+    for cmd in ["run", "destroy", "watch"] {
+        assert!(help(cmd).contains("--lock-file"), "{cmd}");
+    }
+    // Hidden is not refused: one set of options still works for every command.
+    let b = Box_::new();
+    let state = b.file("s.yaml", "devices: {}\n");
+    let out = b.run(&[
+        "validate",
+        "--lock-file",
+        "/nonexistent/lock",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = b.run(&["show", "--lock-file", "/nonexistent/lock"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// Runs the binary with `args` (plus the box's options), stderr to a pipe or, with
+/// `terminal`, everything on a pseudo-terminal (util-linux `script`); returns what it printed.
+fn logs(b: &Box_, args: &[&str], env: &[(&str, &str)], terminal: bool) -> String {
+    let mut argv: Vec<String> = vec![env!("CARGO_BIN_EXE_pgstate").into()];
+    argv.extend(args.iter().map(|a| (*a).to_owned()));
+    argv.extend([
+        "--proc-root".into(),
+        b.pg().display().to_string(),
+        "--lock-file".into(),
+        b.dir.path().join("lock").display().to_string(),
+    ]);
+    let mut cmd = if terminal {
+        let mut c = Command::new("script");
+        c.args(["-qec", &argv.join(" "), "/dev/null"]);
+        c
+    } else {
+        let mut c = Command::new(&argv[0]);
+        c.args(&argv[1..]);
+        c
+    };
+    cmd.env_remove("NO_COLOR")
+        .env_remove("CLICOLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("RUST_LOG")
+        .env("TERM", "xterm");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .expect("script (util-linux) runs the binary on a terminal");
+    format!("{}{}", text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    // Issue 12.4: the journal got `^[[32m INFO^[[0m`.
+    let b = Box_::new();
+    let state = b.file("s.yaml", "devices: {}\n");
+    let watch = ["watch", "--once", "--check-only", state.to_str().unwrap()];
+    let esc = |s: &str| s.contains('\x1b');
+    let piped = logs(&b, &watch, &[], false);
+    assert!(piped.contains("INFO"), "{piped}");
+    assert!(!esc(&piped), "{piped:?}");
+    let tty = logs(&b, &watch, &[], true);
+    assert!(tty.contains("INFO") && esc(&tty), "{tty:?}");
+    let no_color = logs(&b, &watch, &[("NO_COLOR", "1")], true);
+    assert!(no_color.contains("INFO") && !esc(&no_color), "{no_color:?}");
+    let never = logs(
+        &b,
+        &[&["--color", "never"][..], &watch[..]].concat(),
+        &[],
+        true,
+    );
+    assert!(never.contains("INFO") && !esc(&never), "{never:?}");
+    let always = logs(
+        &b,
+        &[&["--color=always"][..], &watch[..]].concat(),
+        &[],
+        false,
+    );
+    assert!(always.contains("INFO") && esc(&always), "{always:?}");
+    // The error label is coloured on a terminal only, pgstate's and clap's alike.
+    for args in [
+        &["validate", "/nonexistent.yaml"][..],
+        &["plan", "--jsn"][..],
+    ] {
+        let err = logs(&b, args, &[], false);
+        assert!(err.contains("error:") && !esc(&err), "{err:?}");
+        let err = logs(&b, args, &[], true);
+        assert!(err.contains("error") && esc(&err), "{err:?}");
+        let err = logs(&b, &[&["--color", "never"][..], args].concat(), &[], true);
+        assert!(err.contains("error:") && !esc(&err), "{err:?}");
+    }
+}
+
+#[test]
+fn destroy_without_a_terminal_needs_yes_and_plan_destroy_previews_it() {
+    // Issue 12.8.
+    let b = Box_::new();
+    b.add_device(0, "eth0", "02:00:00:00:00:10");
+    let lock = b.dir.path().join("lock").display().to_string();
+    let state = b.file("s.yaml", "devices:\n  eth0: {thread: 0}\n");
+    let state = state.to_str().unwrap();
+    let before = fs::read_to_string(b.pg().join("kpktgend_0")).unwrap();
+    let out = b.run(&["destroy", "--lock-file", &lock, state]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("pass --yes"), "{err}");
+    assert_eq!(
+        fs::read_to_string(b.pg().join("kpktgend_0")).unwrap(),
+        before
+    );
+    assert!(
+        !b.dir.path().join("lock").exists(),
+        "refused before taking the lock"
+    );
+
+    let out = b.run(&["plan", "--destroy", "--detailed-exitcode", state]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("    - eth0 (thread 0)\n"), "{stdout}");
+    assert!(
+        stdout.contains("0 to add, 0 to change, 1 to remove"),
+        "{stdout}"
+    );
+    // A destroy plan cannot be saved: `apply FILE` would re-read the state and add back.
+    let saved = b.dir.path().join("p.json").display().to_string();
+    let out = b.run(&["plan", "--destroy", "--out", &saved, state]);
+    assert_eq!(out.status.code(), Some(1));
+
+    // --yes on a box with nothing to remove.
+    let other = b.file("other.yaml", "threads: [1]\ndevices: {}\n");
+    let out = b.run(&[
+        "destroy",
+        "--yes",
+        "--lock-file",
+        &lock,
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("No changes."),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn destroy_on_a_terminal_shows_what_goes_and_asks() {
+    // Issue 12.8: anything but `yes` cancels, and nothing is written.
+    let b = Box_::new();
+    b.add_device(0, "eth0", "02:00:00:00:00:10");
+    let state = b.file("s.yaml", "devices:\n  eth0: {thread: 0}\n");
+    let before = fs::read_to_string(b.pg().join("kpktgend_0")).unwrap();
+    let mut child = Command::new("script")
+        .args([
+            "-qec",
+            &format!(
+                "{} destroy --proc-root {} --sys-class-net {} --kernel-release 6.12.0 --lock-file {} {}",
+                env!("CARGO_BIN_EXE_pgstate"),
+                b.pg().display(),
+                b.dir.path().join("net").display(),
+                b.dir.path().join("lock").display(),
+                state.display()
+            ),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"no\n").unwrap();
+        // `script` ends the session at end of input; give the question time to be asked.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let out = child.wait_with_output().unwrap();
+    let screen = text(&out.stdout);
+    assert!(screen.contains("- eth0 (thread 0)"), "{screen}");
+    assert!(
+        screen.contains("Remove these devices from pktgen? 1 device"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("destroy cancelled; nothing was removed"),
+        "{screen}"
+    );
+    assert_eq!(
+        fs::read_to_string(b.pg().join("kpktgend_0")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn every_problem_is_an_error_in_plain_words_with_right_plurals() {
+    // Issue 12.7: "1 devices in 1 files"; "invalid value: integer `-1`, expected u64"; only
+    // the first of several problems started with `error:`.
+    let b = Box_::new();
+    let bad = b.file(
+        "bad.yaml",
+        "threads: [0, 1.5]\ndevices:\n  eth0:\n    thread: 0\n    pkt_sise: 64\n    count: -1\n    delay: abc\n",
+    );
+    let out = b.run(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let starts: Vec<&str> = err.lines().filter(|l| l.contains("bad.yaml:")).collect();
+    assert_eq!(starts.len(), 4, "{err}");
+    for line in &starts {
+        assert!(line.starts_with("error: "), "{err}");
+    }
+    for rust in ["u64", "u32", "integer `", "invalid type", "invalid value"] {
+        assert!(!err.contains(rust), "{rust}: {err}");
+    }
+    assert!(
+        err.contains("devices.eth0.count: expected a whole number (0 or more), found -1"),
+        "{err}"
+    );
+    assert!(err.contains("found the string \"abc\""), "{err}");
+    assert!(err.trim_end().ends_with("4 problems found"), "{err}");
+
+    let one = b.file("one.yaml", "devices:\n  eth0: {thread: 0}\n");
+    let out = b.run(&["validate", one.to_str().unwrap()]);
+    assert!(
+        text(&out.stdout).ends_with(": valid (1 device in 1 file)\n"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn every_json_document_has_a_format_version_and_show_json_reads_back() {
+    // Issue 12.9: `show --json` lacked format_version; `apply --json` lacked `changes`.
+    let b = Box_::new();
+    b.add_device(1, "eth1@3", "02:00:00:00:00:11");
+    let out = b.run(&["show", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["format_version"], 1, "{doc}");
+    assert_eq!(doc["devices"]["eth1@3"]["thread"], 1, "{doc}");
+    // JSON is YAML: the document is a state file that changes nothing.
+    let shown = b.file("shown.json", &text(&out.stdout));
+    let out = b.run(&["plan", "--detailed-exitcode", shown.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let future = b.file("future.yaml", "format_version: 2\ndevices: {}\n");
+    let out = b.run(&["validate", future.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("format_version 1"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let lock = b.dir.path().join("lock").display().to_string();
+    let out = b.run(&[
+        "apply",
+        "--json",
+        "--lock-file",
+        &lock,
+        shown.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["format_version"], 1, "{doc}");
+    assert_eq!(doc["changes"], false, "{doc}");
+    assert_eq!(doc["applied"], true, "{doc}");
+    let out = b.run(&["status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["format_version"], 1, "{doc}");
 }

@@ -7,7 +7,7 @@ use pgstate::apply::{apply, plan_against};
 use pgstate::model::{LiveState, MacAddr};
 use pgstate::procfs::observe::read_live_state;
 use pgstate::procfs::{PgFile, Procfs, SimProcfs};
-use pgstate::spec::{load_path, load_texts, state_file_from_live};
+use pgstate::spec::{load_path, load_texts, render_state_file, state_file_from_live};
 use pgstate::{ApplyError, KernelProfile};
 
 fn lab(profile: KernelProfile) -> SimProcfs {
@@ -76,7 +76,7 @@ fn show_then_apply_is_a_no_op() {
             let sim = lab(profile);
             apply(&sim, &load_path(&path).unwrap().desired).unwrap();
             let live = read_live_state(&sim).unwrap();
-            let yaml = serde_yaml::to_string(&state_file_from_live(&live, &profile)).unwrap();
+            let yaml = render_state_file(&state_file_from_live(&live, &profile)).unwrap();
             let shown = load(&yaml);
             let (_, _, p) = plan_against(&sim, &shown).unwrap();
             assert!(
@@ -86,6 +86,71 @@ fn show_then_apply_is_a_no_op() {
                 p.writes
             );
         }
+    }
+}
+
+/// Parses each YAML text with PyYAML (a YAML 1.1 parser, as Ansible uses) and returns what
+/// it read, as JSON. python3-yaml is a test dependency: tests/run.sh installs it.
+fn pyyaml(texts: &[String]) -> Vec<serde_json::Value> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let script = "import json, sys, yaml\n\
+                  json.dump([yaml.safe_load(t) for t in json.load(sys.stdin)], sys.stdout)";
+    // Debian's python3-yaml belongs to the system python, whatever else is first on PATH.
+    let python = if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    };
+    let mut child = Command::new(python)
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 is needed for this test (tests/run.sh installs python3-yaml)");
+    let input = serde_json::to_vec(texts).unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "PyYAML failed; is python3-yaml installed? (tests/run.sh installs it: apt-get install \
+         python3-yaml)\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn issue_12_show_output_reads_the_same_in_pyyaml_and_in_pgstate() {
+    // Every example, plus values a YAML 1.1 parser misreads when they are not quoted: a MAC
+    // whose groups are base-60 digits (41135085296 in PyYAML) and MPLS labels that are all
+    // digits or not.
+    let tricky = "devices:\n  eth0@1:\n    thread: 0\n    dst_mac: \"52:54:00:12:34:56\"\n    src_mac: \"12:34:56:00:00:01\"\n    mpls: [\"00010000\", \"0001000a\", 16]\n";
+    let mut texts = Vec::new();
+    for profile in PROFILES {
+        let mut states: Vec<pgstate::DesiredState> = examples()
+            .iter()
+            .map(|p| load_path(p).unwrap().desired)
+            .collect();
+        states.push(load(tricky));
+        for desired in states {
+            let sim = lab(profile);
+            apply(&sim, &desired).unwrap();
+            let live = read_live_state(&sim).unwrap();
+            texts.push(render_state_file(&state_file_from_live(&live, &profile)).unwrap());
+        }
+    }
+    assert!(texts.last().unwrap().contains("52:54:00:12:34:56"));
+    let python = pyyaml(&texts);
+    for (text, py) in texts.iter().zip(python) {
+        // serde_yaml is the parser pgstate loads state files with.
+        let ours: serde_json::Value = serde_yaml::from_str(text).unwrap();
+        assert_eq!(
+            py, ours,
+            "PyYAML reads this show output differently:\n{text}"
+        );
+        load(text);
     }
 }
 

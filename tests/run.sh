@@ -12,6 +12,14 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# Host tools the unit and integration tests use: PyYAML (Debian's python3-yaml) reads `show`
+# output the way YAML 1.1 tools such as Ansible do (tests/reconcile.rs).
+if ! /usr/bin/python3 -c 'import yaml' 2>/dev/null; then
+  step "installing python3-yaml"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-yaml
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy"

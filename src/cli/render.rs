@@ -51,6 +51,8 @@ pub struct PlanJson<'a> {
 #[derive(Serialize)]
 pub struct ApplyJson<'a> {
     pub format_version: u32,
+    /// Whether the plan had anything to do, as in `plan --json`.
+    pub changes: bool,
     pub applied: bool,
     pub verified: bool,
     pub summary: Summary,
@@ -72,6 +74,7 @@ pub fn plan_json(plan: &Plan) -> String {
 pub fn apply_json(report: &ApplyReport) -> String {
     let doc = ApplyJson {
         format_version: JSON_FORMAT_VERSION,
+        changes: !report.plan.is_empty(),
         applied: true,
         verified: true,
         summary: Summary::of(&report.plan),
@@ -79,6 +82,19 @@ pub fn apply_json(report: &ApplyReport) -> String {
         writes: &report.plan.writes,
     };
     serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// `show --json`: the state file with its `format_version` (which the loader accepts, so the
+/// document still reads back as a state).
+pub fn show_json(file: &pgstate::spec::StateFile) -> serde_json::Result<String> {
+    let mut doc = serde_json::to_value(file)?;
+    if let serde_json::Value::Object(map) = &mut doc {
+        map.insert(
+            "format_version".into(),
+            serde_json::Value::from(JSON_FORMAT_VERSION),
+        );
+    }
+    serde_json::to_string_pretty(&doc)
 }
 
 /// Terraform-style text: one block per device, then the summary line.
@@ -168,7 +184,8 @@ pub fn apply_text(report: &ApplyReport) -> String {
     )
 }
 
-fn writes(n: usize) -> String {
+/// "1 write", "3 writes".
+pub fn writes(n: usize) -> String {
     if n == 1 {
         "1 write".into()
     } else {
@@ -237,19 +254,23 @@ pub fn status_json(devices: &[pgstate::run::DeviceReport]) -> String {
 }
 
 /// The results table; with an outcome, also how the run ended and the problems found.
+/// Columns are sized to their content (comfy-table), so a long device name such as
+/// `enp129s0f1np1@thread0-queue7` does not push its row out of line.
 pub fn results_text(
     devices: &[pgstate::run::DeviceReport],
     outcome: Option<&pgstate::run::RunOutcome>,
 ) -> String {
-    let mut out = String::new();
     if devices.is_empty() {
         return "No pktgen devices.\n".into();
     }
-    let _ = writeln!(
-        out,
-        "{:<16} {:>6} {:>12} {:>12} {:>10} {:>12} {:>8} {:>6} {:>7}  STATE",
-        "DEVICE", "THREAD", "PACKETS", "COUNT", "TIME", "PPS", "Mb/s", "BYTES", "ERRORS"
-    );
+    let mut table = comfy_table::Table::new();
+    table
+        .load_style(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(vec![
+            "DEVICE", "THREAD", "PACKETS", "COUNT", "TIME", "PPS", "Mb/s", "BYTES", "ERRORS",
+            "STATE",
+        ]);
     for d in devices {
         let (time, pps, mbps, bytes) = match d.stats {
             Some(s) => (
@@ -274,44 +295,48 @@ pub fn results_text(
         } else {
             d.count.to_string()
         };
-        let _ = writeln!(
-            out,
-            "{:<16} {:>6} {:>12} {:>12} {:>10} {:>12} {:>8} {:>6} {:>7}  {}",
-            d.device.as_str(),
-            d.thread.0,
-            d.packets,
+        table.add_row(vec![
+            d.device.to_string(),
+            d.thread.0.to_string(),
+            d.packets.to_string(),
             count,
             time,
             pps,
             mbps,
             bytes,
-            d.errors,
-            state
-        );
-        if !d.imix_size_counts.is_empty() {
-            let sizes: Vec<String> = d
-                .imix_size_counts
-                .iter()
-                .map(|(s, n)| format!("{s}B: {n}"))
-                .collect();
-            let _ = writeln!(out, "{:<16} imix {}", "", sizes.join(", "));
-        }
+            d.errors.to_string(),
+            state,
+        ]);
     }
     if let Some(o) = outcome {
         let t = totals(devices);
-        let _ = writeln!(
-            out,
-            "{:<16} {:>6} {:>12} {:>12} {:>10} {:>12} {:>8} {:>6} {:>7}",
-            "total",
-            "",
-            t.packets,
-            "",
+        table.add_row(vec![
+            "total".to_owned(),
+            String::new(),
+            t.packets.to_string(),
+            String::new(),
             format!("{:.3}s", o.wall_ms as f64 / 1e3),
-            t.pps,
-            t.mbps,
-            "",
-            t.errors
-        );
+            t.pps.to_string(),
+            t.mbps.to_string(),
+            String::new(),
+            t.errors.to_string(),
+            String::new(),
+        ]);
+    }
+    let last = table.column_count().saturating_sub(1);
+    for (i, column) in table.column_iter_mut().enumerate() {
+        // Two spaces between columns, none before the first or after the last.
+        column.set_padding((0, if i == last { 0 } else { 2 }));
+        if (1..last).contains(&i) {
+            column.set_cell_alignment(comfy_table::CellAlignment::Right);
+        }
+    }
+    let mut out = String::new();
+    for line in table.lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    if let Some(o) = outcome {
         let how = match o.ended_by {
             pgstate::run::EndedBy::Completed => "every stream reached its count",
             pgstate::run::EndedBy::Duration => "stopped after --duration",
@@ -323,6 +348,14 @@ pub fn results_text(
         let _ = writeln!(out, "\nRun ended: {how}.");
     }
     for d in devices {
+        if !d.imix_size_counts.is_empty() {
+            let sizes: Vec<String> = d
+                .imix_size_counts
+                .iter()
+                .map(|(s, n)| format!("{s}B: {n}"))
+                .collect();
+            let _ = writeln!(out, "{}: imix {}", d.device, sizes.join(", "));
+        }
         for p in &d.problems {
             let _ = writeln!(out, "{}: {p}", d.device);
         }
@@ -331,4 +364,54 @@ pub fn results_text(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pgstate::run::DeviceReport;
+
+    fn report(name: &str, thread: u32, packets: u64) -> DeviceReport {
+        DeviceReport {
+            device: pgstate::DeviceName::new(name).unwrap(),
+            thread: pgstate::ThreadId(thread),
+            running: false,
+            count: 1000,
+            packets,
+            errors: 0,
+            stats: None,
+            imix_size_counts: Vec::new(),
+            target_pps: None,
+            result: "Idle".into(),
+            problems: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn results_columns_fit_long_device_names() {
+        // Issue 12.10: a fixed 16-character column put every later column of this row out
+        // of line with the header.
+        let text = results_text(
+            &[
+                report("enp129s0f1np1@thread0-queue7", 0, 5),
+                report("eth0", 12, 123456789),
+            ],
+            None,
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        // Right-aligned numeric columns end where their header ends.
+        for header in ["THREAD", "PACKETS", "ERRORS"] {
+            let end = lines[0].find(header).unwrap() + header.len();
+            for line in &lines[1..] {
+                let cell_end = line[..end].trim_end().len();
+                assert_eq!(cell_end, end, "{header} misaligned:\n{text}");
+                assert_eq!(line.as_bytes().get(end), Some(&b' '), "{text}");
+            }
+        }
+        let state_col = lines[0].find("STATE").unwrap();
+        assert!(lines[1][state_col..].starts_with("Idle"), "{text}");
+        assert!(lines[0].starts_with("DEVICE "), "{text}");
+    }
 }

@@ -92,16 +92,21 @@ impl RealProcfs {
     }
 }
 
-/// Runs `modprobe pktgen`, for when `/proc/net/pktgen` is missing (REFERENCE §5.1: opening
-/// the directory does not load the module).
-pub fn load_module() -> io::Result<()> {
-    let status = Command::new("modprobe").arg("pktgen").status()?;
-    if status.success() {
+/// Runs `modprobe pktgen` (`program` is normally `modprobe`), for when `/proc/net/pktgen` is
+/// missing (REFERENCE §5.1: opening the directory does not load the module). modprobe's own
+/// output is captured, not passed through: on failure its stderr is the error's text.
+pub fn load_module(program: &std::ffi::OsStr) -> io::Result<()> {
+    let out = Command::new(program).arg("pktgen").output()?;
+    if out.status.success() {
         Ok(())
     } else {
-        Err(io::Error::other(format!(
-            "modprobe pktgen exited with {status}"
-        )))
+        let said = String::from_utf8_lossy(&out.stderr);
+        let said = said.trim();
+        Err(io::Error::other(if said.is_empty() {
+            format!("modprobe pktgen exited with {}", out.status)
+        } else {
+            format!("{said} ({})", out.status)
+        }))
     }
 }
 

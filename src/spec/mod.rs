@@ -3,6 +3,7 @@
 mod load;
 mod schema;
 mod validate;
+mod yaml;
 
 pub use load::{
     load_path, load_texts, LoadError, LoadedState, LocationIndex, SourceMap, MAX_ALIAS_EXPANSION,
@@ -10,6 +11,7 @@ pub use load::{
 };
 pub use schema::{DeviceSpec, ImixWeights, MplsLabel, StateFile, DEVICE_KEYS};
 pub use validate::{spec_from_config, validate_device, FieldError};
+pub use yaml::render_state_file;
 
 use crate::kernel::KernelProfile;
 use crate::model::LiveState;

@@ -66,6 +66,6 @@ expect_rc 3 "$PGSTATE" run --duration 1 /tmp/never.yaml
 assert_match "$OUT" 'eth0@0: sent nothing'
 
 note "destroy removes everything the state owns"
-expect_rc 0 "$PGSTATE" destroy /tmp/run.yaml
+expect_rc 0 "$PGSTATE" destroy --yes /tmp/run.yaml
 assert_missing eth0@0
 assert_file_contains kpktgend_0 '^Stopped: $'

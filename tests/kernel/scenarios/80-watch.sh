@@ -11,7 +11,7 @@ write_state() { # COUNT
 write_state 1234 >"$state"
 has_count() { grep -q "^Params: count $1 " "$PG/eth0@0" 2>/dev/null; }
 
-"$PGSTATE" watch --poll-interval 0.5 --debounce 100 "$state" >/tmp/watch.log 2>&1 &
+"$PGSTATE" watch --poll-interval 500ms --debounce 100ms "$state" >/tmp/watch.log 2>&1 &
 watcher=$!
 wait_until 10 has_count 1234 || { cat /tmp/watch.log; fail "watch did not converge"; }
 assert_file_contains eth1@1 'dst_min: 198\.18\.0\.7 '

@@ -1,0 +1,58 @@
+//! What ships with the crate: licence files that match `Cargo.toml`, and a release profile
+//! without debug info (issue 12.10).
+
+use std::path::Path;
+
+fn read(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The lines of one `[section]` of Cargo.toml, without comments.
+fn section(toml: &str, name: &str) -> Option<Vec<String>> {
+    let header = format!("[{name}]");
+    let mut lines = toml.lines().skip_while(|l| l.trim() != header);
+    lines.next()?;
+    Some(
+        lines
+            .take_while(|l| !l.trim_start().starts_with('['))
+            .map(|l| l.split('#').next().unwrap_or("").trim().to_owned())
+            .filter(|l| !l.is_empty())
+            .collect(),
+    )
+}
+
+#[test]
+fn the_licence_files_match_cargo_toml() {
+    let toml = read("Cargo.toml");
+    assert!(
+        toml.lines()
+            .any(|l| l.trim() == r#"license = "MIT OR Apache-2.0""#),
+        "Cargo.toml's licence changed; update LICENSE-* and this test"
+    );
+    let mit = read("LICENSE-MIT");
+    assert!(mit.starts_with("MIT License"), "{mit}");
+    assert!(mit.contains("Permission is hereby granted, free of charge"));
+    let apache = read("LICENSE-APACHE");
+    assert!(apache.contains("Apache License"));
+    assert!(apache.contains("Version 2.0, January 2004"));
+    assert!(apache.contains("END OF TERMS AND CONDITIONS"));
+}
+
+#[test]
+fn release_builds_carry_no_debug_info_and_release_debug_does() {
+    let toml = read("Cargo.toml");
+    // `[profile.release]` may be absent (cargo's defaults) but must not turn debug info on.
+    if let Some(release) = section(&toml, "profile.release") {
+        assert!(
+            !release.iter().any(|l| l.starts_with("debug")),
+            "debug info in the release profile: {release:?}"
+        );
+    }
+    let debug = section(&toml, "profile.release-debug").expect("[profile.release-debug]");
+    assert!(
+        debug.contains(&r#"inherits = "release""#.to_owned()),
+        "{debug:?}"
+    );
+    assert!(debug.iter().any(|l| l.starts_with("debug")), "{debug:?}");
+}
