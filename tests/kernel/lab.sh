@@ -795,6 +795,9 @@ cmd_run_script() {
   return "$rc"
 }
 
+# shellcheck source=lab-bench.sh
+. "$SCRIPT_DIR/lab-bench.sh"
+
 usage() {
   sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
   exit 2
@@ -818,6 +821,7 @@ main() {
       rm -f "$tmpf"
       return "$rc"
       ;;
+    bench) cmd_bench "$@" ;;
     try)
       [[ -f $SCRIPT_DIR/try.sh ]] || die "$SCRIPT_DIR/try.sh does not exist yet"
       cmd_run_script "$SCRIPT_DIR/try.sh"

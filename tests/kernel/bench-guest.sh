@@ -1,0 +1,258 @@
+#!/lab/bash
+# pgstate's benchmark on a real kernel: runs in the lab guest under bash (for EPOCHREALTIME),
+# started by `lab.sh bench`. Prints one marker line per figure, parsed by lab-bench.sh:
+#   @@BENCH writes NAME STRACE_WRITES PGSTATE_WRITES CONVERGED(0|1)
+#   @@BENCH time N CAT_US PLAN_US APPLY1_US         (medians over $BENCH_REPS runs)
+#   @@BENCH ifaces PLAN8_US PLAN8_WITH_1000_US
+#   @@BENCH sample NAME SCRIPT_WRITES SCRIPT_US EMPTY_WRITES EMPTY_US RERUN_WRITES RERUN_US NO_CHANGES(0|1)
+#   @@BENCH watch SAVE_TO_CONVERGED_US RSS_KB RECONCILES
+# Writes are counted with strace: every write(2) to a file under /proc/net/pktgen (which
+# strace -y shows as /proc/PID/net/pktgen/..., /proc/net being a link to /proc/self/net).
+# Parts: $BENCH_PARTS (default "writes time ifaces samples watch").
+set -u
+. /lab/guest-lib.sh
+
+PARTS=${BENCH_PARTS:-writes time ifaces samples watch}
+REPS=${BENCH_REPS:-5}
+STRACE=/lab/strace
+BENCH=/bench
+SCRATCH=/tmp/bench
+mkdir -p "$SCRATCH"
+
+# An strace -f -y line of a write(2) to one of pktgen's files.
+PKTGEN_WRITE='^([0-9]+ +|\[pid +[0-9]+\] )?write\([0-9]+</proc/([0-9]+/|self/|thread-self/)?net/pktgen/'
+
+part() { [[ " $PARTS " == *" $1 "* ]]; }
+
+now_us() { local t=${EPOCHREALTIME/./}; echo $((10#$t)); }
+
+# median of the arguments
+median() {
+  printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+# time_us CMD...: wall time of one run of CMD, in µs (output discarded).
+time_us() {
+  local t0 t1
+  t0=$(now_us)
+  "$@" >/dev/null 2>&1
+  t1=$(now_us)
+  echo $((t1 - t0))
+}
+
+# median_us CMD...: median wall time of $REPS runs.
+median_us() {
+  local i out=()
+  for ((i = 0; i < REPS; i++)); do out+=("$(time_us "$@")"); done
+  median "${out[@]}"
+}
+
+# pktgen_writes TRACE: write(2) calls on pktgen's files in an strace -f -y log.
+pktgen_writes() {
+  grep -cE "$PKTGEN_WRITE" "$1"
+}
+
+# traced TRACE CMD...: run CMD under strace, counting pktgen writes into TRACE.
+traced() {
+  local trace=$1
+  shift
+  "$STRACE" -f -y -qq -e trace=write -o "$trace" "$@"
+}
+
+reset_box() {
+  pg_reset >/dev/null 2>&1 || { echo "bench: pktgen reset failed"; exit 1; }
+}
+
+apply_quiet() {
+  pgstate apply -q "$1" >"$SCRATCH/apply.out" 2>&1 || {
+    echo "bench: pgstate apply $1 failed:"
+    cat "$SCRATCH/apply.out"
+    return 1
+  }
+}
+
+# ---- writes: the corpus, then every example from empty and to every other ----
+bench_writes() {
+  local name from to n plan conv
+  corpus_lines | while read -r name from to; do
+    reset_box
+    if [[ $from != - ]]; then
+      apply_quiet "$from" || { echo "@@BENCH writes $name -1 -1 0"; continue; }
+    fi
+    if ! traced "$SCRATCH/trace" pgstate apply --json "$to" >"$SCRATCH/apply.json" 2>"$SCRATCH/apply.err"; then
+      echo "bench: $name: apply failed:"
+      cat "$SCRATCH/apply.err"
+      echo "@@BENCH writes $name -1 -1 0"
+      continue
+    fi
+    n=$(pktgen_writes "$SCRATCH/trace")
+    plan=$(sed -n 's/.*"writes": *\([0-9]*\).*/\1/p' "$SCRATCH/apply.json" | head -n1)
+    conv=0
+    pgstate plan --detailed-exitcode "$to" >/dev/null 2>&1 && conv=1
+    echo "@@BENCH writes $name $n ${plan:--1} $conv"
+  done
+}
+
+# NAME FROM TO lines: tests/bench/corpus.txt with guest paths, then the examples.
+corpus_lines() {
+  local name from to ex other
+  grep -vE '^(#|[[:space:]]*$)' "$BENCH/corpus.txt" | while read -r name from to; do
+    echo "$name $(guest_path "$from") $(guest_path "$to")"
+  done
+  for ex in /states/*.yaml; do
+    echo "examples/-/$(basename "$ex" .yaml) - $ex"
+    for other in /states/*.yaml; do
+      [[ $other == "$ex" ]] && continue
+      echo "examples/$(basename "$other" .yaml)/$(basename "$ex" .yaml) $other $ex"
+    done
+  done
+}
+
+guest_path() {
+  case $1 in
+    -) echo - ;;
+    states/*) echo "/$1" ;;
+    tests/bench/*) echo "$BENCH/${1#tests/bench/}" ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# ---- time: plan and apply against the floor of reading every pktgen file ----
+bench_time() {
+  local n cat_us plan_us apply_us i a b
+  for n in 1 8 64 256 512; do
+    reset_box
+    a=$SCRATCH/n$n.yaml
+    b=$SCRATCH/n$n-count.yaml
+    "$BENCH/gen-devices.sh" "n$n" "$n" 1000 >"$a"
+    "$BENCH/gen-devices.sh" "n$n" "$n" 1001 >"$b"
+    apply_quiet "$a" || { echo "@@BENCH time $n -1 -1 -1"; continue; }
+    cat_us=$(median_us sh -c 'cat /proc/net/pktgen/*')
+    plan_us=$(median_us pgstate plan "$a")
+    local out=()
+    for ((i = 0; i < REPS; i++)); do
+      out+=("$(time_us pgstate apply -q "$b")")
+      out+=("$(time_us pgstate apply -q "$a")")
+    done
+    apply_us=$(median "${out[@]}")
+    echo "@@BENCH time $n $cat_us $plan_us $apply_us"
+  done
+}
+
+# ---- ifaces: 1,000 interfaces pgstate does not manage ----
+bench_ifaces() {
+  local s=$SCRATCH/n8.yaml before after i
+  reset_box
+  "$BENCH/gen-devices.sh" n8 8 1000 >"$s"
+  apply_quiet "$s" || { echo "@@BENCH ifaces -1 -1"; return; }
+  before=$(median_us pgstate plan "$s")
+  : >"$SCRATCH/links"
+  for ((i = 0; i < 1000; i++)); do echo "link add u$i type dummy" >>"$SCRATCH/links"; done
+  /sbin/ip -batch "$SCRATCH/links" || { echo "bench: adding 1000 interfaces failed"; return; }
+  after=$(median_us pgstate plan "$s")
+  echo "@@BENCH ifaces $before $after"
+  sed 's/^link add \(u[0-9]*\) .*/link del \1/' "$SCRATCH/links" >"$SCRATCH/unlinks"
+  /sbin/ip -batch "$SCRATCH/unlinks" >/dev/null 2>&1
+}
+
+# ---- samples: the kernel's own samples/pktgen scripts on the same kernel ----
+# Each line: NAME SCRIPT ARGS... (the script's own parameters, -n 1 so traffic is
+# negligible). The imported state is written by pgstate show from the box the script left
+# in append mode, compared by plan.
+sample_lines() {
+  cat <<'EOF'
+sample01 pktgen_sample01_simple.sh -i d0 -s 60 -d 198.18.0.42 -m 02:00:00:00:00:02 -n 1
+sample02 pktgen_sample02_multiqueue.sh -i d0 -s 60 -d 198.18.0.42 -m 02:00:00:00:00:02 -t 2 -n 1
+sample03 pktgen_sample03_burst_single_flow.sh -i d0 -s 60 -d 198.18.0.42 -m 02:00:00:00:00:02 -t 2 -n 1 -b 8
+sample04 pktgen_sample04_many_flows.sh -i d0 -s 60 -d 198.18.0.42 -m 02:00:00:00:00:02 -t 2 -n 1
+sample05 pktgen_sample05_flow_per_thread.sh -i d0 -s 60 -d 198.18.0.42 -m 02:00:00:00:00:02 -t 2 -n 1
+EOF
+}
+
+# config_writes TRACE: pktgen writes before the first `start` (the script's configuration).
+config_writes() {
+  awk -v re="$PKTGEN_WRITE" '$0 ~ re {
+         if ($0 ~ /pgctrl>, "start/) exit
+         n++
+       }
+       END { print n + 0 }' "$1"
+}
+
+# run_sample SCRIPT ARGS...: the script from the samples directory, under bash, with
+# iproute2's ip first on PATH.
+run_sample() {
+  local script=$1
+  shift
+  (cd /samples/pktgen && PATH=/lab/bin:$PATH /lab/bash "./$script" "$@")
+}
+
+bench_samples() {
+  local name script args sw sus ew eus rw rus same st
+  if [[ ! -d /samples/pktgen ]]; then
+    echo "bench: /samples/pktgen missing (PGSTATE_LAB_SAMPLES=1 puts the kernel's scripts there)"
+    return
+  fi
+  sample_lines | while read -r name script args; do
+    st=$SCRATCH/$name.yaml
+    # The script's configuration, left in place by append mode on an empty box.
+    reset_box
+    # shellcheck disable=SC2086  # args is a word list
+    run_sample "$script" $args -a >"$SCRATCH/$name.script.out" 2>&1
+    pgstate show >"$st" 2>"$SCRATCH/$name.show.err" || {
+      echo "bench: $name: show failed"
+      cat "$SCRATCH/$name.script.out" "$SCRATCH/$name.show.err"
+      continue
+    }
+    same=0
+    pgstate plan --detailed-exitcode "$st" >/dev/null 2>&1 && same=1
+    # The script as users run it: configure, start, and reset on exit.
+    reset_box
+    # shellcheck disable=SC2086
+    sus=$(time_us run_sample "$script" $args)
+    reset_box
+    # shellcheck disable=SC2086
+    traced "$SCRATCH/$name.strace" /lab/bash -c 'cd /samples/pktgen && PATH=/lab/bin:$PATH exec /lab/bash "$@"' sample "./$script" $args >/dev/null 2>&1
+    sw=$(config_writes "$SCRATCH/$name.strace")
+    # pgstate converging to the same configuration, from empty and again.
+    reset_box
+    eus=$(time_us pgstate apply -q "$st")
+    rus=$(time_us pgstate apply -q "$st")
+    reset_box
+    traced "$SCRATCH/$name.pg1" pgstate apply -q "$st" >/dev/null 2>&1
+    ew=$(pktgen_writes "$SCRATCH/$name.pg1")
+    traced "$SCRATCH/$name.pg2" pgstate apply -q "$st" >/dev/null 2>&1
+    rw=$(pktgen_writes "$SCRATCH/$name.pg2")
+    echo "@@BENCH sample $name $sw $sus $ew $eus $rw $rus $same"
+  done
+}
+
+# ---- watch: from a saved file to a converged box, and memory over a long run ----
+bench_watch() {
+  local dir=$SCRATCH/watch pid i t0 t1 out=() rss want
+  reset_box
+  mkdir -p "$dir"
+  "$BENCH/gen-devices.sh" w512 512 1000 >"$dir/state.yaml"
+  pgstate watch -q "$dir" >"$SCRATCH/watch.log" 2>&1 &
+  pid=$!
+  wait_until 120 grep -q 'count 1000 ' "$PG/d3@511" 2>/dev/null || { echo "bench: watch did not converge"; kill "$pid"; return; }
+  for ((i = 1; i <= 20; i++)); do
+    want=$((2000 + i))
+    "$BENCH/gen-devices.sh" w512 512 "$want" >"$SCRATCH/next.yaml"
+    t0=$(now_us)
+    mv "$SCRATCH/next.yaml" "$dir/state.yaml"
+    until grep -q "count $want " "$PG/d0@0" 2>/dev/null; do sleep 0.01; done
+    t1=$(now_us)
+    out+=($((t1 - t0)))
+  done
+  rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
+  kill "$pid"
+  wait "$pid" 2>/dev/null
+  echo "@@BENCH watch $(median "${out[@]}") $rss 20"
+}
+
+part writes && bench_writes
+part time && bench_time
+part ifaces && bench_ifaces
+part samples && bench_samples
+part watch && bench_watch
+echo "@@BENCH done"
