@@ -10,6 +10,7 @@
 # strace -y shows as /proc/PID/net/pktgen/..., /proc/net being a link to /proc/self/net).
 # Parts: $BENCH_PARTS (default "writes time ifaces samples watch").
 set -u
+# shellcheck source=guest-lib.sh
 . /lab/guest-lib.sh
 
 PARTS=${BENCH_PARTS:-writes time ifaces samples watch}
@@ -210,7 +211,7 @@ bench_samples() {
     # shellcheck disable=SC2086
     sus=$(time_us run_sample "$script" $args)
     reset_box
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2086,SC2016  # args is a word list; $PATH expands in the guest's bash
     traced "$SCRATCH/$name.strace" /lab/bash -c 'cd /samples/pktgen && PATH=/lab/bin:$PATH exec /lab/bash "$@"' sample "./$script" $args >/dev/null 2>&1
     sw=$(config_writes "$SCRATCH/$name.strace")
     # pgstate converging to the same configuration, from empty and again.

@@ -72,6 +72,7 @@ bench_report() {
       printf '%s of %s transitions above their bound or not converged.\n\n' "$over" "$count"
     fi
     if grep -q '^@@BENCH time ' "$logf"; then
+      # shellcheck disable=SC2016  # Markdown code spans
       printf '### Plan and apply time against the `cat` floor (medians)\n\n'
       printf '| devices | cat of every file | plan, converged | ratio | apply, one parameter | ratio |\n'
       printf '|---:|---:|---:|---:|---:|---:|\n'
@@ -96,6 +97,7 @@ bench_report() {
         printf '| %s | %s | %s ms | %s | %s ms | %s | %s ms | %s |\n' "$name" "$sw" "$(ms "$sus")" "$ew" "$(ms "$eus")" "$rw" "$(ms "$rus")" \
           "$([[ $same == 1 ]] && echo 'No changes' || echo '**changes**')"
       done < <(grep '^@@BENCH sample ' "$logf")
+      # shellcheck disable=SC2016
       printf '\n(The scripts also start traffic, `-n 1`, and reset pktgen on exit; their time includes that.)\n\n'
     fi
     if grep -q '^@@BENCH watch ' "$logf"; then
@@ -104,7 +106,8 @@ bench_report() {
       printf '### watch, 512 devices\n\n| saved file to converged box (median of %s edits, 300 ms debounce) | resident memory after them |\n|---:|---:|\n| %s ms | %s MiB |\n\n' \
         "$k" "$(ms "$t")" "$(awk -v k="$r" 'BEGIN { printf "%.1f", k / 1024 }')"
     fi
-  } | tee "$md"
+  } >"$md"
+  cat "$md"
   return "$rc"
 }
 
@@ -149,7 +152,9 @@ cmd_bench() {
   kernels=$(kernels_for "6.1 6.12")
   # Every transition and timing runs in one boot. pktgen allocates its flow table (65,536
   # entries, about 1.5 MiB) for every device: 512 devices need more than the usual guest.
+  # shellcheck disable=SC2034  # read by boot() in lab.sh
   BOOT_TIMEOUT=${PGSTATE_LAB_BENCH_TIMEOUT:-1800}
+  # shellcheck disable=SC2034
   LAB_MEM=${PGSTATE_LAB_MEM:-2048}
   for s in $kernels; do
     prepare_kernel "$s"
