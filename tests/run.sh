@@ -4,13 +4,34 @@
 #   2. unit, property and integration tests (against the in-memory simulator and the
 #      real-kernel transcripts),
 #   3. the real-kernel lane: Debian's Linux 6.1 and 6.12 booted under qemu (TCG), running
-#      every scenario in tests/kernel/scenarios against a real /proc/net/pktgen.
+#      every scenario in tests/kernel/scenarios against a real /proc/net/pktgen,
+#   4. the write-count benchmark on the same kernels: every transition of the corpus, its
+#      writes counted with strace in the guest, fails when one is above its lower bound.
 # It installs what it needs itself (apt packages, kernel images) and fails loudly, never
 # skips, when a kernel cannot be fetched or booted.
+#
+# `tests/run.sh --quick` is the day-to-day subset: one kernel (6.12) and the scenarios whose
+# names start with 0 or 1 (smoke, examples, transitions), plus the write counts on it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+
+quick=0
+case ${1:-} in
+  --quick) quick=1 ;;
+  "") ;;
+  *)
+    echo "usage: tests/run.sh [--quick]" >&2
+    exit 1
+    ;;
+esac
+if [[ $quick == 1 ]]; then
+  export PGSTATE_LAB_KERNELS=${PGSTATE_LAB_KERNELS:-6.12}
+  scenarios='[01]*'
+else
+  scenarios='*'
+fi
 
 # Host tools the unit and integration tests use: PyYAML (Debian's python3-yaml) reads `show`
 # output the way YAML 1.1 tools such as Ansible do (tests/reconcile.rs).
@@ -29,4 +50,6 @@ cargo test --locked
 step "release build for the kernel lane"
 cargo build --locked --release
 step "real kernels (qemu)"
-tests/kernel/lab.sh test
+tests/kernel/lab.sh test "$scenarios"
+step "write counts on real kernels (qemu, strace)"
+tests/kernel/lab.sh bench writes
