@@ -404,14 +404,26 @@ fn a_non_root_user_gets_a_permission_error_naming_the_fix() {
     let bin = b.dir.path().join("pgstate");
     fs::copy(env!("CARGO_BIN_EXE_pgstate"), &bin).unwrap();
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(&bin)
-        .arg("show")
-        .arg("--proc-root")
-        .arg(b.pg())
-        .output()
-        .expect("setpriv (util-linux) runs the binary as nobody");
+    let run = || {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&bin)
+            .arg("show")
+            .arg("--proc-root")
+            .arg(b.pg())
+            .output()
+            .expect("setpriv (util-linux) runs the binary as nobody")
+    };
+    // A child forked by another test thread while the copy was open for writing holds that
+    // descriptor until it execs, and exec of the copy then fails with ETXTBSY: try again.
+    let mut out = run();
+    for _ in 0..20 {
+        if !text(&out.stderr).contains("Text file busy") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        out = run();
+    }
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(err.contains("permission denied"), "{err}");

@@ -396,3 +396,32 @@ fn plan_out_never_writes_through_a_symlink_or_over_another_file() {
     let out = b.run(&["apply", "--lock-file", &lock, saved.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+/// `--proc-root` pointing at an ordinary directory: a command is never written into a
+/// regular file there, so no byte of it is lost.
+#[test]
+fn a_proc_root_of_ordinary_files_is_never_written_into() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = dir.path().join("pktgen");
+    fs::create_dir(&pg).unwrap();
+    let ctrl = "Packet Generator for packet performance testing. Version: 2.75\n";
+    let thread = "Running: \nStopped: \nResult: NA\n";
+    fs::write(pg.join("pgctrl"), ctrl).unwrap();
+    fs::write(pg.join("kpktgend_0"), thread).unwrap();
+    let state = dir.path().join("s.yaml");
+    fs::write(&state, "devices:\n  lo: {thread: 0, count: 5}\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pgstate"))
+        .args(["--lock-file"])
+        .arg(dir.path().join("lock"))
+        .args(["--proc-root"])
+        .arg(&pg)
+        .arg("apply")
+        .arg(&state)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("is not a file of procfs"), "{err}");
+    assert_eq!(fs::read_to_string(pg.join("kpktgend_0")).unwrap(), thread);
+    assert_eq!(fs::read_to_string(pg.join("pgctrl")).unwrap(), ctrl);
+}

@@ -75,6 +75,13 @@ pub enum ProcfsError {
         /// The file that could not be opened.
         path: PathBuf,
     },
+    /// A write target that is not a pktgen file: outside procfs (a `--proc-root` that is an
+    /// ordinary directory), so writing a command would overwrite somebody's data.
+    #[error("{} is not a file of procfs: pgstate writes commands only to pktgen's proc files, never into ordinary files", .path.display())]
+    NotProcfs {
+        /// The file that was not written.
+        path: PathBuf,
+    },
     /// A file is missing, for example a device that was removed meanwhile.
     #[error("{} does not exist", .path.display())]
     Missing {

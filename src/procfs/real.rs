@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write as _};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -92,6 +93,20 @@ impl RealProcfs {
     }
 }
 
+/// Open flags, from nix's re-export of the C library.
+mod libc_flags {
+    pub const O_NOFOLLOW: i32 = nix::fcntl::OFlag::O_NOFOLLOW.bits();
+    pub const O_CLOEXEC: i32 = nix::fcntl::OFlag::O_CLOEXEC.bits();
+}
+
+/// Whether pgstate may write a command into `f`: a file of procfs (pktgen's own), or a pipe
+/// (which stores nothing; tests stand one in for a file that blocks).
+fn writable_target(f: &std::fs::File) -> bool {
+    let on_procfs = nix::sys::statfs::fstatfs(f)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC);
+    on_procfs || f.metadata().is_ok_and(|m| m.file_type().is_fifo())
+}
+
 /// Runs `modprobe pktgen` (`program` is normally `modprobe`), for when `/proc/net/pktgen` is
 /// missing (REFERENCE §5.1: opening the directory does not load the module). modprobe's own
 /// output is captured, not passed through: on failure its stderr is the error's text.
@@ -129,10 +144,18 @@ impl Procfs for RealProcfs {
 
     fn write(&self, file: &PgFile, command: &str) -> Result<(), ProcfsError> {
         let path = self.path(file);
+        // Never through a symlink, and never into a file of another file system: pgstate runs
+        // as root, and a `--proc-root` pointing at the wrong directory must not overwrite the
+        // first bytes of somebody's file with a pktgen command. Without O_TRUNC or O_CREAT,
+        // nothing else can be lost.
         let mut f = OpenOptions::new()
             .write(true)
+            .custom_flags(libc_flags::O_NOFOLLOW | libc_flags::O_CLOEXEC)
             .open(&path)
             .map_err(|e| self.map_err(path.clone(), e))?;
+        if !writable_target(&f) {
+            return Err(ProcfsError::NotProcfs { path });
+        }
         let line = format!("{command}\n");
         // One write(2), never `write_all`: a short write must not be followed by the rest of
         // the command, which the kernel would read as a second command (REFERENCE §4).
