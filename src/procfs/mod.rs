@@ -3,6 +3,7 @@
 //! turn file contents into the live model.
 
 pub mod netlink;
+pub mod netns;
 pub mod observe;
 pub mod parse;
 pub mod real;

@@ -1,0 +1,260 @@
+//! pktgen of another network namespace, reached from inside it.
+//!
+//! Every network namespace has its own pktgen: its own threads, devices and `pgctrl`, and
+//! `pgctrl` acts on the namespace of the process that writes it (REFERENCE §5.7). So every
+//! read, write and interface query for a namespace is made by a thread that entered it with
+//! `setns(CLONE_NEWNET)`; the pgstate process itself never changes namespace, and nothing
+//! opened in one namespace is used in another.
+//!
+//! Inside such a thread `/proc/self/net` still shows the namespace of the thread-group
+//! leader, so the thread reads `/proc/thread-self/net/pktgen` (LAB-NOTES, busybox guest
+//! pitfalls). Its rtnetlink sockets are opened inside the namespace too, so interface facts
+//! are the namespace's own.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use nix::sched::{setns, CloneFlags};
+
+use super::{Interfaces, PgFile, Procfs, ProcfsError, RealProcfs};
+
+/// pktgen's directory as a thread inside a namespace must name it.
+pub const THREAD_SELF_ROOT: &str = "/proc/thread-self/net/pktgen";
+
+/// Where a namespace is: an `ip netns` name or any netns file.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NetnsPath(PathBuf);
+
+impl NetnsPath {
+    /// The namespace `ip netns add NAME` made: `/run/netns/NAME`.
+    pub fn named(name: &str) -> NetnsPath {
+        NetnsPath(Path::new("/run/netns").join(name))
+    }
+
+    /// Any file of a network namespace, e.g. `/proc/4242/ns/net` (a Mininet host's shell).
+    pub fn file(path: impl Into<PathBuf>) -> NetnsPath {
+        NetnsPath(path.into())
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl fmt::Display for NetnsPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.display())
+    }
+}
+
+/// Why a namespace could not be entered.
+#[derive(Debug, thiserror::Error)]
+pub enum NetnsError {
+    /// The file does not exist (`ip netns add` not run, or the process is gone).
+    #[error("network namespace {path} does not exist")]
+    Missing {
+        /// The file.
+        path: NetnsPath,
+    },
+    /// The file exists but is not a network namespace.
+    #[error("{path} is not a network namespace file ({error})")]
+    NotNetns {
+        /// The file.
+        path: NetnsPath,
+        /// What setns said.
+        error: io::Error,
+    },
+    /// Any other failure (permissions, the worker thread).
+    #[error("entering network namespace {path}: {error}")]
+    Io {
+        /// The file.
+        path: NetnsPath,
+        /// The error.
+        error: io::Error,
+    },
+}
+
+type Job = Box<dyn FnOnce(&RealProcfs) + Send>;
+
+/// A thread inside one network namespace, and the pktgen it sees. Each call is run by that
+/// thread; calls from several threads of pgstate queue up. The thread ends when the last
+/// clone is dropped.
+#[derive(Clone)]
+pub struct NetnsProcfs {
+    netns: NetnsPath,
+    jobs: Arc<Mutex<mpsc::Sender<Job>>>,
+}
+
+impl fmt::Debug for NetnsProcfs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NetnsProcfs")
+            .field("netns", &self.netns)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NetnsProcfs {
+    /// Starts a thread that enters `netns` and serves pktgen's files there.
+    pub fn enter(netns: &NetnsPath) -> Result<NetnsProcfs, NetnsError> {
+        let file = File::open(netns.path()).map_err(|error| match error.kind() {
+            io::ErrorKind::NotFound => NetnsError::Missing {
+                path: netns.clone(),
+            },
+            _ => NetnsError::Io {
+                path: netns.clone(),
+                error,
+            },
+        })?;
+        let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
+        let (ready_tx, ready_rx) = mpsc::channel::<nix::Result<()>>();
+        let name = format!("netns {}", netns.path().display());
+        thread::Builder::new()
+            .name(name)
+            .spawn(move || {
+                let entered = setns(&file, CloneFlags::CLONE_NEWNET);
+                drop(file);
+                let ok = entered.is_ok();
+                let _ = ready_tx.send(entered);
+                if !ok {
+                    return;
+                }
+                let procfs = RealProcfs::new(THREAD_SELF_ROOT);
+                for job in jobs_rx {
+                    job(&procfs);
+                }
+            })
+            .map_err(|error| NetnsError::Io {
+                path: netns.clone(),
+                error,
+            })?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(NetnsProcfs {
+                netns: netns.clone(),
+                jobs: Arc::new(Mutex::new(jobs_tx)),
+            }),
+            Ok(Err(errno)) if errno == nix::errno::Errno::EINVAL => Err(NetnsError::NotNetns {
+                path: netns.clone(),
+                error: errno.into(),
+            }),
+            Ok(Err(errno)) => Err(NetnsError::Io {
+                path: netns.clone(),
+                error: errno.into(),
+            }),
+            Err(_) => Err(NetnsError::Io {
+                path: netns.clone(),
+                error: io::Error::other("the namespace thread ended before entering"),
+            }),
+        }
+    }
+
+    /// The namespace.
+    pub fn netns(&self) -> &NetnsPath {
+        &self.netns
+    }
+
+    /// Runs `f` on the namespace's thread and returns its result.
+    fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&RealProcfs) -> R + Send + 'static,
+    ) -> Result<R, ProcfsError> {
+        let (tx, rx) = mpsc::channel();
+        let job: Job = Box::new(move |procfs| {
+            let _ = tx.send(f(procfs));
+        });
+        let gone = || ProcfsError::Io {
+            path: self.netns.path().to_owned(),
+            error: io::Error::other("the namespace's thread has ended"),
+        };
+        self.jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .send(job)
+            .map_err(|_| gone())?;
+        rx.recv().map_err(|_| gone())
+    }
+}
+
+impl Procfs for NetnsProcfs {
+    fn list(&self) -> Result<Vec<String>, ProcfsError> {
+        self.call(|p| p.list())?
+    }
+    fn read(&self, file: &PgFile) -> Result<String, ProcfsError> {
+        let file = file.clone();
+        self.call(move |p| p.read(&file))?
+    }
+    fn write(&self, file: &PgFile, command: &str) -> Result<(), ProcfsError> {
+        let (file, command) = (file.clone(), command.to_owned());
+        self.call(move |p| p.write(&file, &command))?
+    }
+    fn interfaces(&self, names: &BTreeSet<String>) -> Result<Interfaces, ProcfsError> {
+        let names = names.clone();
+        self.call(move |p| p.interfaces(&names))?
+    }
+    fn kernel_release(&self) -> Option<String> {
+        self.call(|p| p.kernel_release()).ok().flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_namespace_and_a_file_that_is_not_one_are_refused() {
+        let missing = NetnsPath::named("pgstate-test-no-such-netns");
+        assert!(matches!(
+            NetnsProcfs::enter(&missing),
+            Err(NetnsError::Missing { .. })
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "not a namespace").unwrap();
+        let err = NetnsProcfs::enter(&NetnsPath::file(&plain)).unwrap_err();
+        assert!(matches!(err, NetnsError::NotNetns { .. }), "{err}");
+    }
+
+    #[test]
+    fn the_own_namespace_can_be_entered_and_shows_its_interfaces() {
+        // Entering the namespace we are in is allowed and changes nothing for the process.
+        let own = NetnsPath::file("/proc/self/ns/net");
+        let procfs = NetnsProcfs::enter(&own).unwrap();
+        let found = procfs
+            .interfaces(&BTreeSet::from(["lo".to_owned()]))
+            .unwrap();
+        assert!(found.contains_key("lo"));
+    }
+
+    #[test]
+    fn a_named_namespace_shows_its_own_interfaces_not_ours() {
+        let name = format!("pgstate-unit-{}", std::process::id());
+        let ip = |args: &[&str]| {
+            let st = std::process::Command::new("ip").args(args).status();
+            assert!(st.is_ok_and(|s| s.success()), "ip {args:?}");
+        };
+        ip(&["netns", "add", &name]);
+        let result = std::panic::catch_unwind(|| {
+            // veth rather than dummy: the dummy module may be missing where the tests run.
+            ip(&[
+                "-n", &name, "link", "add", "inside0", "type", "veth", "peer", "name", "inside1",
+            ]);
+            let procfs = NetnsProcfs::enter(&NetnsPath::named(&name)).unwrap();
+            let names = BTreeSet::from(["inside0".to_owned(), "lo".to_owned()]);
+            let inside = procfs.interfaces(&names).unwrap();
+            assert!(inside.contains_key("inside0") && inside.contains_key("lo"));
+            // The process itself stayed where it was.
+            let here = super::super::netlink::query(&names).unwrap();
+            assert!(!here.contains_key("inside0"), "{here:?}");
+        });
+        ip(&["netns", "del", &name]);
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
