@@ -203,37 +203,142 @@ ensure_host_tools() {
 
 # ---------------------------------------------------------------- kernels --
 
+SUPPORTED_SERIES="5.10 6.1 6.12 7.2"
+
+# series_suite SERIES: "" = the host's configured apt sources (bookworm), else the
+# Debian suite read through a private apt configuration (see private_apt_dir).
+series_suite() {
+  case $1 in
+    5.10) echo bullseye ;;
+    6.1 | 6.12) echo "" ;;
+    7.2) echo sid ;;
+    *) die "unknown kernel series '$1' (supported: $SUPPORTED_SERIES)" ;;
+  esac
+}
+
 series_meta() {
   case $1 in
+    5.10) echo linux-image-cloud-amd64 ;; # in bullseye(-security)
     6.1) echo linux-image-cloud-amd64 ;;
     6.12) echo linux-image-6.12-cloud-amd64 ;;
-    *) die "unknown kernel series '$1' (supported: 6.1 6.12)" ;;
+    7.2) echo linux-image-cloud-amd64 ;; # in sid; falls back to the newest 7.2 once sid moves on
+    *) die "unknown kernel series '$1' (supported: $SUPPORTED_SERIES)" ;;
   esac
 }
 
 # Regex a linux-image package name of the series must match.
 series_regex() {
   case $1 in
+    5.10) echo '^linux-image-5\.10\.0-[0-9]+-cloud-amd64$' ;;
     6.1) echo '^linux-image-6\.1\.[0-9]+-[0-9]+-cloud-amd64$' ;;
     6.12) echo '^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64$' ;;
+    7.2) echo '^linux-image-7\.2\.[0-9]+\+deb[0-9]+-cloud-amd64$' ;;
   esac
+}
+
+# ------------------------------------------------------------ private apt --
+#
+# Series of other suites (bullseye, sid) are read through a private apt
+# configuration under $CACHE/apt/SUITE: its own sources.list (the Debian mirror
+# the host's apt already uses, signed-by the archive keyring), package lists,
+# cache, an empty dpkg status and no preferences, so the host's apt state and
+# sources stay untouched. `apt-get update` for it runs only when its lists are
+# missing or a download failed (at most once per suite and lab.sh run).
+
+private_apt_dir() { printf '%s/apt/%s\n' "$CACHE" "$1"; }
+
+# apt_opts SUITE: prints the apt -o options (one per line) for SUITE ("" = none).
+apt_opts() {
+  local suite=$1 d
+  [[ -n $suite ]] || return 0
+  d=$(private_apt_dir "$suite")
+  printf '%s\n' -o "Dir::Etc::SourceList=$d/sources.list" -o Dir::Etc::SourceParts=/dev/null \
+    -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache" -o Dir::State::status=/dev/null \
+    -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null
+}
+
+# suite_apt_cache SUITE ARGS... / suite_apt_get SUITE ARGS...
+suite_apt_cache() {
+  local suite=$1 opts
+  shift
+  mapfile -t opts < <(apt_opts "$suite")
+  apt-cache "${opts[@]}" "$@"
+}
+suite_apt_get() {
+  local suite=$1 opts
+  shift
+  mapfile -t opts < <(apt_opts "$suite")
+  apt-get "${opts[@]}" "$@"
+}
+
+# host_debian_uri KIND: the host apt's Debian archive URI (KIND=debian) or
+# security archive URI (KIND=debian-security), e.g. http://deb.debian.org/debian/
+host_debian_uri() {
+  apt-get indextargets --no-release-info --format '$(REPO_URI)' 2>/dev/null |
+    grep -E "^https?://[^/]+(/[^ ]*)?/$1/\$" | head -n1 || true
+}
+
+# private_sources SUITE: write $CACHE/apt/SUITE/sources.list (only Packages indexes).
+private_sources() {
+  local suite=$1 d main sec opt
+  d=$(private_apt_dir "$suite")
+  main=$(host_debian_uri debian)
+  [[ -n $main ]] || die "no Debian archive (…/debian/) in the host's apt sources: cannot read $suite"
+  opt='[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg target=Packages]'
+  mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
+  {
+    printf 'deb %s %s %s main\n' "$opt" "${main%/}" "$suite"
+    if [[ $suite != sid ]]; then
+      sec=$(host_debian_uri debian-security)
+      [[ -n $sec ]] && printf 'deb %s %s %s-security main\n' "$opt" "${sec%/}" "$suite"
+    fi
+  } >"$d/sources.list.tmp"
+  mv "$d/sources.list.tmp" "$d/sources.list"
+}
+
+# suite_has_lists SUITE: package lists present (host sources: always assumed).
+suite_has_lists() {
+  [[ -z $1 ]] && return 0
+  compgen -G "$(private_apt_dir "$1")/lists/*_Packages*" >/dev/null
+}
+
+# suite_update SUITE: `apt-get update` of the host ("") or a private suite,
+# at most once per lab.sh run.
+suite_update() {
+  local suite=$1
+  if [[ -z $suite ]]; then
+    apt_update_once
+    return
+  fi
+  local stamp
+  stamp=$(private_apt_dir "$suite")/.updated
+  [[ $(cat "$stamp" 2>/dev/null) == "$$" ]] && return 0
+  need_root
+  private_sources "$suite"
+  log "apt-get update ($suite, private apt configuration $(private_apt_dir "$suite"))"
+  DEBIAN_FRONTEND=noninteractive suite_apt_get "$suite" update -qq >&2 ||
+    die "apt-get update for $suite failed"
+  printf '%s\n' "$$" >"$stamp"
 }
 
 # Print the kernel image package chosen for a series, from apt metadata.
 apt_pick_pkg() {
-  local series=$1 meta re pkg
+  local series=$1 meta re pkg suite
   meta=$(series_meta "$series")
   re=$(series_regex "$series")
-  pkg=$(apt-cache depends --important "$meta" 2>/dev/null |
+  suite=$(series_suite "$series")
+  suite_has_lists "$suite" || return 0
+  pkg=$(suite_apt_cache "$suite" depends --important "$meta" 2>/dev/null |
     sed -n 's/^ *Depends: *//p' | grep -E "$re" | sort -V | tail -n1 || true)
   if [[ -z $pkg ]]; then
-    pkg=$(apt-cache pkgnames linux-image- 2>/dev/null | grep -E "$re" | sort -V | tail -n1 || true)
+    pkg=$(suite_apt_cache "$suite" pkgnames linux-image- 2>/dev/null | grep -E "$re" | sort -V | tail -n1 || true)
   fi
   [[ -n $pkg ]] && printf '%s\n' "$pkg"
 }
 
+# pkg_candidate_version PKG [SUITE]
 pkg_candidate_version() {
-  apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | grep -v '(none)' || true
+  suite_apt_cache "${2:-}" policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | grep -v '(none)' || true
 }
 
 # Newest kernel release of a series that is fully extracted in the cache.
@@ -252,9 +357,11 @@ cached_release() {
   [[ -n $rel ]] && printf '%s\n' "$rel"
 }
 
-# Sets KPKG KVER KREL for a series (does not download).
+# Sets KPKG KVER KREL KSUITE for a series (does not download; may read package
+# lists: `apt-get update` only when apt knows no kernel of the series and none is cached).
 resolve_kernel() {
   local series=$1 override_var
+  KSUITE=$(series_suite "$series")
   override_var=PGSTATE_LAB_PKG_${series//./_}
   KPKG=${!override_var:-}
   if [[ -z $KPKG ]]; then
@@ -264,24 +371,25 @@ resolve_kernel() {
       crel=$(cached_release "$series" || true)
       if [[ -z $crel ]]; then
         need_root
-        apt_update_once
+        suite_update "$KSUITE"
         KPKG=$(apt_pick_pkg "$series" || true)
       else
         KPKG=linux-image-$crel
       fi
     fi
   fi
-  [[ -n $KPKG ]] || die "no $series cloud kernel package found in the apt sources"
+  [[ -n $KPKG ]] || die "no $series cloud kernel package found in the apt sources${KSUITE:+ ($KSUITE)}"
   KREL=${KPKG#linux-image-}
-  KVER=$(pkg_candidate_version "$KPKG")
+  KVER=$(pkg_candidate_version "$KPKG" "$KSUITE")
   if [[ -z $KVER && -f $CACHE/kernels/$KREL/.complete ]]; then
     KVER=$(cat "$CACHE/kernels/$KREL/.complete")
   fi
   [[ -n $KVER ]] || die "apt has no candidate version for $KPKG"
 }
 
+# download_deb PKG VER [SUITE]: the cached .deb's path (downloads it if missing).
 download_deb() {
-  local pkg=$1 ver=$2 debdir=$CACHE/debs deb
+  local pkg=$1 ver=$2 suite=${3:-} debdir=$CACHE/debs deb
   mkdir -p "$debdir"
   rm -rf "$debdir"/.dl.*
   # apt encodes ':' (epoch) as %3a in file names
@@ -293,9 +401,9 @@ download_deb() {
   log "downloading $pkg=$ver"
   local tmp
   tmp=$(mktemp -d "$debdir/.dl.XXXXXX")
-  if ! (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >&2); then
-    apt_update_once
-    (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >&2) || {
+  if ! (cd "$tmp" && suite_apt_get "$suite" download -q -o APT::Sandbox::User=root "$pkg=$ver" >&2); then
+    suite_update "$suite"
+    (cd "$tmp" && suite_apt_get "$suite" download -q -o APT::Sandbox::User=root "$pkg=$ver" >&2) || {
       rm -rf "$tmp"
       die "apt-get download $pkg=$ver failed"
     }
@@ -318,9 +426,24 @@ decompress_ko() {
   esac
 }
 
-# Extract vmlinuz + needed modules of $KREL from its .deb into the cache.
+# kernel_debs: download the .debs of $KPKG=$KVER (from $KSUITE) and print their
+# paths. A split image package (sid since 7.x: the package itself is empty, the
+# kernel is in linux-binary-$KREL and the modules in linux-modules-$KREL) also
+# brings every linux-binary-*/linux-modules-* package it depends on.
+kernel_debs() {
+  local deps dep
+  download_deb "$KPKG" "$KVER" "$KSUITE"
+  deps=$(suite_apt_cache "$KSUITE" show "$KPKG=$KVER" 2>/dev/null |
+    awk '/^Depends:/ { sub(/^Depends: */, ""); print; exit }' | tr ',' '\n' |
+    sed -nE 's/^ *(linux-(binary|modules)-[^ ]+) \(= ([^)]+)\).*$/\1=\3/p')
+  for dep in $deps; do
+    download_deb "${dep%%=*}" "${dep#*=}" "$KSUITE"
+  done
+}
+
+# extract_kernel DEB...: vmlinuz + needed modules of $KREL from its .debs into the cache.
 extract_kernel() {
-  local deb=$1 kdir=$CACHE/kernels/$KREL
+  local kdir=$CACHE/kernels/$KREL deb
   if [[ -f $kdir/.complete && $(cat "$kdir/.complete") == "$KVER" ]]; then
     return
   fi
@@ -328,8 +451,9 @@ extract_kernel() {
   rm -rf "$CACHE"/kernels/.x.*
   local tmp
   tmp=$(mktemp -d "$CACHE/kernels/.x.XXXXXX")
-  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards \
-    '*/vmlinuz-*' '*/modules/*' || die "cannot unpack $deb"
+  for deb in "$@"; do
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" || die "cannot unpack $deb"
+  done
   local moddir
   if [[ -d $tmp/lib/modules/$KREL ]]; then
     moddir=lib/modules/$KREL
@@ -344,7 +468,10 @@ extract_kernel() {
   depmod -b "$base" "$KREL" || die "depmod failed for $KREL"
   local mroot=$base/lib/modules/$KREL out=$tmp/out
   mkdir -p "$out/modules"
-  cp "$tmp"/boot/vmlinuz-"$KREL" "$out/vmlinuz" || die "no vmlinuz in $deb"
+  # bookworm and older: /boot/vmlinuz-$KREL; split packages: /usr/lib/modules/$KREL/vmlinuz
+  local vml=$tmp/boot/vmlinuz-$KREL
+  [[ -f $vml ]] || vml=$tmp/$moddir/vmlinuz
+  cp "$vml" "$out/vmlinuz" || die "no vmlinuz for $KREL in $*"
   : >"$out/modules.load"
   local -A seen=()
   local spec name params line path deps d list
@@ -392,9 +519,10 @@ prepare_kernel() {
   if [[ ! -f $KDIR/.complete || $(cat "$KDIR/.complete") != "$KVER" ]]; then
     need_root
     mkdir -p "$CACHE/kernels"
-    local deb
-    deb=$(download_deb "$KPKG" "$KVER")
-    extract_kernel "$deb"
+    local debs
+    debs=$(kernel_debs)
+    # shellcheck disable=SC2086  # one path per line, no blanks in cache paths
+    extract_kernel $debs
   fi
   local mods
   mods=$(sed 's/[[:space:]]*$//' "$KDIR/modules.load" | paste -sd, -)
@@ -538,8 +666,8 @@ kernels_for() {
   local s series_list=${PGSTATE_LAB_KERNELS:-$1}
   for s in $series_list; do
     case $s in
-      6.1 | 6.12) ;;
-      *) die "unknown kernel series '$s' in PGSTATE_LAB_KERNELS (supported: 6.1 6.12)" ;;
+      5.10 | 6.1 | 6.12 | 7.2) ;;
+      *) die "unknown kernel series '$s' in PGSTATE_LAB_KERNELS (supported: $SUPPORTED_SERIES)" ;;
     esac
   done
   [[ -n ${series_list// /} ]] || die "PGSTATE_LAB_KERNELS is empty"
