@@ -325,6 +325,7 @@ suite_apt_get() {
 # host_debian_uri KIND: the host apt's Debian archive URI (KIND=debian) or
 # security archive URI (KIND=debian-security), e.g. http://deb.debian.org/debian/
 host_debian_uri() {
+  # shellcheck disable=SC2016  # $(REPO_URI) is apt's format placeholder
   apt-get indextargets --no-release-info --format '$(REPO_URI)' 2>/dev/null |
     grep -E "^https?://[^/]+(/[^ ]*)?/$1/\$" | head -n1 || true
 }
