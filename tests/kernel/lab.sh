@@ -138,8 +138,11 @@
 #                        into the guest at /samples/pktgen (default 0)
 #   PGSTATE_LAB_MEM      guest memory in MiB (default 512)
 #   PGSTATE_LAB_SMP      guest vCPUs (default 2; pktgen gets one kpktgend_N per vCPU)
-#   PGSTATE_LAB_BOOT_TIMEOUT      seconds per qemu boot (default 300)
-#   PGSTATE_LAB_SCENARIO_TIMEOUT  seconds per scenario inside the guest (default 120)
+#   PGSTATE_LAB_BOOT_TIMEOUT      seconds per qemu boot (default 1200)
+#   PGSTATE_LAB_SCENARIO_TIMEOUT  seconds per scenario inside the guest (default 360)
+#                        Both only catch hangs. Measured on 2 cores shared with other
+#                        jobs (load 3-6): a whole test run took 80-240 s per kernel and
+#                        15-transitions alone took over 120 s on 6.1.
 #   PGSTATE_LAB_STRIP    1 (default) = strip debug info from the pgstate copy in
 #                        the initramfs (smaller/faster boot); 0 = copy as is
 #   PGSTATE_LAB_VERBOSE  1 = also stream the guest console to stderr
@@ -166,8 +169,8 @@ LAB_SMP=${PGSTATE_LAB_SMP:-2}
 # patching (text_poke_bp, int3 on the other vCPU) races under emulation and oopses now and
 # then ("Oops: int3" in sched_clock_cpu, seen on 6.12). Round-robin vCPUs never race.
 LAB_ACCEL=${PGSTATE_LAB_ACCEL:-tcg,thread=single}
-BOOT_TIMEOUT=${PGSTATE_LAB_BOOT_TIMEOUT:-300}
-SCENARIO_TIMEOUT=${PGSTATE_LAB_SCENARIO_TIMEOUT:-120}
+BOOT_TIMEOUT=${PGSTATE_LAB_BOOT_TIMEOUT:-1200}
+SCENARIO_TIMEOUT=${PGSTATE_LAB_SCENARIO_TIMEOUT:-360}
 LAB_STRIP=${PGSTATE_LAB_STRIP:-1}
 LAB_VERBOSE=${PGSTATE_LAB_VERBOSE:-0}
 LAB_APPEND=${PGSTATE_LAB_APPEND:-}
