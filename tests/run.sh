@@ -4,7 +4,9 @@
 #   2. unit, property and integration tests (against the in-memory simulator and the
 #      real-kernel transcripts),
 #   3. the real-kernel lane: Debian's Linux 6.1 and 6.12 booted under qemu (TCG), running
-#      every scenario in tests/kernel/scenarios against a real /proc/net/pktgen,
+#      every scenario in tests/kernel/scenarios against a real /proc/net/pktgen
+#      (PGSTATE_LAB_KERNELS="5.10 6.1 6.12 7.2" adds bullseye's 5.10 and sid's 7.2;
+#      see tests/kernel/lab.sh),
 #   4. the write-count benchmark on the same kernels: every transition of the corpus, its
 #      writes counted with strace in the guest, fails when one is above its lower bound.
 # It installs what it needs itself (apt packages, kernel images) and fails loudly, never

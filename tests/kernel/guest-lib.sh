@@ -154,6 +154,24 @@ pg_result() {
   grep '^Result:' "$(_pg_path "$1")" | tail -n 1
 }
 
+# kernel_at_least MAJOR MINOR: the running kernel is MAJOR.MINOR or later.
+kernel_at_least() {
+  _kv=$(uname -r)
+  _kmaj=${_kv%%.*}
+  _kmin=${_kv#*.}
+  _kmin=${_kmin%%[!0-9]*}
+  [ "$_kmaj" -gt "$1" ] || { [ "$_kmaj" -eq "$1" ] && [ "$_kmin" -ge "$2" ]; }
+}
+
+# example_supported FILE: 0 when the running kernel has every parameter the example in
+# states/ needs (imix.yaml: imix_weights, Linux 5.15+).
+example_supported() {
+  case ${1##*/} in
+    imix.yaml) kernel_at_least 5 15 ;;
+    *) return 0 ;;
+  esac
+}
+
 # pg_devices: names of pktgen device files (everything but pgctrl/kpktgend_*).
 pg_devices() {
   for _f in "$PG"/*; do

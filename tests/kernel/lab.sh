@@ -6,7 +6,8 @@
 # busybox initramfs and runs the scenario scripts in tests/kernel/scenarios/
 # against a real /proc/net/pktgen.
 #
-# Usage (as root, on Debian 12 / bookworm, x86_64):
+# Usage (as root, on Debian 12 / bookworm, x86_64; needs Debian's mirror, also
+# for the bullseye/sid kernels):
 #   lab.sh test [GLOB]     run scenarios matching GLOB (default '*', matched
 #                          against the file name without .sh, e.g. '0*' or
 #                          '01-binary'; a plain word that matches nothing is
@@ -18,6 +19,7 @@
 #                          With scenario 90-differential selected, each kernel
 #                          also gets a `differential` entry (see below).
 #   lab.sh prepare         install host packages, fetch + extract kernels only
+#                          (and the pktgen samples with PGSTATE_LAB_SAMPLES=1)
 #   lab.sh shell-cmd 'CMD' boot and run CMD (busybox sh) in the guest after the
 #                          usual setup; prints its output, exits with its status
 #   lab.sh try             boot and run tests/kernel/try.sh in the guest
@@ -27,13 +29,19 @@
 #   1. installs missing host tools with apt-get (--no-install-recommends; one
 #      `apt-get update` only when something is missing);
 #   2. picks the kernels (see below), fetches them with `apt-get download`
-#      into the cache, extracts vmlinuz and the pktgen/dummy/veth modules plus
-#      their modules.dep dependencies, decompressed (.ko.xz/.ko.zst -> .ko) so
-#      busybox insmod can load them. A warm cache does no download;
+#      into the cache (<cache>/debs), extracts vmlinuz and the pktgen/dummy/veth
+#      modules plus their modules.dep dependencies, decompressed (.ko.xz/.ko.zst
+#      -> .ko) so busybox insmod can load them (<cache>/kernels/<release>).
+#      sid's image package is split: it brings the linux-binary-<release>
+#      (usr/lib/modules/<release>/vmlinuz) and linux-modules-<release> packages
+#      it depends on. A warm cache does no download;
 #   3. builds one initramfs per kernel (cpio newc + gzip) with busybox-static,
-#      iproute2's `ip` (+ its shared libs), the modules, the pgstate binary
-#      (+ the shared libs `ldd` reports), <repo>/states at /states,
-#      guest-init.sh as /init, guest-lib.sh and the selected scenarios;
+#      iproute2's `ip` at /sbin/ip (also /lab/ip), Debian's bash at /lab/bash
+#      (and /bin/bash) and strace at /lab/strace (each + the shared libs `ldd`
+#      reports), the modules, the pgstate binary (+ its shared libs),
+#      <repo>/states at /states, guest-init.sh as /init, guest-lib.sh, the
+#      selected scenarios and, with PGSTATE_LAB_SAMPLES=1, the kernel's
+#      samples/pktgen/* at /samples/pktgen (see below);
 #   4. boots each kernel once with qemu-system-x86_64 -accel tcg, logging the
 #      console to <repo>/target/kernel-lab/<kernel-release>.log, and parses
 #      the markers the guest prints (see guest-init.sh):
@@ -70,29 +78,71 @@
 # pgstate is /usr/bin/pgstate, the repo's states/ is /states; `ip` is
 # iproute2's (busybox ip cannot create veth pairs). See guest-lib.sh.
 #
-# Kernel selection (per series; printed on every run):
+# Kernel selection (per series; printed on every run). Supported series:
+# 5.10 6.1 6.12 7.2.
+#   5.10 = dependency of linux-image-cloud-amd64 in Debian 11 (bullseye main +
+#          bullseye-security), must be linux-image-5.10.0-N-cloud-amd64;
+#          fallback: newest such package in those suites.
 #   6.1  = dependency of the meta package linux-image-cloud-amd64 (the Debian 12
 #          default cloud kernel, bookworm main/security), must be 6.1.*;
 #          fallback: newest linux-image-6.1.*-cloud-amd64 known to apt.
 #   6.12 = dependency of linux-image-6.12-cloud-amd64 (newest 6.12 cloud
 #          kernel in the configured apt sources); fallback: newest
 #          linux-image-6.12.*-cloud-amd64 known to apt.
-#   If apt knows neither, the newest kernel of that series already in the
-#   cache is used (offline re-runs).
+#   7.2  = dependency of linux-image-cloud-amd64 in Debian sid, must be
+#          linux-image-7.2.*+debN-cloud-amd64; fallback: newest such package in
+#          sid (sid drops old kernels: once it has moved past 7.2, only a cached
+#          7.2 or PGSTATE_LAB_PKG_7_2 of a package still on the mirror works).
+#   6.1 and 6.12 come from the host's configured apt sources (bookworm). 5.10 and
+#   7.2 come from other suites, read through a private apt configuration under
+#   <cache>/apt/<suite>/: its own sources.list (the Debian mirror, and for
+#   bullseye the security mirror, that the host's apt already uses, with
+#   signed-by=/usr/share/keyrings/debian-archive-keyring.gpg, Packages indexes
+#   only), package lists, apt cache, an empty dpkg status and no preferences,
+#   passed to apt-cache and apt-get download as -o options, so the host's apt
+#   state is untouched. Its `apt-get update` runs when its lists are missing
+#   and no kernel of the series is cached, or when a download fails; delete
+#   <cache>/apt/<suite>/lists to pick up newer kernels.
+#   If apt knows no kernel of a series, the newest kernel of that series
+#   already in the cache is used (offline re-runs).
+#
+# Guest tools (in the initramfs unless PGSTATE_LAB_TOOLS=0): /lab/bash and /lab/strace
+# are Debian's (the host's) bash and strace. Call tools by path: busybox sh
+# runs its own applet for names like `ip` even when PATH has another binary
+# (guest-lib.sh wraps `ip` as /sbin/ip). bash has no such problem: under
+# /lab/bash, `ip` on PATH is iproute2's /sbin/ip.
+#
+# pktgen samples (PGSTATE_LAB_SAMPLES=1, for benchmarks): for each booted series,
+# Debian's linux-source-<series> (150 MB; same apt sources as the kernel; the
+# kernel's version when apt has it) is downloaded into <cache>/debs and only
+# samples/pktgen/* is extracted from /usr/src/linux-source-<series>.tar.xz into
+# <cache>/samples/linux-source-<series>_<version>/pktgen; the guest gets them at
+# /samples/pktgen/. Run them with bash, e.g.
+#   lab.sh shell-cmd '/lab/bash /samples/pktgen/pktgen_sample01_simple.sh -i d0 \
+#     -d 198.18.0.42 -m 02:00:00:00:00:01 -n 1 -a'
+# They are GPL-2.0 kernel files: they live in the cache and the guest only,
+# never copy them into this repository.
 #
 # Environment:
 #   PGSTATE_BIN          pgstate binary to test (default <repo>/target/release/pgstate,
 #                        honouring CARGO_TARGET_DIR)
 #   PGSTATE_LAB_CACHE    cache dir (default /var/cache/pgstate-lab)
-#   PGSTATE_LAB_KERNELS  series to use, e.g. "6.1 6.12" (default for test/prepare:
-#                        "6.1 6.12"; for shell-cmd/try: "6.12")
-#   PGSTATE_LAB_PKG_6_1, PGSTATE_LAB_PKG_6_12
+#   PGSTATE_LAB_KERNELS  series to use, any of "5.10 6.1 6.12 7.2" (default for
+#                        test/prepare/kernels: "6.1 6.12"; for shell-cmd/try: "6.12")
+#   PGSTATE_LAB_PKG_5_10, PGSTATE_LAB_PKG_6_1, PGSTATE_LAB_PKG_6_12, PGSTATE_LAB_PKG_7_2
 #                        force an exact package name for a series
 #                        (e.g. linux-image-6.1.0-56-cloud-amd64)
+#   PGSTATE_LAB_TOOLS    1 (default) = /lab/bash and /lab/strace in the guest; 0 = leave
+#                        them out
+#   PGSTATE_LAB_SAMPLES  1 = fetch linux-source-<series> and put samples/pktgen/*
+#                        into the guest at /samples/pktgen (default 0)
 #   PGSTATE_LAB_MEM      guest memory in MiB (default 512)
 #   PGSTATE_LAB_SMP      guest vCPUs (default 2; pktgen gets one kpktgend_N per vCPU)
-#   PGSTATE_LAB_BOOT_TIMEOUT      seconds per qemu boot (default 300)
-#   PGSTATE_LAB_SCENARIO_TIMEOUT  seconds per scenario inside the guest (default 120)
+#   PGSTATE_LAB_BOOT_TIMEOUT      seconds per qemu boot (default 1200)
+#   PGSTATE_LAB_SCENARIO_TIMEOUT  seconds per scenario inside the guest (default 360)
+#                        Both only catch hangs. Measured on 2 cores shared with other
+#                        jobs (load 3-6): a whole test run took 80-240 s per kernel and
+#                        15-transitions alone took over 120 s on 6.1.
 #   PGSTATE_LAB_STRIP    1 (default) = strip debug info from the pgstate copy in
 #                        the initramfs (smaller/faster boot); 0 = copy as is
 #   PGSTATE_LAB_VERBOSE  1 = also stream the guest console to stderr
@@ -100,7 +150,7 @@
 #   PGSTATE_LAB_TRANSCRIPT_PLAN  reference transcript whose cases transcript.sh
 #                        performs (default <repo>/../shared/pktgen/transcripts/linux-6.12.txt)
 #
-# Writes only to the cache dir, <repo>/target/kernel-lab/, cargo's target dir (the
+# Writes only to the cache dir (debs/, kernels/, apt/, samples/), <repo>/target/kernel-lab/, cargo's target dir (the
 # differential check builds tests/sim_transcripts.rs) and (via apt) the system.
 
 set -euo pipefail
@@ -119,11 +169,13 @@ LAB_SMP=${PGSTATE_LAB_SMP:-2}
 # patching (text_poke_bp, int3 on the other vCPU) races under emulation and oopses now and
 # then ("Oops: int3" in sched_clock_cpu, seen on 6.12). Round-robin vCPUs never race.
 LAB_ACCEL=${PGSTATE_LAB_ACCEL:-tcg,thread=single}
-BOOT_TIMEOUT=${PGSTATE_LAB_BOOT_TIMEOUT:-300}
-SCENARIO_TIMEOUT=${PGSTATE_LAB_SCENARIO_TIMEOUT:-120}
+BOOT_TIMEOUT=${PGSTATE_LAB_BOOT_TIMEOUT:-1200}
+SCENARIO_TIMEOUT=${PGSTATE_LAB_SCENARIO_TIMEOUT:-360}
 LAB_STRIP=${PGSTATE_LAB_STRIP:-1}
 LAB_VERBOSE=${PGSTATE_LAB_VERBOSE:-0}
 LAB_APPEND=${PGSTATE_LAB_APPEND:-}
+LAB_SAMPLES=${PGSTATE_LAB_SAMPLES:-0}
+LAB_TOOLS=${PGSTATE_LAB_TOOLS:-1}
 TRANSCRIPT_PLAN=${PGSTATE_LAB_TRANSCRIPT_PLAN:-$REPO_ROOT/../shared/pktgen/transcripts/linux-6.12.txt}
 # the scenario that records a live transcript (step 5 of the header)
 DIFF_SCENARIO=90-differential
@@ -145,6 +197,8 @@ HOST_PKGS=(
   "coreutils:timeout"
   "util-linux:flock"
   "libc-bin:ldd"
+  "bash:/bin/bash"
+  "strace:strace"
 )
 
 APT_UPDATED=0
@@ -203,37 +257,143 @@ ensure_host_tools() {
 
 # ---------------------------------------------------------------- kernels --
 
+SUPPORTED_SERIES="5.10 6.1 6.12 7.2"
+
+# series_suite SERIES: "" = the host's configured apt sources (bookworm), else the
+# Debian suite read through a private apt configuration (see private_apt_dir).
+series_suite() {
+  case $1 in
+    5.10) echo bullseye ;;
+    6.1 | 6.12) echo "" ;;
+    7.2) echo sid ;;
+    *) die "unknown kernel series '$1' (supported: $SUPPORTED_SERIES)" ;;
+  esac
+}
+
 series_meta() {
   case $1 in
+    5.10) echo linux-image-cloud-amd64 ;; # in bullseye(-security)
     6.1) echo linux-image-cloud-amd64 ;;
     6.12) echo linux-image-6.12-cloud-amd64 ;;
-    *) die "unknown kernel series '$1' (supported: 6.1 6.12)" ;;
+    7.2) echo linux-image-cloud-amd64 ;; # in sid; falls back to the newest 7.2 once sid moves on
+    *) die "unknown kernel series '$1' (supported: $SUPPORTED_SERIES)" ;;
   esac
 }
 
 # Regex a linux-image package name of the series must match.
 series_regex() {
   case $1 in
+    5.10) echo '^linux-image-5\.10\.0-[0-9]+-cloud-amd64$' ;;
     6.1) echo '^linux-image-6\.1\.[0-9]+-[0-9]+-cloud-amd64$' ;;
     6.12) echo '^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64$' ;;
+    7.2) echo '^linux-image-7\.2\.[0-9]+\+deb[0-9]+-cloud-amd64$' ;;
   esac
+}
+
+# ------------------------------------------------------------ private apt --
+#
+# Series of other suites (bullseye, sid) are read through a private apt
+# configuration under $CACHE/apt/SUITE: its own sources.list (the Debian mirror
+# the host's apt already uses, signed-by the archive keyring), package lists,
+# cache, an empty dpkg status and no preferences, so the host's apt state and
+# sources stay untouched. `apt-get update` for it runs only when its lists are
+# missing or a download failed (at most once per suite and lab.sh run).
+
+private_apt_dir() { printf '%s/apt/%s\n' "$CACHE" "$1"; }
+
+# apt_opts SUITE: prints the apt -o options (one per line) for SUITE ("" = none).
+apt_opts() {
+  local suite=$1 d
+  [[ -n $suite ]] || return 0
+  d=$(private_apt_dir "$suite")
+  printf '%s\n' -o "Dir::Etc::SourceList=$d/sources.list" -o Dir::Etc::SourceParts=/dev/null \
+    -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache" -o Dir::State::status=/dev/null \
+    -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null
+}
+
+# suite_apt_cache SUITE ARGS... / suite_apt_get SUITE ARGS...
+suite_apt_cache() {
+  local suite=$1 opts
+  shift
+  mapfile -t opts < <(apt_opts "$suite")
+  apt-cache "${opts[@]}" "$@"
+}
+suite_apt_get() {
+  local suite=$1 opts
+  shift
+  mapfile -t opts < <(apt_opts "$suite")
+  apt-get "${opts[@]}" "$@"
+}
+
+# host_debian_uri KIND: the host apt's Debian archive URI (KIND=debian) or
+# security archive URI (KIND=debian-security), e.g. http://deb.debian.org/debian/
+host_debian_uri() {
+  # shellcheck disable=SC2016  # $(REPO_URI) is apt's format placeholder
+  apt-get indextargets --no-release-info --format '$(REPO_URI)' 2>/dev/null |
+    grep -E "^https?://[^/]+(/[^ ]*)?/$1/\$" | head -n1 || true
+}
+
+# private_sources SUITE: write $CACHE/apt/SUITE/sources.list (only Packages indexes).
+private_sources() {
+  local suite=$1 d main sec opt
+  d=$(private_apt_dir "$suite")
+  main=$(host_debian_uri debian)
+  [[ -n $main ]] || die "no Debian archive (…/debian/) in the host's apt sources: cannot read $suite"
+  opt='[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg target=Packages]'
+  mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
+  {
+    printf 'deb %s %s %s main\n' "$opt" "${main%/}" "$suite"
+    if [[ $suite != sid ]]; then
+      sec=$(host_debian_uri debian-security)
+      [[ -n $sec ]] && printf 'deb %s %s %s-security main\n' "$opt" "${sec%/}" "$suite"
+    fi
+  } >"$d/sources.list.tmp"
+  mv "$d/sources.list.tmp" "$d/sources.list"
+}
+
+# suite_has_lists SUITE: package lists present (host sources: always assumed).
+suite_has_lists() {
+  [[ -z $1 ]] && return 0
+  compgen -G "$(private_apt_dir "$1")/lists/*_Packages*" >/dev/null
+}
+
+# suite_update SUITE: `apt-get update` of the host ("") or a private suite,
+# at most once per lab.sh run.
+suite_update() {
+  local suite=$1
+  if [[ -z $suite ]]; then
+    apt_update_once
+    return
+  fi
+  local stamp
+  stamp=$(private_apt_dir "$suite")/.updated
+  [[ $(cat "$stamp" 2>/dev/null) == "$$" ]] && return 0
+  need_root
+  private_sources "$suite"
+  log "apt-get update ($suite, private apt configuration $(private_apt_dir "$suite"))"
+  DEBIAN_FRONTEND=noninteractive suite_apt_get "$suite" update -qq >&2 ||
+    die "apt-get update for $suite failed"
+  printf '%s\n' "$$" >"$stamp"
 }
 
 # Print the kernel image package chosen for a series, from apt metadata.
 apt_pick_pkg() {
-  local series=$1 meta re pkg
+  local series=$1 meta re pkg suite
   meta=$(series_meta "$series")
   re=$(series_regex "$series")
-  pkg=$(apt-cache depends --important "$meta" 2>/dev/null |
+  suite=$(series_suite "$series")
+  suite_has_lists "$suite" || return 0
+  pkg=$(suite_apt_cache "$suite" depends --important "$meta" 2>/dev/null |
     sed -n 's/^ *Depends: *//p' | grep -E "$re" | sort -V | tail -n1 || true)
   if [[ -z $pkg ]]; then
-    pkg=$(apt-cache pkgnames linux-image- 2>/dev/null | grep -E "$re" | sort -V | tail -n1 || true)
+    pkg=$(suite_apt_cache "$suite" pkgnames linux-image- 2>/dev/null | grep -E "$re" | sort -V | tail -n1 || true)
   fi
   [[ -n $pkg ]] && printf '%s\n' "$pkg"
 }
 
+# pkg_candidate_version PKG [SUITE]
 pkg_candidate_version() {
-  apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | grep -v '(none)' || true
+  suite_apt_cache "${2:-}" policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | grep -v '(none)' || true
 }
 
 # Newest kernel release of a series that is fully extracted in the cache.
@@ -252,9 +412,11 @@ cached_release() {
   [[ -n $rel ]] && printf '%s\n' "$rel"
 }
 
-# Sets KPKG KVER KREL for a series (does not download).
+# Sets KPKG KVER KREL KSUITE for a series (does not download; may read package
+# lists: `apt-get update` only when apt knows no kernel of the series and none is cached).
 resolve_kernel() {
   local series=$1 override_var
+  KSUITE=$(series_suite "$series")
   override_var=PGSTATE_LAB_PKG_${series//./_}
   KPKG=${!override_var:-}
   if [[ -z $KPKG ]]; then
@@ -264,44 +426,48 @@ resolve_kernel() {
       crel=$(cached_release "$series" || true)
       if [[ -z $crel ]]; then
         need_root
-        apt_update_once
+        suite_update "$KSUITE"
         KPKG=$(apt_pick_pkg "$series" || true)
       else
         KPKG=linux-image-$crel
       fi
     fi
   fi
-  [[ -n $KPKG ]] || die "no $series cloud kernel package found in the apt sources"
+  [[ -n $KPKG ]] || die "no $series cloud kernel package found in the apt sources${KSUITE:+ ($KSUITE)}"
   KREL=${KPKG#linux-image-}
-  KVER=$(pkg_candidate_version "$KPKG")
+  KVER=$(pkg_candidate_version "$KPKG" "$KSUITE")
   if [[ -z $KVER && -f $CACHE/kernels/$KREL/.complete ]]; then
     KVER=$(cat "$CACHE/kernels/$KREL/.complete")
   fi
   [[ -n $KVER ]] || die "apt has no candidate version for $KPKG"
 }
 
+# download_deb PKG VER [SUITE]: the cached .deb's path (downloads it if missing).
 download_deb() {
-  local pkg=$1 ver=$2 debdir=$CACHE/debs deb
+  local pkg=$1 ver=$2 suite=${3:-} debdir=$CACHE/debs deb
   mkdir -p "$debdir"
   rm -rf "$debdir"/.dl.*
-  # apt encodes ':' (epoch) as %3a in file names
-  local want="$debdir/${pkg}_${ver//:/%3a}_amd64.deb"
-  if [[ -f $want ]]; then
-    printf '%s\n' "$want"
-    return
-  fi
+  # apt names it PKG_VER_ARCH.deb and encodes ':' (epoch) as %3a
+  local want
+  for want in "$debdir/${pkg}_${ver//:/%3a}"_*.deb; do
+    if [[ -f $want ]]; then
+      printf '%s\n' "$want"
+      return
+    fi
+  done
   log "downloading $pkg=$ver"
   local tmp
   tmp=$(mktemp -d "$debdir/.dl.XXXXXX")
-  if ! (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >&2); then
-    apt_update_once
-    (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >&2) || {
+  if ! (cd "$tmp" && suite_apt_get "$suite" download -q -o APT::Sandbox::User=root "$pkg=$ver" >&2); then
+    suite_update "$suite"
+    (cd "$tmp" && suite_apt_get "$suite" download -q -o APT::Sandbox::User=root "$pkg=$ver" >&2) || {
       rm -rf "$tmp"
       die "apt-get download $pkg=$ver failed"
     }
   fi
   deb=$(find "$tmp" -maxdepth 1 -name '*.deb' -print | head -n1)
   [[ -n $deb ]] || { rm -rf "$tmp"; die "apt-get download produced no .deb for $pkg"; }
+  want=$debdir/$(basename "$deb")
   mv "$deb" "$want"
   rm -rf "$tmp"
   printf '%s\n' "$want"
@@ -318,9 +484,24 @@ decompress_ko() {
   esac
 }
 
-# Extract vmlinuz + needed modules of $KREL from its .deb into the cache.
+# kernel_debs: download the .debs of $KPKG=$KVER (from $KSUITE) and print their
+# paths. A split image package (sid since 7.x: the package itself is empty, the
+# kernel is in linux-binary-$KREL and the modules in linux-modules-$KREL) also
+# brings every linux-binary-*/linux-modules-* package it depends on.
+kernel_debs() {
+  local deps dep
+  download_deb "$KPKG" "$KVER" "$KSUITE"
+  deps=$(suite_apt_cache "$KSUITE" show "$KPKG=$KVER" 2>/dev/null |
+    awk '/^Depends:/ { sub(/^Depends: */, ""); print; exit }' | tr ',' '\n' |
+    sed -nE 's/^ *(linux-(binary|modules)-[^ ]+) \(= ([^)]+)\).*$/\1=\3/p')
+  for dep in $deps; do
+    download_deb "${dep%%=*}" "${dep#*=}" "$KSUITE"
+  done
+}
+
+# extract_kernel DEB...: vmlinuz + needed modules of $KREL from its .debs into the cache.
 extract_kernel() {
-  local deb=$1 kdir=$CACHE/kernels/$KREL
+  local kdir=$CACHE/kernels/$KREL deb
   if [[ -f $kdir/.complete && $(cat "$kdir/.complete") == "$KVER" ]]; then
     return
   fi
@@ -328,8 +509,9 @@ extract_kernel() {
   rm -rf "$CACHE"/kernels/.x.*
   local tmp
   tmp=$(mktemp -d "$CACHE/kernels/.x.XXXXXX")
-  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards \
-    '*/vmlinuz-*' '*/modules/*' || die "cannot unpack $deb"
+  for deb in "$@"; do
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" || die "cannot unpack $deb"
+  done
   local moddir
   if [[ -d $tmp/lib/modules/$KREL ]]; then
     moddir=lib/modules/$KREL
@@ -344,7 +526,10 @@ extract_kernel() {
   depmod -b "$base" "$KREL" || die "depmod failed for $KREL"
   local mroot=$base/lib/modules/$KREL out=$tmp/out
   mkdir -p "$out/modules"
-  cp "$tmp"/boot/vmlinuz-"$KREL" "$out/vmlinuz" || die "no vmlinuz in $deb"
+  # bookworm and older: /boot/vmlinuz-$KREL; split packages: /usr/lib/modules/$KREL/vmlinuz
+  local vml=$tmp/boot/vmlinuz-$KREL
+  [[ -f $vml ]] || vml=$tmp/$moddir/vmlinuz
+  cp "$vml" "$out/vmlinuz" || die "no vmlinuz for $KREL in $*"
   : >"$out/modules.load"
   local -A seen=()
   local spec name params line path deps d list
@@ -384,6 +569,50 @@ extract_kernel() {
   rm -rf "$tmp"
 }
 
+# prepare_samples SERIES: prints the cache directory holding samples/pktgen/* of
+# Debian's linux-source-SERIES (after resolve_kernel: same apt sources as the
+# kernel; the version of the booted kernel when apt has it, else the candidate,
+# else the newest already cached). Downloads the package (150 MB, kept in the
+# cache) and extracts only samples/pktgen/ from its tarball. These files are
+# GPL-2.0: they only go into the guest, never into the repository.
+prepare_samples() {
+  local series=$1 pkg=linux-source-$1 ver="" dir d
+  if suite_apt_cache "$KSUITE" show "$pkg=$KVER" >/dev/null 2>&1; then
+    ver=$KVER
+  else
+    ver=$(pkg_candidate_version "$pkg" "$KSUITE")
+  fi
+  if [[ -z $ver ]]; then
+    for d in "$CACHE/samples/${pkg}_"*/; do
+      [[ -f $d/.complete ]] && dir=${d%/}
+    done
+    [[ -n ${dir:-} ]] || die "apt knows no $pkg${KSUITE:+ ($KSUITE)} and none is cached"
+    printf '%s/pktgen\n' "$dir"
+    return
+  fi
+  dir=$CACHE/samples/${pkg}_${ver//:/%3a}
+  if [[ ! -f $dir/.complete ]]; then
+    need_root
+    local deb tmp
+    deb=$(download_deb "$pkg" "$ver" "$KSUITE")
+    log "extracting samples/pktgen from $(basename "$deb")"
+    mkdir -p "$CACHE/samples"
+    rm -rf "$CACHE"/samples/.x.*
+    tmp=$(mktemp -d "$CACHE/samples/.x.XXXXXX")
+    dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/src/$pkg.tar.xz" |
+      tar -xJ -C "$tmp" --wildcards "$pkg/samples/pktgen/*" ||
+      die "cannot extract samples/pktgen from $deb"
+    [[ -f $tmp/$pkg/samples/pktgen/functions.sh ]] || die "no samples/pktgen/functions.sh in $deb"
+    mkdir -p "$tmp/out"
+    mv "$tmp/$pkg/samples/pktgen" "$tmp/out/pktgen"
+    printf '%s\n' "$ver" >"$tmp/out/.complete"
+    rm -rf "$dir"
+    mv "$tmp/out" "$dir"
+    rm -rf "$tmp"
+  fi
+  printf '%s/pktgen\n' "$dir"
+}
+
 # prepare_kernel SERIES: resolve, download, extract. Sets KPKG KVER KREL KDIR.
 prepare_kernel() {
   local series=$1
@@ -392,13 +621,19 @@ prepare_kernel() {
   if [[ ! -f $KDIR/.complete || $(cat "$KDIR/.complete") != "$KVER" ]]; then
     need_root
     mkdir -p "$CACHE/kernels"
-    local deb
-    deb=$(download_deb "$KPKG" "$KVER")
-    extract_kernel "$deb"
+    local debs
+    debs=$(kernel_debs)
+    # shellcheck disable=SC2086  # one path per line, no blanks in cache paths
+    extract_kernel $debs
   fi
   local mods
   mods=$(sed 's/[[:space:]]*$//' "$KDIR/modules.load" | paste -sd, -)
   log "kernel $series: $KPKG $KVER (insmod order: $mods)"
+  SAMPLES_DIR=""
+  if [[ $LAB_SAMPLES == 1 ]]; then
+    SAMPLES_DIR=$(prepare_samples "$series")
+    log "kernel $series: pktgen samples from $SAMPLES_DIR"
+  fi
 }
 
 # -------------------------------------------------------------- initramfs --
@@ -442,6 +677,15 @@ build_common_tree() {
   ipbin=$(command -v ip)
   rm -f "$root/bin/ip"
   copy_with_libs "$ipbin" /sbin/ip "$root"
+  ln -s /sbin/ip "$root/lab/ip"
+  # Debian's bash and strace for benchmarks and debugging. Call them by path:
+  # /lab/bash, /lab/strace (/bin/bash too, for #!/bin/bash scripts).
+  if [[ $LAB_TOOLS == 1 ]]; then
+    copy_with_libs /bin/bash /lab/bash "$root"
+    rm -f "$root/bin/bash"
+    ln -s /lab/bash "$root/bin/bash"
+    copy_with_libs "$(command -v strace)" /lab/strace "$root"
+  fi
   # pgstate
   copy_with_libs "$PGSTATE_BIN" /usr/bin/pgstate "$root"
   if [[ $LAB_STRIP == 1 ]] && command -v strip >/dev/null 2>&1; then
@@ -488,15 +732,20 @@ cpio_gz() {
     cpio --quiet -o -0 -H newc -R 0:0) | gzip -1 >"$out"
 }
 
-# build_initramfs COMMON_CPIO_GZ KDIR OUT: the common archive followed by an
-# archive with the kernel's modules (the kernel unpacks concatenated archives).
+# build_initramfs COMMON_CPIO_GZ KDIR OUT [SAMPLES_DIR]: the common archive
+# followed by an archive with the kernel's modules and, when given, the pktgen
+# samples at /samples/pktgen (the kernel unpacks concatenated archives).
 build_initramfs() {
-  local common=$1 kdir=$2 out=$3 work
+  local common=$1 kdir=$2 out=$3 samples=${4:-} work
   work=$(mktemp -d "$OUT_DIR/.rootfs.XXXXXX")
   mkdir -p "$work/lib/modules"
   cp "$kdir"/modules/*.ko "$work/lib/modules/" 2>/dev/null || true
   cp "$kdir/modules.load" "$work/lib/modules/modules.load"
-  cpio_gz "$work" "$work.cpio.gz" -type f
+  if [[ -n $samples ]]; then
+    mkdir -p "$work/samples"
+    cp -r "$samples" "$work/samples/pktgen"
+  fi
+  cpio_gz "$work" "$work.cpio.gz" \( -type f -o -path './samples*' \)
   cat "$common" "$work.cpio.gz" >"$out.tmp"
   mv "$out.tmp" "$out"
   rm -rf "$work" "$work.cpio.gz"
@@ -538,8 +787,8 @@ kernels_for() {
   local s series_list=${PGSTATE_LAB_KERNELS:-$1}
   for s in $series_list; do
     case $s in
-      6.1 | 6.12) ;;
-      *) die "unknown kernel series '$s' in PGSTATE_LAB_KERNELS (supported: 6.1 6.12)" ;;
+      5.10 | 6.1 | 6.12 | 7.2) ;;
+      *) die "unknown kernel series '$s' in PGSTATE_LAB_KERNELS (supported: $SUPPORTED_SERIES)" ;;
     esac
   done
   [[ -n ${series_list// /} ]] || die "PGSTATE_LAB_KERNELS is empty"
@@ -741,8 +990,12 @@ cmd_test() {
     fi
     resolve_kernel "$s"
     KDIR=$CACHE/kernels/$KREL
+    SAMPLES_DIR=""
+    if [[ $LAB_SAMPLES == 1 ]]; then
+      SAMPLES_DIR=$(prepare_samples "$s") # warmed by the subshell above: no download
+    fi
     local initrd=$OUT_DIR/$KREL.initramfs.gz logf=$OUT_DIR/$KREL.log
-    build_initramfs "$COMMON_TREE.cpio.gz" "$KDIR" "$initrd"
+    build_initramfs "$COMMON_TREE.cpio.gz" "$KDIR" "$initrd" "$SAMPLES_DIR"
     log "booting $KREL ($(du -h "$initrd" | cut -f1) initramfs), log: $logf"
     t0=$(date +%s)
     qrc=0
@@ -776,7 +1029,7 @@ cmd_run_script() {
   for s in $kernels; do
     prepare_kernel "$s"
     local initrd=$OUT_DIR/$KREL.cmd-initramfs.gz logf=$OUT_DIR/$KREL.cmd.log
-    build_initramfs "$COMMON_TREE.cpio.gz" "$KDIR" "$initrd"
+    build_initramfs "$COMMON_TREE.cpio.gz" "$KDIR" "$initrd" "$SAMPLES_DIR"
     log "booting $KREL, log: $logf"
     qrc=0
     boot "$KDIR" "$initrd" "$logf" || qrc=$?
