@@ -166,6 +166,15 @@ impl DeviceConfig {
     /// parameters (REFERENCE §2.5).
     pub fn fresh(profile: &KernelProfile) -> DeviceConfig {
         DeviceConfig {
+            flags: FlagSet::EMPTY.with(Flag::SHARED, profile.has_shared_flag()),
+            ..DeviceConfig::defaults()
+        }
+    }
+
+    /// The defaults every kernel shares: a fresh device without its flags (only `SHARED`
+    /// depends on the kernel). A line the device file leaves out means this value.
+    pub fn defaults() -> DeviceConfig {
+        DeviceConfig {
             count: 1000,
             min_pkt_size: 0,
             max_pkt_size: 0,
@@ -203,7 +212,7 @@ impl DeviceConfig {
             node: None,
             xmit_mode: XmitMode::StartXmit,
             spi: 0,
-            flags: FlagSet::EMPTY.with(Flag::SHARED, profile.has_shared_flag()),
+            flags: FlagSet::EMPTY,
         }
     }
 

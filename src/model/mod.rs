@@ -10,4 +10,4 @@ pub use flags::{Flag, FlagSet, UnknownFlag};
 pub use names::{
     DeviceName, MacAddr, MacError, NameError, ThreadId, MAX_DEVICE_NAME_LEN, MAX_INTERFACE_NAME_LEN,
 };
-pub use state::{DesiredDevice, DesiredState, LiveDevice, LiveState, LiveThread};
+pub use state::{DesiredDevice, DesiredState, KernelNeed, LiveDevice, LiveState, LiveThread};

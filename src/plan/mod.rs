@@ -210,16 +210,16 @@ pub enum PlanError {
         interface: String,
     },
     /// The state needs a feature this kernel lacks.
-    #[error("device {device}: {what} needs Linux {needs} or later; this kernel is {have}")]
+    #[error("device {device}: {requirement}; this kernel is {have}")]
     Unsupported {
         /// The device.
         device: DeviceName,
-        /// The feature.
-        what: String,
-        /// Minimum version.
-        needs: String,
+        /// The state-file key that asks for it.
+        key: &'static str,
+        /// What it needs, as a sentence ("imix_weights needs Linux 5.15 or later").
+        requirement: String,
         /// This kernel.
-        have: String,
+        have: crate::kernel::Version,
     },
 }
 
@@ -264,28 +264,16 @@ pub fn plan(
                 owned: list_threads(desired.threads.iter().flatten()),
             });
         }
-        if dev.shared == Some(true) && !profile.has_shared_flag() {
+        if let Some(need) = dev
+            .kernel_needs()
+            .into_iter()
+            .find(|n| !profile.supports(n.feature))
+        {
             return Err(PlanError::Unsupported {
                 device: name.clone(),
-                what: "flag SHARED".into(),
-                needs: "6.7".into(),
-                have: format!("{}.{}", profile.version.0, profile.version.1),
-            });
-        }
-        if !dev.config.imix_weights.is_empty() && !profile.has_imix() {
-            return Err(PlanError::Unsupported {
-                device: name.clone(),
-                what: "imix_weights".into(),
-                needs: "5.15".into(),
-                have: format!("{}.{}", profile.version.0, profile.version.1),
-            });
-        }
-        if dev.config.mpls.len() > profile.max_mpls_labels() {
-            return Err(PlanError::Unsupported {
-                device: name.clone(),
-                what: format!("{} MPLS labels", dev.config.mpls.len()),
-                needs: "6.15".into(),
-                have: format!("{}.{}", profile.version.0, profile.version.1),
+                key: need.key,
+                requirement: need.feature.requirement(),
+                have: profile.release(),
             });
         }
         if let Some(l) = live.devices.get(name) {

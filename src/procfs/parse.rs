@@ -177,15 +177,10 @@ pub fn canonical_ipv4(raw: &str) -> String {
 
 /// Parses a device file (REFERENCE §3.3, §8.3–8.8).
 pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
-    let fresh = DeviceConfig::fresh(&crate::kernel::KernelProfile::LINUX_6_1);
-    let mut c = DeviceConfig {
-        flags: FlagSet::EMPTY,
-        ..fresh
-    };
-    // Lines that are absent mean "default"; only these start from a different value.
-    c.burst = 1;
+    // Lines that are absent mean "default", and the defaults that differ between kernels
+    // (only SHARED) are all in the `Flags:` line, which is always printed.
     let mut out = DeviceFile {
-        config: c,
+        config: DeviceConfig::defaults(),
         ifname: String::new(),
         sofar: 0,
         errors: 0,

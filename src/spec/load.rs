@@ -13,9 +13,8 @@ use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::Marker;
 
 use super::schema::{DeviceSpec, StateFile, DEVICE_KEYS};
-use super::validate::{validate_device, FieldError};
+use super::validate::{kernel_notes, validate_device, FieldError};
 use crate::error::{did_you_mean, Diagnostic, Location};
-use crate::kernel::KernelProfile;
 use crate::model::{DesiredState, DeviceName, ThreadId};
 
 /// State files larger than this are refused before parsing.
@@ -124,6 +123,8 @@ pub struct LoadedState {
     pub sources: SourceMap,
     /// The files read, in order.
     pub files: Vec<PathBuf>,
+    /// Things that are valid but not everywhere: settings some supported kernels refuse.
+    pub notes: Vec<Diagnostic>,
 }
 
 /// Loads a file, or every `*.yaml`/`*.yml` file of a directory (not recursive).
@@ -332,6 +333,7 @@ pub fn load_texts(files: &[(&Path, &str)]) -> Result<LoadedState, LoadError> {
 /// [`load_texts`] with every problem, unsorted and not capped.
 fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic>> {
     let mut diags = Vec::new();
+    let mut notes = Vec::new();
     let mut desired = DesiredState::default();
     let mut sources = SourceMap::default();
     let mut threads: Option<BTreeSet<ThreadId>> = None;
@@ -409,8 +411,13 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
                 bad.iter()
                     .any(|b| e.field.starts_with(b.as_str()) || e.message.contains(b.as_str()))
             };
-            match validate_device(&spec, &KernelProfile::default()) {
+            match validate_device(&spec) {
                 Ok(dev) if bad.is_empty() => {
+                    for note in kernel_notes(&dev) {
+                        let mut p = path.clone();
+                        p.push(note.field);
+                        notes.push(ctx.diag(&p, false, note.message, note.help));
+                    }
                     desired.devices.insert(name.clone(), dev);
                 }
                 Ok(_) => {}
@@ -443,10 +450,12 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
         return Err(diags);
     }
     desired.threads = threads;
+    sort_diagnostics(&mut notes);
     Ok(LoadedState {
         desired,
         sources,
         files: files.iter().map(|(p, _)| p.to_path_buf()).collect(),
+        notes,
     })
 }
 

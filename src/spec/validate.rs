@@ -30,8 +30,6 @@ const MAX_FRAGS: u64 = 17;
 const MAX_FLOWS: u64 = 65536;
 /// `MAX_IMIX_ENTRIES`.
 const MAX_IMIX_ENTRIES: usize = 20;
-/// Most MPLS labels every supported kernel accepts (15 before 6.15, 16 after).
-const MAX_MPLS_LABELS: usize = 15;
 
 struct Checker {
     errors: Vec<FieldError>,
@@ -72,14 +70,13 @@ fn narrow<T: TryFrom<u64> + Default>(v: Option<u64>, default: T) -> T {
     v.and_then(|v| T::try_from(v).ok()).unwrap_or(default)
 }
 
-/// Validates one device entry. `profile` supplies the defaults of a fresh device.
-pub fn validate_device(
-    spec: &DeviceSpec,
-    profile: &KernelProfile,
-) -> Result<DesiredDevice, Vec<FieldError>> {
+/// Validates one device entry without a kernel: it passes when some supported kernel
+/// ([`KernelProfile::SUPPORTED`]) accepts it; [`kernel_notes`] names the ones that would not.
+/// The live kernel is judged by the planner.
+pub fn validate_device(spec: &DeviceSpec) -> Result<DesiredDevice, Vec<FieldError>> {
     let mut ck = Checker { errors: Vec::new() };
-    let mut c = DeviceConfig::fresh(profile);
-    let defaults = DeviceConfig::fresh(profile);
+    let mut c = DeviceConfig::defaults();
+    let defaults = DeviceConfig::defaults();
 
     if let Some(v) = ck.range(
         "count",
@@ -388,11 +385,12 @@ pub fn validate_device(
 
     // Encapsulation: MPLS and VLAN exclude each other (REFERENCE §2.6 rule 7).
     if let Some(labels) = &spec.mpls {
-        if labels.len() > MAX_MPLS_LABELS {
+        let most = most_mpls_labels();
+        if labels.len() > most {
             ck.err(
                 "mpls",
                 format!(
-                    "{} labels; kernels before 6.15 accept at most {MAX_MPLS_LABELS} (E2BIG)",
+                    "{} labels; the kernel accepts at most {most} (E2BIG)",
                     labels.len()
                 ),
             );
@@ -559,16 +557,68 @@ pub fn validate_device(
 
     // SHARED's default depends on the kernel (6.7+); the planner resolves it from `shared`.
     c.flags.set(Flag::SHARED, false);
-    if ck.errors.is_empty() {
-        Ok(DesiredDevice {
-            thread: ThreadId(spec.thread),
-            config: c,
-            pacing,
-            shared,
-        })
-    } else {
-        Err(ck.errors)
+    if !ck.errors.is_empty() {
+        return Err(ck.errors);
     }
+    let dev = DesiredDevice {
+        thread: ThreadId(spec.thread),
+        config: c,
+        pacing,
+        shared,
+    };
+    some_kernel_accepts(&dev).map(|()| dev)
+}
+
+/// The most MPLS labels any supported kernel accepts.
+fn most_mpls_labels() -> usize {
+    KernelProfile::SUPPORTED
+        .iter()
+        .map(KernelProfile::max_mpls_labels)
+        .max()
+        .unwrap_or(KernelProfile::MPLS_LABELS_BEFORE_6_15)
+}
+
+/// Rule: at least one supported kernel has everything the device needs (for example 16 MPLS
+/// labels, 6.15+, and a zero label, before 6.15, exclude each other).
+fn some_kernel_accepts(dev: &DesiredDevice) -> Result<(), Vec<FieldError>> {
+    let needs = dev.kernel_needs();
+    let accepts = |p: &KernelProfile| needs.iter().all(|n| p.supports(n.feature));
+    if needs.is_empty() || KernelProfile::SUPPORTED.iter().any(accepts) {
+        return Ok(());
+    }
+    let Some(last) = needs.last() else {
+        return Ok(());
+    };
+    let all: Vec<String> = needs.iter().map(|n| n.feature.requirement()).collect();
+    Err(vec![FieldError {
+        field: last.key.to_owned(),
+        message: format!("no kernel accepts this device: {}", all.join(", and ")),
+        help: None,
+    }])
+}
+
+/// Notes for a valid device that some supported kernels would refuse: which kernels, and
+/// why. `plan` and `apply` refuse it there (REFERENCE §6).
+pub fn kernel_notes(dev: &DesiredDevice) -> Vec<FieldError> {
+    dev.kernel_needs()
+        .into_iter()
+        .filter_map(|need| {
+            let refusing: Vec<String> = KernelProfile::SUPPORTED
+                .iter()
+                .filter(|p| !p.supports(need.feature))
+                .map(|p| format!("Linux {p}"))
+                .collect();
+            (!refusing.is_empty()).then(|| FieldError {
+                field: need.key.to_owned(),
+                message: format!(
+                    "{}; {} would refuse it",
+                    need.feature.requirement(),
+                    refusing.join(" and ")
+                ),
+                help: None,
+            })
+        })
+        .collect()
 }
 
 /// The state-file entry that describes `config` on `thread`: only what differs from a fresh
