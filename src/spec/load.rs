@@ -407,10 +407,7 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
             // Keys already reported as unknown or of the wrong type were left out of `spec`;
             // rules that mention them would only repeat the problem, or be wrong.
             let bad = bad_fields.get(&raw_name).map_or(&[][..], Vec::as_slice);
-            let mentions_bad = |e: &FieldError| {
-                bad.iter()
-                    .any(|b| e.field.starts_with(b.as_str()) || e.message.contains(b.as_str()))
-            };
+            let mentions_bad = |e: &FieldError| e.keys().any(|k| bad.iter().any(|b| b == k));
             match validate_device(&spec) {
                 Ok(dev) if bad.is_empty() => {
                     for note in kernel_notes(&dev) {
@@ -426,6 +423,7 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
                         field,
                         message,
                         help,
+                        ..
                     } in errors.into_iter().filter(|e| !mentions_bad(e))
                     {
                         let mut p = path.clone();
