@@ -226,7 +226,7 @@ macro_rules! device_params {
             } { format: Format::Decimal, readback: Readback::Dedicated, phase: Phase::Counts, settle: Settle::Exact },
             pkt_size: u64 => special {
                 command: "`pkt_size` (or `max_pkt_size`)", default: "kernel picks 58/78 at start",
-                notes: "one write whatever the live sizes (REFERENCE §2.6 rule 9)",
+                notes: "below 42 is refused (the kernel would silently send 42)",
                 range: Some(range(MIN_PKT_SIZE, MAX_PKT_SIZE)
                     .why_low(" (the kernel would silently send 42-byte packets)")
                     .why_high(" (pgstate refuses sizes an IP packet cannot carry)")),
@@ -560,4 +560,84 @@ pub fn readme_table() -> String {
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's key table: the rows between its header and the first non-table line.
+    fn readme_table_of(readme: &str) -> Option<(usize, usize)> {
+        let start = readme.find("| key | kernel command |")?;
+        let len: usize = readme[start..]
+            .split_inclusive('\n')
+            .take_while(|l| l.starts_with('|'))
+            .map(str::len)
+            .sum();
+        Some((start, start + len))
+    }
+
+    /// The cells of a markdown table row. Cells hold no `|` of their own.
+    fn cells(line: &str) -> Vec<String> {
+        line.trim()
+            .trim_matches('|')
+            .split(" | ")
+            .map(|c| c.trim().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_key_table_is_the_parameter_table() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+        let readme = std::fs::read_to_string(&path).unwrap();
+        let (start, end) = readme_table_of(&readme).expect("the README has a key table");
+        let expected = readme_table();
+        if std::env::var_os("PGSTATE_BLESS").is_some() {
+            let blessed = format!("{}{expected}{}", &readme[..start], &readme[end..]);
+            std::fs::write(&path, blessed).unwrap();
+            return;
+        }
+        let table = &readme[start..end];
+        let rows: Vec<Vec<String>> = table.lines().skip(2).map(cells).collect();
+        let readme_keys: Vec<&str> = rows.iter().map(|r| r[0].trim_matches('`')).collect();
+        let code_keys: Vec<&str> = keys().collect();
+        let missing: Vec<_> = code_keys.iter().filter(|k| !readme_keys.contains(k)).collect();
+        let extra: Vec<_> = readme_keys.iter().filter(|k| !code_keys.contains(k)).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "README key table: missing {missing:?}, not in model/params.rs {extra:?}"
+        );
+        for (row, p) in rows.iter().zip(PARAMS) {
+            assert_eq!(
+                row,
+                &readme_cells(p).to_vec(),
+                "README row of `{}` differs from model/params.rs (PGSTATE_BLESS=1 rewrites it)",
+                p.key
+            );
+        }
+        assert_eq!(table, expected, "PGSTATE_BLESS=1 rewrites the README table");
+    }
+
+    #[test]
+    fn plain_rows_have_a_range_and_a_readback_key_of_their_own() {
+        for (p, plain) in plain() {
+            assert!(p.range.is_some(), "{}", p.key);
+            if plain.readback == Readback::Pair {
+                assert_eq!(by_readback(p.key).map(|(q, _)| q.key), Some(p.key));
+            }
+            let r = p.range.unwrap();
+            assert!((plain.fits)(r.hi), "{}: {} does not fit its field", p.key, r.hi);
+        }
+        assert_eq!(find("thread").map(|p| p.key), Some("thread"));
+    }
+
+    #[test]
+    fn plain_defaults_are_in_range() {
+        let d = DeviceConfig::defaults();
+        for (p, plain) in plain() {
+            let r = p.range.unwrap();
+            let v = (plain.get)(&d);
+            assert!(r.lo <= v && v <= r.hi, "{}: default {v}", p.key);
+        }
+    }
 }
