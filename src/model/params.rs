@@ -601,8 +601,14 @@ mod tests {
         let rows: Vec<Vec<String>> = table.lines().skip(2).map(cells).collect();
         let readme_keys: Vec<&str> = rows.iter().map(|r| r[0].trim_matches('`')).collect();
         let code_keys: Vec<&str> = keys().collect();
-        let missing: Vec<_> = code_keys.iter().filter(|k| !readme_keys.contains(k)).collect();
-        let extra: Vec<_> = readme_keys.iter().filter(|k| !code_keys.contains(k)).collect();
+        let missing: Vec<_> = code_keys
+            .iter()
+            .filter(|k| !readme_keys.contains(k))
+            .collect();
+        let extra: Vec<_> = readme_keys
+            .iter()
+            .filter(|k| !code_keys.contains(k))
+            .collect();
         assert!(
             missing.is_empty() && extra.is_empty(),
             "README key table: missing {missing:?}, not in model/params.rs {extra:?}"
@@ -626,7 +632,12 @@ mod tests {
                 assert_eq!(by_readback(p.key).map(|(q, _)| q.key), Some(p.key));
             }
             let r = p.range.unwrap();
-            assert!((plain.fits)(r.hi), "{}: {} does not fit its field", p.key, r.hi);
+            assert!(
+                (plain.fits)(r.hi),
+                "{}: {} does not fit its field",
+                p.key,
+                r.hi
+            );
         }
         assert_eq!(find("thread").map(|p| p.key), Some("thread"));
     }
