@@ -5,7 +5,7 @@
 //! file shows it, the kernels that have it, and, for a *plain* scalar, its planner phase.
 //! From the rows come:
 //!
-//! * the state-file schema ([`crate::spec::DeviceSpec`]'s fields and `DEVICE_KEYS`),
+//! * the state-file schema (`spec::DeviceSpec`'s fields and `DEVICE_KEYS`),
 //! * the plain fields of [`DeviceConfig`] and their defaults,
 //! * range checks (`spec::validate`), readback parsing (`procfs::parse`), the planner's plain
 //!   writes (`plan::device`) and `show` (`spec::spec_from_config`),

@@ -86,7 +86,7 @@ pub struct LiveThread {
     /// The thread's `Result:` text.
     pub result: String,
     /// Listed devices whose names pgstate cannot address (see
-    /// [`crate::procfs::parse::ThreadFile::unmanageable`]).
+    /// `procfs::parse::ThreadFile::unmanageable`).
     pub unmanageable: Vec<String>,
 }
 
