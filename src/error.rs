@@ -81,7 +81,9 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| format!("did you mean `{c}`?"))
 }
 
-/// The broad class of an error; decides exit codes and whether `watch` retries.
+/// The broad class of an error, for callers that sort errors. Every error exits 1 (the exit
+/// codes are `main.rs`'s), and `watch` retries every failed reconcile with back-off: a
+/// refusal that only an edit can fix is retried at once when the files change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -97,16 +99,6 @@ pub enum ErrorKind {
     Permission,
     /// A broken invariant in pgstate itself.
     Bug,
-}
-
-impl ErrorKind {
-    /// Whether trying again later may succeed without anyone editing the state.
-    pub fn can_retry(self) -> bool {
-        matches!(
-            self,
-            ErrorKind::Kernel | ErrorKind::Verification | ErrorKind::Conflict
-        )
-    }
 }
 
 #[cfg(test)]

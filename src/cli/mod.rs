@@ -204,6 +204,11 @@ pub fn run(cli: &Cli) -> Result<Outcome> {
             } else {
                 a.state.display().to_string()
             };
+            if !cli.quiet {
+                for note in &loaded.notes {
+                    eprintln!("note: {note}");
+                }
+            }
             writeln!(
                 stdout,
                 "{name}: valid ({} in {})",

@@ -80,130 +80,108 @@ pub enum Pacing {
 /// `ULLONG_MAX` (REFERENCE §2.3).
 pub const DELAY_NEVER_WRITTEN: u64 = 0x7FFF_FFFF;
 
-/// Everything pgstate manages about one device, as the kernel stores it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceConfig {
-    /// `count`: packets to send, 0 = forever.
-    pub count: u64,
-    /// `min_pkt_size` (0 = unset until the first start).
-    pub min_pkt_size: u32,
-    /// `max_pkt_size` (0 = unset until the first start).
-    pub max_pkt_size: u32,
-    /// `imix_weights` (5.15+); cannot be cleared without re-adding the device.
-    pub imix_weights: Vec<ImixEntry>,
-    /// `frags`.
-    pub frags: u32,
-    /// `delay` in ns (what `rate`/`ratep` turn into).
-    pub delay: u64,
-    /// `clone_skb`.
-    pub clone_skb: u32,
-    /// `burst` (1 = off).
-    pub burst: u32,
-    /// `dst_min` (alias `dst`), canonical dotted quad, empty when unset. IPv4 mode only.
-    pub dst_min: String,
-    /// `dst_max`.
-    pub dst_max: String,
-    /// `src_min`; empty means "the interface's first address".
-    pub src_min: String,
-    /// `src_max`.
-    pub src_max: String,
-    /// `dst6`. IPv6 mode only.
-    pub dst6: Ipv6Addr,
-    /// `dst6_min`.
-    pub dst6_min: Ipv6Addr,
-    /// `dst6_max`.
-    pub dst6_max: Ipv6Addr,
-    /// `src6`.
-    pub src6: Ipv6Addr,
-    /// `dst_mac`.
-    pub dst_mac: MacAddr,
-    /// `src_mac`; zero means the interface's own MAC.
-    pub src_mac: MacAddr,
-    /// `src_mac_count`.
-    pub src_mac_count: u32,
-    /// `dst_mac_count`.
-    pub dst_mac_count: u32,
-    /// `udp_src_min`.
-    pub udp_src_min: u16,
-    /// `udp_src_max` (exclusive).
-    pub udp_src_max: u16,
-    /// `udp_dst_min`.
-    pub udp_dst_min: u16,
-    /// `udp_dst_max` (exclusive).
-    pub udp_dst_max: u16,
-    /// `queue_map_min`.
-    pub queue_map_min: u16,
-    /// `queue_map_max`.
-    pub queue_map_max: u16,
-    /// `flows`.
-    pub flows: u32,
-    /// `flowlen`.
-    pub flowlen: u32,
-    /// `mpls` label stack.
-    pub mpls: Vec<u32>,
-    /// `vlan_id`/`vlan_p`/`vlan_cfi`; `None` = no VLAN tag.
-    pub vlan: Option<Vlan>,
-    /// `svlan_id`/`svlan_p`/`svlan_cfi`; only with `vlan`.
-    pub svlan: Option<Vlan>,
-    /// `tos` (IPv4).
-    pub tos: u8,
-    /// `traffic_class` (IPv6).
-    pub traffic_class: u8,
-    /// `skb_priority`.
-    pub skb_priority: u32,
-    /// `node`; `None` = `NUMA_NO_NODE`, which cannot be written back.
-    pub node: Option<u32>,
-    /// `xmit_mode`.
-    pub xmit_mode: XmitMode,
-    /// `spi` (visible only with IPSEC).
-    pub spi: u32,
-    /// `flag …`, including `IPV6`, which follows from the addresses.
-    pub flags: FlagSet,
+/// Declares [`DeviceConfig`]: the plain scalars' fields and defaults come from the rows of
+/// [`super::params`], the others are listed here.
+macro_rules! device_config {
+    ({ $($field:tt)* } { $($default:tt)* }
+     all: [$($all:tt)*]
+     plain: [$($(#[$m:meta])* $key:ident : $cty:ty = $def:expr, { $($param:tt)* } { $($p:tt)* },)*]
+     special: [$($special:tt)*]) => {
+        /// Everything pgstate manages about one device, as the kernel stores it.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct DeviceConfig {
+            $($(#[$m])* pub $key: $cty,)*
+            $($field)*
+        }
+
+        impl DeviceConfig {
+            /// The defaults every kernel shares: a fresh device without its flags (only
+            /// `SHARED` depends on the kernel). A line the device file leaves out means this
+            /// value (REFERENCE §2.5, §3.3).
+            pub fn defaults() -> DeviceConfig {
+                DeviceConfig {
+                    $($key: $def,)*
+                    $($default)*
+                }
+            }
+        }
+    };
 }
+
+super::params::device_params!(device_config {
+    {
+        /// `min_pkt_size` (0 = unset until the first start).
+        pub min_pkt_size: u32,
+        /// `max_pkt_size` (0 = unset until the first start).
+        pub max_pkt_size: u32,
+        /// `imix_weights` (5.15+); cannot be cleared without re-adding the device.
+        pub imix_weights: Vec<ImixEntry>,
+        /// `delay` in ns (what `rate`/`ratep` turn into).
+        pub delay: u64,
+        /// `dst_min` (alias `dst`), canonical dotted quad, empty when unset. IPv4 mode only.
+        pub dst_min: String,
+        /// `dst_max`.
+        pub dst_max: String,
+        /// `src_min`; empty means "the interface's first address".
+        pub src_min: String,
+        /// `src_max`.
+        pub src_max: String,
+        /// `dst6`. IPv6 mode only.
+        pub dst6: Ipv6Addr,
+        /// `dst6_min`.
+        pub dst6_min: Ipv6Addr,
+        /// `dst6_max`.
+        pub dst6_max: Ipv6Addr,
+        /// `src6`.
+        pub src6: Ipv6Addr,
+        /// `dst_mac`.
+        pub dst_mac: MacAddr,
+        /// `src_mac`; zero means the interface's own MAC.
+        pub src_mac: MacAddr,
+        /// `mpls` label stack.
+        pub mpls: Vec<u32>,
+        /// `vlan_id`/`vlan_p`/`vlan_cfi`; `None` = no VLAN tag.
+        pub vlan: Option<Vlan>,
+        /// `svlan_id`/`svlan_p`/`svlan_cfi`; only with `vlan`.
+        pub svlan: Option<Vlan>,
+        /// `node`; `None` = `NUMA_NO_NODE`, which cannot be written back.
+        pub node: Option<u32>,
+        /// `xmit_mode`.
+        pub xmit_mode: XmitMode,
+        /// `flag …`, including `IPV6`, which follows from the addresses.
+        pub flags: FlagSet,
+    }
+    {
+        min_pkt_size: 0,
+        max_pkt_size: 0,
+        imix_weights: Vec::new(),
+        delay: 0,
+        dst_min: String::new(),
+        dst_max: String::new(),
+        src_min: String::new(),
+        src_max: String::new(),
+        dst6: Ipv6Addr::UNSPECIFIED,
+        dst6_min: Ipv6Addr::UNSPECIFIED,
+        dst6_max: Ipv6Addr::UNSPECIFIED,
+        src6: Ipv6Addr::UNSPECIFIED,
+        dst_mac: MacAddr::ZERO,
+        src_mac: MacAddr::ZERO,
+        mpls: Vec::new(),
+        vlan: None,
+        svlan: None,
+        node: None,
+        xmit_mode: XmitMode::StartXmit,
+        flags: FlagSet::EMPTY,
+    }
+});
 
 impl DeviceConfig {
     /// A device as `add_device` creates it on this kernel with the module's default
     /// parameters (REFERENCE §2.5).
     pub fn fresh(profile: &KernelProfile) -> DeviceConfig {
         DeviceConfig {
-            count: 1000,
-            min_pkt_size: 0,
-            max_pkt_size: 0,
-            imix_weights: Vec::new(),
-            frags: 0,
-            delay: 0,
-            clone_skb: 0,
-            burst: 1,
-            dst_min: String::new(),
-            dst_max: String::new(),
-            src_min: String::new(),
-            src_max: String::new(),
-            dst6: Ipv6Addr::UNSPECIFIED,
-            dst6_min: Ipv6Addr::UNSPECIFIED,
-            dst6_max: Ipv6Addr::UNSPECIFIED,
-            src6: Ipv6Addr::UNSPECIFIED,
-            dst_mac: MacAddr::ZERO,
-            src_mac: MacAddr::ZERO,
-            src_mac_count: 0,
-            dst_mac_count: 0,
-            udp_src_min: 9,
-            udp_src_max: 9,
-            udp_dst_min: 9,
-            udp_dst_max: 9,
-            queue_map_min: 0,
-            queue_map_max: 0,
-            flows: 0,
-            flowlen: 0,
-            mpls: Vec::new(),
-            vlan: None,
-            svlan: None,
-            tos: 0,
-            traffic_class: 0,
-            skb_priority: 0,
-            node: None,
-            xmit_mode: XmitMode::StartXmit,
-            spi: 0,
             flags: FlagSet::EMPTY.with(Flag::SHARED, profile.has_shared_flag()),
+            ..DeviceConfig::defaults()
         }
     }
 

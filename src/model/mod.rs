@@ -3,11 +3,14 @@
 mod device;
 mod flags;
 mod names;
+pub mod params;
 mod state;
+mod values;
 
 pub use device::{DeviceConfig, ImixEntry, Pacing, Vlan, XmitMode, DELAY_NEVER_WRITTEN};
 pub use flags::{Flag, FlagSet, UnknownFlag};
 pub use names::{
     DeviceName, MacAddr, MacError, NameError, ThreadId, MAX_DEVICE_NAME_LEN, MAX_INTERFACE_NAME_LEN,
 };
-pub use state::{DesiredDevice, DesiredState, LiveDevice, LiveState, LiveThread};
+pub use state::{DesiredDevice, DesiredState, KernelNeed, LiveDevice, LiveState, LiveThread};
+pub use values::{ImixWeights, MplsLabel};

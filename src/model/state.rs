@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{DeviceConfig, DeviceName, Flag, Pacing, ThreadId};
-use crate::kernel::KernelProfile;
+use crate::kernel::{Feature, KernelProfile};
 
 /// One device of the desired state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +28,36 @@ impl DesiredDevice {
         c.flags.set(Flag::SHARED, shared);
         c
     }
+
+    /// What this device asks of the kernel beyond what every supported kernel has, each
+    /// with the state-file key that asks for it. `plan` refuses the device on a kernel that
+    /// lacks one; offline validation names the supported kernels that lack one.
+    pub fn kernel_needs(&self) -> Vec<KernelNeed> {
+        let mut needs = Vec::new();
+        let mut need = |key, feature| needs.push(KernelNeed { key, feature });
+        if !self.config.imix_weights.is_empty() {
+            need("imix_weights", Feature::Imix);
+        }
+        if self.shared == Some(true) {
+            need("flags", Feature::SharedFlag);
+        }
+        if self.config.mpls.len() > KernelProfile::MPLS_LABELS_BEFORE_6_15 {
+            need("mpls", Feature::SixteenMplsLabels);
+        }
+        if self.config.mpls.contains(&0) {
+            need("mpls", Feature::ZeroMplsLabel);
+        }
+        needs
+    }
+}
+
+/// A [`Feature`] a desired device needs, and the key that asks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KernelNeed {
+    /// The state-file key.
+    pub key: &'static str,
+    /// What it needs.
+    pub feature: Feature,
 }
 
 /// What the state files ask for.
@@ -56,7 +86,7 @@ pub struct LiveThread {
     /// The thread's `Result:` text.
     pub result: String,
     /// Listed devices whose names pgstate cannot address (see
-    /// [`crate::procfs::parse::ThreadFile::unmanageable`]).
+    /// `procfs::parse::ThreadFile::unmanageable`).
     pub unmanageable: Vec<String>,
 }
 

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::{managed_flag, ResultCheck, Write};
 use crate::kernel::KernelProfile;
+use crate::model::params::{self, Phase, Settle};
 use crate::model::{DeviceConfig, DeviceName, Flag, Pacing, Vlan, DELAY_NEVER_WRITTEN};
 use crate::procfs::{InterfaceInfo, PgFile};
 
@@ -122,6 +123,35 @@ impl Gen<'_> {
         self.change(field, old, &new);
         self.write(field, format!("{field} {new}"), ResultCheck::DeviceOk);
     }
+
+    /// The plain scalars of `phase` ([`params`]) that differ: one `key value` write each.
+    fn plain(
+        &mut self,
+        phase: Phase,
+        cur: &DeviceConfig,
+        to: &DeviceConfig,
+        iface: Option<&InterfaceInfo>,
+    ) {
+        for (p, plain) in params::in_phase(phase) {
+            let (old, new) = ((plain.get)(cur), (plain.get)(to));
+            if old == new || old == settled(plain.settle, new, iface) {
+                continue;
+            }
+            let f = plain.format;
+            self.change(p.key, f.display(old), f.display(new));
+            let command = format!("{} {}", p.key, f.command_value(new));
+            self.write(p.key, command, ResultCheck::DeviceOk);
+        }
+    }
+}
+
+/// The value the kernel turns `v` into by itself, which counts as converged.
+fn settled(settle: Settle, v: u64, iface: Option<&InterfaceInfo>) -> u64 {
+    match (settle, iface.and_then(|i| i.tx_queues)) {
+        // pktgen clamps queue_map_* to the real queue count at every start (§2.3).
+        (Settle::ClampToTxQueues, Some(n)) if n > 0 && v >= u64::from(n) => u64::from(n - 1),
+        _ => v,
+    }
 }
 
 /// The fewest writes that set the packet sizes of `cur` to those of `to` (REFERENCE §2.6
@@ -235,12 +265,7 @@ pub fn device_writes(
     if to.burst != cur.burst {
         g.set("burst", cur.burst, to.burst);
     }
-    if to.count != cur.count {
-        g.set("count", cur.count, to.count);
-    }
-    if to.frags != cur.frags {
-        g.set("frags", cur.frags, to.frags);
-    }
+    g.plain(Phase::Counts, &cur, to, iface);
     if to.delay != cur.delay {
         let old = if cur.delay == DELAY_NEVER_WRITTEN {
             "never".to_owned()
@@ -339,43 +364,7 @@ pub fn device_writes(
             ResultCheck::DeviceOk,
         );
     }
-    for (field, old, new) in [
-        ("src_mac_count", cur.src_mac_count, to.src_mac_count),
-        ("dst_mac_count", cur.dst_mac_count, to.dst_mac_count),
-    ] {
-        if old != new {
-            g.set(field, old, new);
-        }
-    }
-    for (field, old, new) in [
-        ("udp_src_min", cur.udp_src_min, to.udp_src_min),
-        ("udp_src_max", cur.udp_src_max, to.udp_src_max),
-        ("udp_dst_min", cur.udp_dst_min, to.udp_dst_min),
-        ("udp_dst_max", cur.udp_dst_max, to.udp_dst_max),
-    ] {
-        if old != new {
-            g.set(field, old, new);
-        }
-    }
-    // pktgen clamps queue_map_* to the real queue count at every start (§2.3).
-    let clamp = |v: u16| match iface.and_then(|i| i.tx_queues) {
-        Some(n) if n > 0 && u32::from(v) >= n => u16::try_from(n - 1).unwrap_or(v),
-        _ => v,
-    };
-    for (field, old, new) in [
-        ("queue_map_min", cur.queue_map_min, to.queue_map_min),
-        ("queue_map_max", cur.queue_map_max, to.queue_map_max),
-    ] {
-        if old != new && old != clamp(new) {
-            g.set(field, old, new);
-        }
-    }
-    if to.flows != cur.flows {
-        g.set("flows", cur.flows, to.flows);
-    }
-    if to.flowlen != cur.flowlen {
-        g.set("flowlen", cur.flowlen, to.flowlen);
-    }
+    g.plain(Phase::Traffic, &cur, to, iface);
 
     // Priority and CFI survive their tag being turned off (only the id becomes 0xffff, §2.3
     // vlan_id row), so what the device showed before this plan still holds after the MPLS or
@@ -476,30 +465,7 @@ pub fn device_writes(
         }
     }
 
-    // tos and traffic_class take exactly two hex digits (§2.3).
-    if to.tos != cur.tos {
-        g.change(
-            "tos",
-            format!("0x{:02x}", cur.tos),
-            format!("0x{:02x}", to.tos),
-        );
-        g.write("tos", format!("tos {:02x}", to.tos), ResultCheck::DeviceOk);
-    }
-    if to.traffic_class != cur.traffic_class {
-        g.change(
-            "traffic_class",
-            format!("0x{:02x}", cur.traffic_class),
-            format!("0x{:02x}", to.traffic_class),
-        );
-        g.write(
-            "traffic_class",
-            format!("traffic_class {:02x}", to.traffic_class),
-            ResultCheck::DeviceOk,
-        );
-    }
-    if to.skb_priority != cur.skb_priority {
-        g.set("skb_priority", cur.skb_priority, to.skb_priority);
-    }
+    g.plain(Phase::Qos, &cur, to, iface);
     if let Some(n) = to.node {
         if cur.node != Some(n) {
             g.set(

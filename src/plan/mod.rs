@@ -13,7 +13,9 @@ use serde::Serialize;
 pub use device::{device_writes, DeviceDiff, FieldChange};
 
 use crate::kernel::KernelProfile;
-use crate::model::{DesiredState, DeviceConfig, DeviceName, Flag, LiveState, ThreadId};
+use crate::model::{
+    DesiredDevice, DesiredState, DeviceConfig, DeviceName, Flag, LiveDevice, LiveState, ThreadId,
+};
 use crate::procfs::{InterfaceInfo, PgFile};
 
 /// How to check a write beyond its errno (REFERENCE §4: many refusals only show in `Result:`).
@@ -210,16 +212,16 @@ pub enum PlanError {
         interface: String,
     },
     /// The state needs a feature this kernel lacks.
-    #[error("device {device}: {what} needs Linux {needs} or later; this kernel is {have}")]
+    #[error("device {device}: {requirement}; this kernel is {have}")]
     Unsupported {
         /// The device.
         device: DeviceName,
-        /// The feature.
-        what: String,
-        /// Minimum version.
-        needs: String,
+        /// The state-file key that asks for it.
+        key: &'static str,
+        /// What it needs, as a sentence ("imix_weights needs Linux 5.15 or later").
+        requirement: String,
         /// This kernel.
-        have: String,
+        have: crate::kernel::Version,
     },
 }
 
@@ -227,123 +229,95 @@ fn list_threads<'a>(it: impl Iterator<Item = &'a ThreadId>) -> String {
     it.map(ToString::to_string).collect::<Vec<_>>().join(",")
 }
 
+/// A desired device, checked against the box and resolved for its kernel.
+struct Wanted<'a> {
+    thread: ThreadId,
+    /// The configuration on this kernel (`SHARED` resolved).
+    config: DeviceConfig,
+    desired: &'a DesiredDevice,
+}
+
+/// Why a thread gets `rem_device_all`: the first device (or the thread itself) that needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FlushReason {
+    /// A device on it is not in the desired state.
+    NotDesired(DeviceName),
+    /// A device moves to another thread (the kernel cannot move one).
+    Moves {
+        device: DeviceName,
+        from: ThreadId,
+        to: ThreadId,
+    },
+    /// A device is listed but has no proc file (REFERENCE §5.5).
+    Unreadable(DeviceName),
+    /// A device has a setting only re-adding can undo (REFERENCE §7.3).
+    Irreversible { device: DeviceName, why: String },
+    /// The thread lists devices pgstate cannot name.
+    Unmanageable {
+        thread: ThreadId,
+        names: Vec<String>,
+    },
+}
+
+impl FlushReason {
+    /// The device the reason is about, if it is about one.
+    fn device(&self) -> Option<&DeviceName> {
+        match self {
+            FlushReason::NotDesired(d)
+            | FlushReason::Moves { device: d, .. }
+            | FlushReason::Unreadable(d)
+            | FlushReason::Irreversible { device: d, .. } => Some(d),
+            FlushReason::Unmanageable { .. } => None,
+        }
+    }
+}
+
+impl std::fmt::Display for FlushReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FlushReason::NotDesired(d) => write!(f, "{d} is not in the desired state"),
+            FlushReason::Moves { device, from, to } => {
+                write!(f, "{device} moves from thread {from} to thread {to}")
+            }
+            FlushReason::Unreadable(d) => write!(
+                f,
+                "{d} has no readable proc file (its interface was renamed)"
+            ),
+            FlushReason::Irreversible { device, why } => write!(f, "{device}: {why}"),
+            FlushReason::Unmanageable { thread, names } => write!(
+                f,
+                "thread {thread} holds {}, which pgstate cannot address",
+                names.join(", ")
+            ),
+        }
+    }
+}
+
+/// How a desired device gets its configuration: from what it is now, or from scratch.
+struct Start<'a> {
+    action: ActionKind,
+    from_thread: Option<ThreadId>,
+    reason: Option<String>,
+    /// The configuration the writes start from.
+    base: &'a DeviceConfig,
+    /// `base` is a device just added, whose hidden fields are known defaults.
+    fresh_known: bool,
+}
+
 /// Plans the writes that take `live` to `desired`.
+///
+/// Three phases: [`resolve`] checks every desired device against the box and the kernel
+/// (nothing is planned for a state that cannot be applied); [`flushes`] decides which
+/// threads need `rem_device_all` and why; then the writes follow in kernel order: flushes
+/// first, then each device is added if needed and configured ([`device_writes`]).
 pub fn plan(
     desired: &DesiredState,
     live: &LiveState,
     env: &Environment,
 ) -> Result<Plan, PlanError> {
     let profile = &env.profile;
-    let available = || list_threads(live.threads.keys());
-    if let Some(owned) = &desired.threads {
-        for t in owned {
-            if !live.threads.contains_key(t) {
-                return Err(PlanError::NoSuchOwnedThread {
-                    thread: *t,
-                    available: available(),
-                });
-            }
-        }
-    }
-    // Resolve and check every desired device first: nothing is planned for a state that
-    // cannot be applied.
-    let mut want: BTreeMap<&DeviceName, (ThreadId, DeviceConfig, &crate::model::DesiredDevice)> =
-        BTreeMap::new();
-    for (name, dev) in &desired.devices {
-        if !live.threads.contains_key(&dev.thread) {
-            return Err(PlanError::NoSuchThread {
-                device: name.clone(),
-                thread: dev.thread,
-                available: available(),
-            });
-        }
-        if !desired.owns(dev.thread) {
-            return Err(PlanError::ThreadNotOwned {
-                device: name.clone(),
-                thread: dev.thread,
-                owned: list_threads(desired.threads.iter().flatten()),
-            });
-        }
-        if dev.shared == Some(true) && !profile.has_shared_flag() {
-            return Err(PlanError::Unsupported {
-                device: name.clone(),
-                what: "flag SHARED".into(),
-                needs: "6.7".into(),
-                have: format!("{}.{}", profile.version.0, profile.version.1),
-            });
-        }
-        if !dev.config.imix_weights.is_empty() && !profile.has_imix() {
-            return Err(PlanError::Unsupported {
-                device: name.clone(),
-                what: "imix_weights".into(),
-                needs: "5.15".into(),
-                have: format!("{}.{}", profile.version.0, profile.version.1),
-            });
-        }
-        if dev.config.mpls.len() > profile.max_mpls_labels() {
-            return Err(PlanError::Unsupported {
-                device: name.clone(),
-                what: format!("{} MPLS labels", dev.config.mpls.len()),
-                needs: "6.15".into(),
-                have: format!("{}.{}", profile.version.0, profile.version.1),
-            });
-        }
-        if let Some(l) = live.devices.get(name) {
-            if l.thread != dev.thread && !desired.owns(l.thread) {
-                return Err(PlanError::NameTakenElsewhere {
-                    device: name.clone(),
-                    thread: l.thread,
-                });
-            }
-        }
-        want.insert(name, (dev.thread, dev.config_for(profile), dev));
-    }
-
-    // Which threads must be flushed, and why.
-    let mut flush: BTreeMap<ThreadId, String> = BTreeMap::new();
-    let mut removed: Vec<(&DeviceName, ThreadId, String)> = Vec::new();
-    for (name, l) in &live.devices {
-        if !desired.owns(l.thread) {
-            continue;
-        }
-        match want.get(name) {
-            None => {
-                let why = format!("{name} is not in the desired state");
-                removed.push((name, l.thread, why.clone()));
-                flush.entry(l.thread).or_insert(why);
-            }
-            Some((thread, _, _)) if *thread != l.thread => {
-                flush.entry(l.thread).or_insert(format!(
-                    "{name} moves from thread {} to thread {thread}",
-                    l.thread
-                ));
-            }
-            Some((_, cfg, _)) => match &l.config {
-                None => {
-                    flush.entry(l.thread).or_insert(format!(
-                        "{name} has no readable proc file (its interface was renamed)"
-                    ));
-                }
-                Some(live_cfg) => {
-                    let iface = env.interfaces.get(name.interface()).cloned().flatten();
-                    if let Some(why) = device::recreate_reason(live_cfg, cfg, iface.as_ref()) {
-                        flush.entry(l.thread).or_insert(format!("{name}: {why}"));
-                    }
-                }
-            },
-        }
-    }
-
-    // Devices with names pgstate cannot address are never desired; on an owned thread
-    // the only way to remove them is to flush it.
-    for (id, t) in &live.threads {
-        if desired.owns(*id) && !t.unmanageable.is_empty() {
-            flush.entry(*id).or_insert(format!(
-                "thread {id} holds {}, which pgstate cannot address",
-                t.unmanageable.join(", ")
-            ));
-        }
-    }
+    let want = resolve(desired, live, profile)?;
+    let flush = flushes(desired, live, env, &want);
 
     let mut out = Plan {
         flushed_threads: flush.keys().copied().collect(),
@@ -366,78 +340,36 @@ pub fn plan(
             wait_gone: gone,
         });
     }
-    for (name, thread, why) in &removed {
-        out.actions.push(DeviceAction {
-            device: (*name).clone(),
-            action: ActionKind::Remove,
-            thread: *thread,
-            from_thread: None,
-            reason: Some(why.clone()),
-            changes: Vec::new(),
-            running: live.devices.get(*name).is_some_and(|d| d.running),
-        });
+    for (name, l) in &live.devices {
+        if desired.owns(l.thread) && !want.contains_key(name) {
+            out.actions.push(DeviceAction {
+                device: name.clone(),
+                action: ActionKind::Remove,
+                thread: l.thread,
+                from_thread: None,
+                reason: Some(FlushReason::NotDesired(name.clone()).to_string()),
+                changes: Vec::new(),
+                running: l.running,
+            });
+        }
     }
 
     // 2. Add and configure, device by device.
     let fresh = DeviceConfig::fresh(profile);
-    for (name, (thread, cfg, dev)) in &want {
+    for (name, w) in &want {
         let l = live.devices.get(*name);
         let iface = env.interfaces.get(name.interface()).cloned().flatten();
-        let (action, from_thread, reason, base, fresh_known) = match l {
-            None => (ActionKind::Add, None, None, &fresh, true),
-            Some(l) if flush.contains_key(&l.thread) => {
-                let reason = if l.thread != *thread {
-                    format!("moves from thread {} to thread {thread}", l.thread)
-                } else {
-                    flush.get(&l.thread).cloned().unwrap_or_default()
-                };
-                let reason = if reason.starts_with(&format!("{name}")) || l.thread != *thread {
-                    reason
-                } else {
-                    format!("thread {} is flushed: {reason}", l.thread)
-                };
-                (
-                    ActionKind::Recreate,
-                    (l.thread != *thread).then_some(l.thread),
-                    Some(reason),
-                    &fresh,
-                    true,
-                )
-            }
-            Some(l) => match &l.config {
-                Some(c) => (ActionKind::Change, None, None, c, false),
-                None => (
-                    ActionKind::Recreate,
-                    None,
-                    Some("no readable proc file".into()),
-                    &fresh,
-                    true,
-                ),
-            },
-        };
-        if action != ActionKind::Change {
-            let unavailable = match &iface {
-                None => Some(PlanError::MissingInterface {
-                    device: (*name).clone(),
-                    interface: name.interface().to_owned(),
-                }),
-                Some(i) if !i.up => Some(PlanError::InterfaceDown {
-                    device: (*name).clone(),
-                    interface: name.interface().to_owned(),
-                }),
-                _ => None,
-            };
-            if let Some(e) = unavailable {
+        let start = start_of(name, w, l, &flush, &fresh);
+        if start.action != ActionKind::Change {
+            if let Some(e) = unavailable(name, iface.as_ref()) {
                 if env.skip_unavailable {
                     out.skipped.push(((*name).clone(), e.to_string()));
                     continue;
                 }
                 return Err(e);
             }
-        }
-        if action != ActionKind::Change {
             out.writes.push(Write {
-                file: PgFile::Thread(*thread),
+                file: PgFile::Thread(w.thread),
                 command: format!("add_device {name}"),
                 device: Some((*name).clone()),
                 field: None,
@@ -447,29 +379,201 @@ pub fn plan(
         }
         let diff = device_writes(
             name,
-            base,
-            fresh_known,
-            cfg,
-            dev.pacing,
+            start.base,
+            start.fresh_known,
+            &w.config,
+            w.desired.pacing,
             profile,
             iface.as_ref(),
         );
-        if action == ActionKind::Change && diff.writes.is_empty() {
+        if start.action == ActionKind::Change && diff.writes.is_empty() {
             continue;
         }
         out.writes.extend(diff.writes);
         out.actions.push(DeviceAction {
             device: (*name).clone(),
-            action,
-            thread: *thread,
-            from_thread,
-            reason,
+            action: start.action,
+            thread: w.thread,
+            from_thread: start.from_thread,
+            reason: start.reason,
             changes: diff.changes,
             running: l.is_some_and(|d| d.running),
         });
     }
     out.actions.sort_by(|a, b| a.device.cmp(&b.device));
     Ok(out)
+}
+
+/// Phase 1: every desired device, checked against the box's threads, the owned threads and
+/// the live kernel ([`DesiredDevice::kernel_needs`]).
+fn resolve<'a>(
+    desired: &'a DesiredState,
+    live: &LiveState,
+    profile: &KernelProfile,
+) -> Result<BTreeMap<&'a DeviceName, Wanted<'a>>, PlanError> {
+    let available = || list_threads(live.threads.keys());
+    for t in desired.threads.iter().flatten() {
+        if !live.threads.contains_key(t) {
+            return Err(PlanError::NoSuchOwnedThread {
+                thread: *t,
+                available: available(),
+            });
+        }
+    }
+    let mut want = BTreeMap::new();
+    for (name, dev) in &desired.devices {
+        if !live.threads.contains_key(&dev.thread) {
+            return Err(PlanError::NoSuchThread {
+                device: name.clone(),
+                thread: dev.thread,
+                available: available(),
+            });
+        }
+        if !desired.owns(dev.thread) {
+            return Err(PlanError::ThreadNotOwned {
+                device: name.clone(),
+                thread: dev.thread,
+                owned: list_threads(desired.threads.iter().flatten()),
+            });
+        }
+        if let Some(need) = dev
+            .kernel_needs()
+            .into_iter()
+            .find(|n| !profile.supports(n.feature))
+        {
+            return Err(PlanError::Unsupported {
+                device: name.clone(),
+                key: need.key,
+                requirement: need.feature.requirement(),
+                have: profile.release(),
+            });
+        }
+        if let Some(l) = live.devices.get(name) {
+            if l.thread != dev.thread && !desired.owns(l.thread) {
+                return Err(PlanError::NameTakenElsewhere {
+                    device: name.clone(),
+                    thread: l.thread,
+                });
+            }
+        }
+        want.insert(
+            name,
+            Wanted {
+                thread: dev.thread,
+                config: dev.config_for(profile),
+                desired: dev,
+            },
+        );
+    }
+    Ok(want)
+}
+
+/// Phase 2: the owned threads that need `rem_device_all`, each with the first reason found.
+fn flushes(
+    desired: &DesiredState,
+    live: &LiveState,
+    env: &Environment,
+    want: &BTreeMap<&DeviceName, Wanted<'_>>,
+) -> BTreeMap<ThreadId, FlushReason> {
+    let mut flush = BTreeMap::new();
+    for (name, l) in &live.devices {
+        if !desired.owns(l.thread) {
+            continue;
+        }
+        let reason = match want.get(name) {
+            None => Some(FlushReason::NotDesired(name.clone())),
+            Some(w) if w.thread != l.thread => Some(FlushReason::Moves {
+                device: name.clone(),
+                from: l.thread,
+                to: w.thread,
+            }),
+            Some(w) => match &l.config {
+                None => Some(FlushReason::Unreadable(name.clone())),
+                Some(live_cfg) => {
+                    let iface = env.interfaces.get(name.interface()).cloned().flatten();
+                    device::recreate_reason(live_cfg, &w.config, iface.as_ref()).map(|why| {
+                        FlushReason::Irreversible {
+                            device: name.clone(),
+                            why,
+                        }
+                    })
+                }
+            },
+        };
+        if let Some(r) = reason {
+            flush.entry(l.thread).or_insert(r);
+        }
+    }
+    // Devices with names pgstate cannot address are never desired; on an owned thread
+    // the only way to remove them is to flush it.
+    for (id, t) in &live.threads {
+        if desired.owns(*id) && !t.unmanageable.is_empty() {
+            flush.entry(*id).or_insert(FlushReason::Unmanageable {
+                thread: *id,
+                names: t.unmanageable.clone(),
+            });
+        }
+    }
+    flush
+}
+
+/// Where the writes of desired device `name` start: a new device, a re-created one (its
+/// thread is flushed, or its proc file is gone), or the live one, changed in place.
+fn start_of<'a>(
+    name: &DeviceName,
+    w: &Wanted<'_>,
+    live: Option<&'a LiveDevice>,
+    flush: &BTreeMap<ThreadId, FlushReason>,
+    fresh: &'a DeviceConfig,
+) -> Start<'a> {
+    let recreate = |from_thread, reason| Start {
+        action: ActionKind::Recreate,
+        from_thread,
+        reason: Some(reason),
+        base: fresh,
+        fresh_known: true,
+    };
+    match live {
+        None => Start {
+            action: ActionKind::Add,
+            from_thread: None,
+            reason: None,
+            base: fresh,
+            fresh_known: true,
+        },
+        Some(l) if l.thread != w.thread => recreate(
+            Some(l.thread),
+            format!("moves from thread {} to thread {}", l.thread, w.thread),
+        ),
+        Some(l) => match (flush.get(&l.thread), &l.config) {
+            // The device's own reason reads as it is; another device's says whose.
+            (Some(r), _) if r.device() == Some(name) => recreate(None, r.to_string()),
+            (Some(r), _) => recreate(None, format!("thread {} is flushed: {r}", l.thread)),
+            (None, Some(c)) => Start {
+                action: ActionKind::Change,
+                from_thread: None,
+                reason: None,
+                base: c,
+                fresh_known: false,
+            },
+            (None, None) => recreate(None, "no readable proc file".into()),
+        },
+    }
+}
+
+/// Why device `name` cannot be added now, if it cannot.
+fn unavailable(name: &DeviceName, iface: Option<&InterfaceInfo>) -> Option<PlanError> {
+    match iface {
+        None => Some(PlanError::MissingInterface {
+            device: name.clone(),
+            interface: name.interface().to_owned(),
+        }),
+        Some(i) if !i.up => Some(PlanError::InterfaceDown {
+            device: name.clone(),
+            interface: name.interface().to_owned(),
+        }),
+        _ => None,
+    }
 }
 
 /// Whether `flag` is one the planner manages with `flag NAME` writes.

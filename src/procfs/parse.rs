@@ -7,6 +7,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use crate::model::params::{self, Format};
 use crate::model::{
     DeviceConfig, DeviceName, Flag, FlagSet, ImixEntry, MacAddr, Vlan, XmitMode,
     DELAY_NEVER_WRITTEN,
@@ -177,15 +178,10 @@ pub fn canonical_ipv4(raw: &str) -> String {
 
 /// Parses a device file (REFERENCE §3.3, §8.3–8.8).
 pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
-    let fresh = DeviceConfig::fresh(&crate::kernel::KernelProfile::LINUX_6_1);
-    let mut c = DeviceConfig {
-        flags: FlagSet::EMPTY,
-        ..fresh
-    };
-    // Lines that are absent mean "default"; only these start from a different value.
-    c.burst = 1;
+    // Lines that are absent mean "default", and the defaults that differ between kernels
+    // (only SHARED) are all in the `Flags:` line, which is always printed.
     let mut out = DeviceFile {
-        config: c,
+        config: DeviceConfig::defaults(),
         ifname: String::new(),
         sofar: 0,
         errors: 0,
@@ -199,7 +195,7 @@ pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
     let mut v6 = [Ipv6Addr::UNSPECIFIED; 4]; // saddr, daddr, min_daddr, max_daddr
     let mut saw_params = false;
     let mut section_current = false;
-    let mut flows_seen = false;
+    let mut plain_seen: Vec<&str> = Vec::new();
     let mut spi_seen = false;
     let mut flags = FlagSet::EMPTY;
     let mut lines = text.lines().enumerate().peekable();
@@ -335,8 +331,27 @@ pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
             _ => {
                 for (k, v) in pairs(line) {
                     let c = &mut out.config;
+                    if let Some((param, plain)) = params::by_readback(k) {
+                        // The first line wins: `flows:` also appears under `Current:` in
+                        // formats without that header line.
+                        if !plain_seen.contains(&param.key) {
+                            let n = match plain.format {
+                                Format::Decimal => num(file, ln, k, v)?,
+                                Format::Hex2 => u64::from(hex_byte(file, ln, k, v)?),
+                            };
+                            if !(plain.fits)(n) {
+                                return Err(ParseError {
+                                    file: file.to_owned(),
+                                    line: ln,
+                                    message: format!("{k}: '{v}' is out of range"),
+                                });
+                            }
+                            (plain.set)(c, n);
+                            plain_seen.push(param.key);
+                        }
+                        continue;
+                    }
                     match k {
-                        "frags" => c.frags = num(file, ln, k, v)?,
                         "delay" => {
                             let d: u64 = num(file, ln, k, v)?;
                             c.delay = if d == u64::MAX {
@@ -345,16 +360,7 @@ pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
                                 d
                             };
                         }
-                        "clone_skb" => c.clone_skb = num(file, ln, k, v)?,
                         "ifname" => out.ifname = v.to_owned(),
-                        "flows" if !flows_seen => {
-                            c.flows = num(file, ln, k, v)?;
-                            flows_seen = true;
-                        }
-                        "flowlen" => c.flowlen = num(file, ln, k, v)?,
-                        "queue_map_min" => c.queue_map_min = num(file, ln, k, v)?,
-                        "queue_map_max" => c.queue_map_max = num(file, ln, k, v)?,
-                        "skb_priority" => c.skb_priority = num(file, ln, k, v)?,
                         "dst_min" => c.dst_min = canonical_ipv4(v),
                         "dst_max" => c.dst_max = canonical_ipv4(v),
                         "src_min" => c.src_min = canonical_ipv4(v),
@@ -387,15 +393,6 @@ pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
                                 c.dst_mac = mac;
                             }
                         }
-                        "udp_src_min" => c.udp_src_min = num(file, ln, k, v)?,
-                        "udp_src_max" => c.udp_src_max = num(file, ln, k, v)?,
-                        "udp_dst_min" => c.udp_dst_min = num(file, ln, k, v)?,
-                        "udp_dst_max" => c.udp_dst_max = num(file, ln, k, v)?,
-                        "src_mac_count" => c.src_mac_count = num(file, ln, k, v)?,
-                        "dst_mac_count" => c.dst_mac_count = num(file, ln, k, v)?,
-                        "tos" => c.tos = hex_byte(file, ln, k, v)?,
-                        "traffic_class" => c.traffic_class = hex_byte(file, ln, k, v)?,
-                        "burst" => c.burst = num(file, ln, k, v)?,
                         "node" => {
                             let n: i64 = num(file, ln, k, v)?;
                             c.node = u32::try_from(n).ok();

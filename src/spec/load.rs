@@ -13,9 +13,8 @@ use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::Marker;
 
 use super::schema::{DeviceSpec, StateFile, DEVICE_KEYS};
-use super::validate::{validate_device, FieldError};
+use super::validate::{kernel_notes, validate_device, FieldError};
 use crate::error::{did_you_mean, Diagnostic, Location};
-use crate::kernel::KernelProfile;
 use crate::model::{DesiredState, DeviceName, ThreadId};
 
 /// State files larger than this are refused before parsing.
@@ -124,6 +123,8 @@ pub struct LoadedState {
     pub sources: SourceMap,
     /// The files read, in order.
     pub files: Vec<PathBuf>,
+    /// Things that are valid but not everywhere: settings some supported kernels refuse.
+    pub notes: Vec<Diagnostic>,
 }
 
 /// Loads a file, or every `*.yaml`/`*.yml` file of a directory (not recursive).
@@ -332,6 +333,7 @@ pub fn load_texts(files: &[(&Path, &str)]) -> Result<LoadedState, LoadError> {
 /// [`load_texts`] with every problem, unsorted and not capped.
 fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic>> {
     let mut diags = Vec::new();
+    let mut notes = Vec::new();
     let mut desired = DesiredState::default();
     let mut sources = SourceMap::default();
     let mut threads: Option<BTreeSet<ThreadId>> = None;
@@ -405,12 +407,14 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
             // Keys already reported as unknown or of the wrong type were left out of `spec`;
             // rules that mention them would only repeat the problem, or be wrong.
             let bad = bad_fields.get(&raw_name).map_or(&[][..], Vec::as_slice);
-            let mentions_bad = |e: &FieldError| {
-                bad.iter()
-                    .any(|b| e.field.starts_with(b.as_str()) || e.message.contains(b.as_str()))
-            };
-            match validate_device(&spec, &KernelProfile::default()) {
+            let mentions_bad = |e: &FieldError| e.keys().any(|k| bad.iter().any(|b| b == k));
+            match validate_device(&spec) {
                 Ok(dev) if bad.is_empty() => {
+                    for note in kernel_notes(&dev) {
+                        let mut p = path.clone();
+                        p.push(note.field);
+                        notes.push(ctx.diag(&p, false, note.message, note.help));
+                    }
                     desired.devices.insert(name.clone(), dev);
                 }
                 Ok(_) => {}
@@ -419,6 +423,7 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
                         field,
                         message,
                         help,
+                        ..
                     } in errors.into_iter().filter(|e| !mentions_bad(e))
                     {
                         let mut p = path.clone();
@@ -443,10 +448,12 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
         return Err(diags);
     }
     desired.threads = threads;
+    sort_diagnostics(&mut notes);
     Ok(LoadedState {
         desired,
         sources,
         files: files.iter().map(|(p, _)| p.to_path_buf()).collect(),
+        notes,
     })
 }
 

@@ -10,7 +10,7 @@ pub use load::{
     MAX_DIAGNOSTICS, MAX_NESTING_DEPTH, MAX_STATE_FILE_BYTES, MAX_YAML_NODES,
 };
 pub use schema::{DeviceSpec, ImixWeights, MplsLabel, StateFile, DEVICE_KEYS};
-pub use validate::{spec_from_config, validate_device, FieldError};
+pub use validate::{kernel_notes, spec_from_config, validate_device, FieldError, Rule};
 pub use yaml::render_state_file;
 
 use crate::kernel::KernelProfile;
