@@ -179,12 +179,12 @@ config_writes() {
        END { print n + 0 }' "$1"
 }
 
-# run_sample SCRIPT ARGS...: the script from the samples directory, under bash, with
-# iproute2's ip first on PATH.
+# run_sample SCRIPT ARGS...: the script from the samples directory, under bash (whose `ip`
+# on PATH is iproute2's).
 run_sample() {
   local script=$1
   shift
-  (cd /samples/pktgen && PATH=/lab/bin:$PATH /lab/bash "./$script" "$@")
+  (cd /samples/pktgen && /lab/bash "./$script" "$@")
 }
 
 bench_samples() {
@@ -212,7 +212,7 @@ bench_samples() {
     sus=$(time_us run_sample "$script" $args)
     reset_box
     # shellcheck disable=SC2086,SC2016  # args is a word list; $PATH expands in the guest's bash
-    traced "$SCRATCH/$name.strace" /lab/bash -c 'cd /samples/pktgen && PATH=/lab/bin:$PATH exec /lab/bash "$@"' sample "./$script" $args >/dev/null 2>&1
+    traced "$SCRATCH/$name.strace" /lab/bash -c 'cd /samples/pktgen && exec /lab/bash "$@"' sample "./$script" $args >/dev/null 2>&1
     sw=$(config_writes "$SCRATCH/$name.strace")
     # pgstate converging to the same configuration, from empty and again.
     reset_box

@@ -111,28 +111,14 @@ bench_report() {
   return "$rc"
 }
 
-# bench_guest_tools ROOT: bash (EPOCHREALTIME, the sample scripts) and strace in the guest,
-# at /lab/bash and /lab/strace, and iproute2's ip as /lab/bin/ip for the scripts' PATH.
-bench_guest_tools() {
-  local root=$1 tool
-  for tool in bash strace; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-      apt_update_once
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$tool" >&2 ||
-        die "apt-get install $tool failed"
-    fi
-    [[ -e $root/lab/$tool ]] || copy_with_libs "$(command -v "$tool")" "/lab/$tool" "$root"
-  done
-  mkdir -p "$root/lab/bin"
-  ln -sf /sbin/ip "$root/lab/bin/ip"
-}
-
 cmd_bench() {
   local parts=${*:-$BENCH_ALL_PARTS} p
   for p in $parts; do
     [[ " $BENCH_ALL_PARTS " == *" $p "* ]] || die "unknown bench part '$p' (parts: $BENCH_ALL_PARTS)"
   done
-  [[ " $parts " == *" samples "* ]] && export PGSTATE_LAB_SAMPLES=1
+  [[ $LAB_TOOLS == 1 ]] || die "the benchmark needs /lab/bash and /lab/strace (PGSTATE_LAB_TOOLS=1)"
+  # shellcheck disable=SC2034  # read by prepare_kernel in lab.sh
+  [[ " $parts " == *" samples "* ]] && LAB_SAMPLES=1
   need_root
   ensure_host_tools
   ensure_pgstate_bin
@@ -143,7 +129,6 @@ cmd_bench() {
   COMMON_TREE=$(mktemp -d "$OUT_DIR/.common.XXXXXX")
   trap 'rm -rf "$COMMON_TREE" "$COMMON_TREE.cpio.gz"' EXIT
   build_common_tree "$COMMON_TREE" cmd "$cmdfile"
-  bench_guest_tools "$COMMON_TREE"
   cp "$SCRIPT_DIR/bench-guest.sh" "$COMMON_TREE/lab/bench-guest.sh"
   mkdir -p "$COMMON_TREE/bench"
   cp -a "$REPO_ROOT/tests/bench/." "$COMMON_TREE/bench/"
@@ -159,7 +144,7 @@ cmd_bench() {
   for s in $kernels; do
     prepare_kernel "$s"
     local initrd=$OUT_DIR/$KREL.bench-initramfs.gz logf=$OUT_DIR/$KREL.bench.log
-    build_initramfs "$COMMON_TREE.cpio.gz" "$KDIR" "$initrd"
+    build_initramfs "$COMMON_TREE.cpio.gz" "$KDIR" "$initrd" "$SAMPLES_DIR"
     log "booting $KREL for the benchmark ($parts), log: $logf"
     qrc=0
     boot "$KDIR" "$initrd" "$logf" || qrc=$?
