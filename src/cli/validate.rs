@@ -1,0 +1,27 @@
+//! `pgstate validate STATE`: check a state offline (syntax, types, kernel ranges,
+//! cross-field rules); STATE may be `-` for the standard input.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::args::ValidateArgs;
+use super::common::load_or_stdin;
+use super::{count, Outcome};
+
+pub(super) fn run(a: &ValidateArgs, stdout: &mut impl Write) -> Result<Outcome> {
+    let loaded = load_or_stdin(&a.state)?;
+    let name = if a.state == Path::new("-") {
+        "<stdin>".to_owned()
+    } else {
+        a.state.display().to_string()
+    };
+    writeln!(
+        stdout,
+        "{name}: valid ({} in {})",
+        count(loaded.desired.devices.len(), "device"),
+        count(loaded.files.len(), "file")
+    )?;
+    Ok(Outcome::Ok)
+}
