@@ -19,7 +19,8 @@
 //! ```
 //!
 //! All access to pktgen goes through the [`procfs::Procfs`] trait, implemented by the real
-//! kernel ([`procfs::RealProcfs`]) and by an in-memory simulator ([`procfs::SimProcfs`]).
+//! kernel ([`procfs::RealProcfs`]) and by an in-memory simulator (`procfs::SimProcfs`, built
+//! only with the `simulator` cargo feature, which the tests and benches turn on).
 
 #![warn(missing_docs)]
 
