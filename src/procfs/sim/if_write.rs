@@ -8,10 +8,12 @@ use std::str::FromStr;
 
 use super::parse::{get_labels, in_aton, lossy, mac_pton, parse_imix, Input};
 use super::show::fmt_in6;
-use super::{
-    hardened_parser, Device, KernelProfile, MacAddr, WriteRet, XmitMode, EINVAL, FLAG_NAMES,
-    F_FLOW_SEQ, F_IPV6, F_SHARED, IMIX_PRECISION, MAX_CFLOWS, MIN_PKT_SIZE, OLD_FLAG_LIST,
+use super::state::{
+    hardened_parser, Device, WriteRet, XmitMode, EINVAL, FLAG_NAMES, F_FLOW_SEQ, F_IPV6, F_SHARED,
+    IMIX_PRECISION, MAX_CFLOWS, MIN_PKT_SIZE, OLD_FLAG_LIST,
 };
+use crate::kernel::KernelProfile;
+use crate::model::MacAddr;
 
 /// Formats an `int` field the way a Result text does: `%u` before 6.15, `%d` since.
 fn int_text(value: i32, hardened: bool) -> String {

@@ -22,13 +22,17 @@
 //! choices (flows, `*_RND` flags), `EPERM`/`EFAULT`/`ENOMEM`, and network namespaces (use one
 //! `SimProcfs` per namespace).
 //!
-//! The parts, each named after the kernel functions it mirrors: this file holds the state
-//! (`struct pktgen_dev`, threads, interfaces), the public set-up API and the [`Procfs`]
-//! implementation; `parse` the kernel's little parsers (`num_arg`, `hex32_arg`, `strn_len`,
-//! `get_labels`, `get_imix_entries`, `in_aton`, `mac_pton`); `if_write` `pktgen_if_write`;
-//! `thread_write` `pktgen_thread_write` and `pktgen_add_device`; `run` `pgctrl_write` and the
-//! runs it starts and stops (`pktgen_run`, `pktgen_xmit` on the fake clock,
-//! `pktgen_stop_device`); `show` `pktgen_if_show` and `pktgen_thread_show`.
+//! The parts, each named after the kernel functions it mirrors:
+//! * this file: [`SimProcfs`], its set-up API and the [`Procfs`] implementation;
+//! * `state`: the namespace's state (`struct pktgen_dev`, threads, interfaces) and the
+//!   kernel's constants;
+//! * `parse`: the kernel's little parsers (`num_arg`, `hex32_arg`, `strn_len`, `get_labels`,
+//!   `get_imix_entries`, `in_aton`, `mac_pton`);
+//! * `if_write`: `pktgen_if_write`;
+//! * `thread_write`: `pktgen_thread_write` and `pktgen_add_device`;
+//! * `run`: `pgctrl_write` and the runs it starts and stops (`pktgen_run`, `pktgen_xmit` on
+//!   the fake clock, `pktgen_stop_device`);
+//! * `show`: `pktgen_if_show` and `pktgen_thread_show`.
 //!
 //! Compiled only with the `simulator` cargo feature, which the tests and benches enable: the
 //! installed binary does not carry it. None of it does any real I/O.
@@ -61,6 +65,7 @@ mod if_write;
 mod parse;
 mod run;
 mod show;
+mod state;
 mod thread_write;
 
 #[cfg(test)]
@@ -69,254 +74,19 @@ mod tests;
 use if_write::device_write;
 use run::{send_packets, stop_device};
 use show::render_device;
+use state::{thread_file_name, Fault, State, Thread, CLOCK_START_NS};
+
+pub use state::{SimIfaceKind, SimInterface};
 
 const PROC_ROOT: &str = "/proc/net/pktgen";
 /// `pgctrl_show` (REFERENCE §3.1, §8.1).
 const VERSION_TEXT: &str = "Packet Generator for packet performance testing. Version: 2.75\n";
-
-const E2BIG: i32 = 7;
-const EBUSY: i32 = 16;
-const ENODEV: i32 = 19;
-const EINVAL: i32 = 22;
-const ENETDOWN: i32 = 100;
-
-/// 14 + 20 + 8: the smallest packet size pktgen accepts (REFERENCE §2.3).
-const MIN_PKT_SIZE: u64 = 42;
-/// `MAX_CFLOWS`.
-const MAX_CFLOWS: u64 = 65_536;
-/// `MAX_IMIX_ENTRIES`.
-const MAX_IMIX_ENTRIES: usize = 20;
-/// `IMIX_PRECISION`: buckets of the imix distribution.
-const IMIX_PRECISION: usize = 100;
-/// `MAX_SKB_FRAGS` on x86-64 (the frags count reported by `show_results`).
-const MAX_SKB_FRAGS: i32 = 17;
-/// The fake clock: cost of sending one packet.
-const PACKET_TIME_NS: u64 = 1_000;
-/// Where the fake `ktime_get()` starts (a few seconds after boot, like the transcripts).
-const CLOCK_START_NS: u64 = 5_000_000_000;
-/// `IFNAMSIZ`: `pktgen_dev_get_by_name` copies at most this many characters before `@`.
-const IFNAMSIZ: usize = 16;
-/// `pg_count_d`, the module default for `count`.
-const DEFAULT_COUNT: u64 = 1000;
-
-/// Flag names in bit order (REFERENCE §2.4); `SHARED` exists on 6.7+ only.
-const FLAG_NAMES: [&str; 19] = [
-    "IPV6",
-    "IPSRC_RND",
-    "IPDST_RND",
-    "TXSIZE_RND",
-    "UDPSRC_RND",
-    "UDPDST_RND",
-    "UDPCSUM",
-    "NO_TIMESTAMP",
-    "MPLS_RND",
-    "QUEUE_MAP_RND",
-    "QUEUE_MAP_CPU",
-    "FLOW_SEQ",
-    "IPSEC",
-    "MACSRC_RND",
-    "MACDST_RND",
-    "VID_RND",
-    "SVID_RND",
-    "NODE",
-    "SHARED",
-];
-const F_IPV6: u32 = 1 << 0;
-const F_MPLS_RND: u32 = 1 << 8;
-const FLOW_SEQ_SHIFT: usize = 11;
-const F_FLOW_SEQ: u32 = 1 << FLOW_SEQ_SHIFT;
-const IPSEC_SHIFT: usize = 12;
-const F_SHARED: u32 = 1 << 18;
-
-/// The fixed unknown-flag list of 4.16–6.6 (REFERENCE §2.4), `CONFIG_XFRM` assumed (Debian).
-const OLD_FLAG_LIST: &str = "IPSRC_RND, IPDST_RND, UDPSRC_RND, UDPDST_RND, MACSRC_RND, \
-MACDST_RND, TXSIZE_RND, IPV6, MPLS_RND, VID_RND, SVID_RND, FLOW_SEQ, QUEUE_MAP_RND, \
-QUEUE_MAP_CPU, UDPCSUM, NO_TIMESTAMP, IPSEC, NODE_ALLOC\n";
-
-/// What kind of netdev an interface is (`dev->type` as `pktgen_setup_dev` checks it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SimIfaceKind {
-    /// `ARPHRD_ETHER`: always accepted.
-    Ether,
-    /// `ARPHRD_LOOPBACK`: accepted since 5.7 (REFERENCE §1.2).
-    Loopback,
-    /// Anything else (`ipip`, `wireguard`...): `add_device` fails with `EINVAL`.
-    Other,
-}
-
-/// A network interface of the simulated namespace.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SimInterface {
-    /// Hardware address, shown as `src_mac` while the stream's `src_mac` is unset.
-    pub mac: MacAddr,
-    /// Administratively up (`netif_running`); `add_device` needs it.
-    pub up: bool,
-    /// The netdev type.
-    pub kind: SimIfaceKind,
-    /// `IFF_TX_SKB_SHARING`: without it `clone_skb > 0` and `burst > 1` are refused.
-    pub tx_skb_sharing: bool,
-    /// `real_num_tx_queues`: `queue_map_*` are clamped to it at start (REFERENCE §2.3).
-    pub tx_queues: u32,
-}
-
-impl SimInterface {
-    /// An Ethernet interface with `IFF_TX_SKB_SHARING` and one TX queue (a `dummy` device).
-    #[must_use]
-    pub fn ether(mac: MacAddr, up: bool) -> SimInterface {
-        SimInterface {
-            mac,
-            up,
-            kind: SimIfaceKind::Ether,
-            tx_skb_sharing: true,
-            tx_queues: 1,
-        }
-    }
-}
 
 /// An in-memory `/proc/net/pktgen` of one network namespace. See the module documentation.
 #[derive(Debug)]
 pub struct SimProcfs {
     state: Mutex<State>,
 }
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum XmitMode {
-    StartXmit,
-    NetifReceive,
-    QueueXmit,
-}
-
-#[derive(Debug, Clone)]
-enum Fault {
-    Errno(i32),
-    Result(String),
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct ImixEntry {
-    size: u64,
-    weight: u64,
-    count_so_far: u64,
-}
-
-/// One `struct pktgen_dev`, with the fields `pktgen_if_show` prints.
-#[derive(Debug, Clone)]
-struct Device {
-    /// `odevname`: the name written to `add_device` (thread lists, `ifname:`).
-    odevname: String,
-    /// The proc entry; differs from `odevname` after a rename, `None` if it could not be
-    /// re-created (REFERENCE §5.5).
-    proc_name: Option<String>,
-    /// The netdev (`odev`), by its current name; `odev` follows renames.
-    iface: String,
-    iface_mac: MacAddr,
-    tx_skb_sharing: bool,
-    tx_queues: u32,
-    /// `Some(n)`: removed by an asynchronous `rem_device_all` after `n` more `list()` calls.
-    removal: Option<usize>,
-    running: bool,
-    result: String,
-
-    count: u64,
-    min_pkt_size: i32,
-    max_pkt_size: i32,
-    cur_pkt_size: u32,
-    pkt_overhead: i32,
-    nfrags: i32,
-    delay: u64,
-    clone_skb: i32,
-    cflows: u32,
-    lflow: u32,
-    queue_map_min: u16,
-    queue_map_max: u16,
-    skb_priority: u32,
-    flags: u32,
-    xmit_mode: XmitMode,
-    dst_min: String,
-    dst_max: String,
-    src_min: String,
-    src_max: String,
-    saddr_min: u32,
-    saddr_max: u32,
-    daddr_min: u32,
-    daddr_max: u32,
-    cur_saddr: u32,
-    cur_daddr: u32,
-    in6_saddr: [u8; 16],
-    in6_daddr: [u8; 16],
-    min_in6_daddr: [u8; 16],
-    max_in6_daddr: [u8; 16],
-    cur_in6_saddr: [u8; 16],
-    cur_in6_daddr: [u8; 16],
-    src_mac: [u8; 6],
-    dst_mac: [u8; 6],
-    udp_src_min: u16,
-    udp_src_max: u16,
-    udp_dst_min: u16,
-    udp_dst_max: u16,
-    cur_udp_src: u16,
-    cur_udp_dst: u16,
-    src_mac_count: u32,
-    dst_mac_count: u32,
-    cur_src_mac_offset: u32,
-    cur_dst_mac_offset: u32,
-    /// The MPLS label stack (host order); its length is `nr_labels`.
-    labels: Vec<u32>,
-    vlan_id: u16,
-    vlan_p: u8,
-    vlan_cfi: u8,
-    svlan_id: u16,
-    svlan_p: u8,
-    svlan_cfi: u8,
-    tos: u8,
-    traffic_class: u8,
-    burst: u32,
-    node: i32,
-    spi: u32,
-    imix: Vec<ImixEntry>,
-    imix_distribution: [u8; IMIX_PRECISION],
-    imix_cursor: u64,
-
-    sofar: u64,
-    errors: u64,
-    tx_bytes: u64,
-    seq_num: u32,
-    idle_acc: u64,
-    started_at: u64,
-    stopped_at: u64,
-    /// This stream's position on the fake clock while it runs.
-    now: u64,
-    nflows: u32,
-    cur_queue_map: u16,
-    /// Whether pktgen still holds an skb (`show_results` prints `-1` frags otherwise).
-    has_skb: bool,
-}
-
-#[derive(Debug)]
-struct Thread {
-    cpu: u32,
-    /// `t->result`; empty shows as `NA`.
-    result: String,
-    /// The `if_list`, head first: the newest device comes first (REFERENCE §3.2).
-    devices: Vec<Device>,
-}
-
-#[derive(Debug)]
-struct State {
-    profile: KernelProfile,
-    threads: Vec<Thread>,
-    interfaces: BTreeMap<String, SimInterface>,
-    removal_lag: usize,
-    faults: BTreeMap<usize, Fault>,
-    writes: usize,
-    log: Vec<(String, String)>,
-    clock_ns: u64,
-    /// The module-wide `debug` variable (`debug N` on any device).
-    debug: i32,
-}
-
-/// What one `write(2)` returns: the bytes taken, or an errno.
-type WriteRet = Result<usize, i32>;
 
 impl SimProcfs {
     /// A fresh namespace with the pktgen module loaded: `pgctrl` and one `kpktgend_N` per
@@ -521,56 +291,6 @@ impl SimProcfs {
     }
 }
 
-impl State {
-    fn hardened(&self) -> bool {
-        hardened_parser(self.profile)
-    }
-
-    /// Whether a proc entry called `name` exists in the pktgen directory.
-    fn proc_name_taken(&self, name: &str) -> bool {
-        name == "pgctrl"
-            || self.threads.iter().any(|t| {
-                thread_file_name(t.cpu) == name
-                    || t.devices
-                        .iter()
-                        .any(|d| d.proc_name.as_deref() == Some(name))
-            })
-    }
-
-    fn find_device(&self, proc_name: &str) -> Option<(usize, usize)> {
-        self.threads.iter().enumerate().find_map(|(ti, t)| {
-            t.devices
-                .iter()
-                .position(|d| d.proc_name.as_deref() == Some(proc_name))
-                .map(|di| (ti, di))
-        })
-    }
-
-    fn find_thread(&self, cpu: u32) -> Option<usize> {
-        self.threads.iter().position(|t| t.cpu == cpu)
-    }
-
-    /// Lets the asynchronous removals of `rem_device_all` progress by one `list()` call.
-    fn progress_removals(&mut self) {
-        for thread in &mut self.threads {
-            thread.devices.retain_mut(|dev| match dev.removal {
-                Some(0) => {
-                    // pktgen_remove_device stops a running stream first.
-                    if dev.running {
-                        stop_device(dev);
-                    }
-                    false
-                }
-                Some(n) => {
-                    dev.removal = Some(n - 1);
-                    true
-                }
-                None => true,
-            });
-        }
-    }
-}
-
 impl Procfs for SimProcfs {
     fn list(&self) -> Result<Vec<String>, ProcfsError> {
         let mut st = self.lock();
@@ -695,105 +415,5 @@ fn write_error(file: &str, command: &str, errno: i32) -> ProcfsError {
         file: file.to_owned(),
         command: command.to_owned(),
         error: std::io::Error::from_raw_os_error(errno),
-    }
-}
-
-fn thread_file_name(cpu: u32) -> String {
-    format!("kpktgend_{cpu}")
-}
-
-/// The Feb–Mar 2025 parser hardening (6.15, REFERENCE §6): `=` ends a name, `rate 0` is
-/// `EINVAL`, hex values are no longer shifted one nibble too far, pgctrl keeps its last byte.
-fn hardened_parser(profile: KernelProfile) -> bool {
-    profile.version >= (6, 15)
-}
-
-impl Device {
-    /// `pktgen_add_device` defaults (REFERENCE §2.5).
-    fn new(name: &str, iface_name: &str, iface: &SimInterface, profile: KernelProfile) -> Device {
-        Device {
-            odevname: name.to_owned(),
-            proc_name: Some(name.to_owned()),
-            iface: iface_name.to_owned(),
-            iface_mac: iface.mac,
-            tx_skb_sharing: iface.tx_skb_sharing,
-            tx_queues: iface.tx_queues,
-            removal: None,
-            running: false,
-            result: String::new(),
-            count: DEFAULT_COUNT,
-            min_pkt_size: 0,
-            max_pkt_size: 0,
-            cur_pkt_size: 0,
-            pkt_overhead: 0,
-            nfrags: 0,
-            delay: 0,
-            clone_skb: 0,
-            cflows: 0,
-            lflow: 0,
-            queue_map_min: 0,
-            queue_map_max: 0,
-            skb_priority: 0,
-            flags: if profile.has_shared_flag() {
-                F_SHARED
-            } else {
-                0
-            },
-            xmit_mode: XmitMode::StartXmit,
-            dst_min: String::new(),
-            dst_max: String::new(),
-            src_min: String::new(),
-            src_max: String::new(),
-            saddr_min: 0,
-            saddr_max: 0,
-            daddr_min: 0,
-            daddr_max: 0,
-            cur_saddr: 0,
-            cur_daddr: 0,
-            in6_saddr: [0; 16],
-            in6_daddr: [0; 16],
-            min_in6_daddr: [0; 16],
-            max_in6_daddr: [0; 16],
-            cur_in6_saddr: [0; 16],
-            cur_in6_daddr: [0; 16],
-            src_mac: [0; 6],
-            dst_mac: [0; 6],
-            udp_src_min: 9,
-            udp_src_max: 9,
-            udp_dst_min: 9,
-            udp_dst_max: 9,
-            cur_udp_src: 0,
-            cur_udp_dst: 0,
-            src_mac_count: 0,
-            dst_mac_count: 0,
-            cur_src_mac_offset: 0,
-            cur_dst_mac_offset: 0,
-            labels: Vec::new(),
-            vlan_id: 0xffff,
-            vlan_p: 0,
-            vlan_cfi: 0,
-            svlan_id: 0xffff,
-            svlan_p: 0,
-            svlan_cfi: 0,
-            tos: 0,
-            traffic_class: 0,
-            burst: 1,
-            node: -1,
-            spi: 0,
-            imix: Vec::new(),
-            imix_distribution: [0; IMIX_PRECISION],
-            imix_cursor: 0,
-            sofar: 0,
-            errors: 0,
-            tx_bytes: 0,
-            seq_num: 0,
-            idle_acc: 0,
-            started_at: 0,
-            stopped_at: 0,
-            now: 0,
-            nflows: 0,
-            cur_queue_map: 0,
-            has_skb: false,
-        }
     }
 }

@@ -4,10 +4,10 @@
 //! `mac_pton`. Their quirks (reading digits only, hex shifted one nibble too far before 6.15)
 //! are kept on purpose.
 
-use super::{
-    hardened_parser, Device, ImixEntry, KernelProfile, E2BIG, EINVAL, F_MPLS_RND, MAX_IMIX_ENTRIES,
-    MIN_PKT_SIZE,
+use super::state::{
+    hardened_parser, Device, ImixEntry, E2BIG, EINVAL, F_MPLS_RND, MAX_IMIX_ENTRIES, MIN_PKT_SIZE,
 };
+use crate::kernel::KernelProfile;
 
 /// The bytes of a C string: everything before the first NUL.
 pub(super) fn cstr(bytes: &[u8]) -> &[u8] {

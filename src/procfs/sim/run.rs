@@ -4,10 +4,11 @@
 
 use super::if_write::{clear_counters, pkt_overhead};
 use super::parse::{cstr, in_aton};
-use super::{
-    Device, KernelProfile, State, WriteRet, EINVAL, F_IPV6, F_SHARED, IMIX_PRECISION,
-    MAX_SKB_FRAGS, PACKET_TIME_NS,
+use super::state::{
+    Device, State, WriteRet, EINVAL, F_IPV6, F_SHARED, IMIX_PRECISION, MAX_SKB_FRAGS,
+    PACKET_TIME_NS,
 };
+use crate::kernel::KernelProfile;
 
 impl State {
     /// `pgctrl_write` (REFERENCE §2.1).

@@ -4,10 +4,9 @@
 
 use std::fmt::Write as _;
 
-use super::{
-    Device, KernelProfile, MacAddr, State, XmitMode, FLAG_NAMES, FLOW_SEQ_SHIFT, F_IPV6,
-    IPSEC_SHIFT,
-};
+use super::state::{Device, State, XmitMode, FLAG_NAMES, FLOW_SEQ_SHIFT, F_IPV6, IPSEC_SHIFT};
+use crate::kernel::KernelProfile;
+use crate::model::MacAddr;
 
 impl State {
     pub(super) fn render_thread(&self, ti: usize) -> String {

@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use super::parse::{in_aton, mac_pton};
 use super::show::{fmt_in4, fmt_in6};
+use super::state::{E2BIG, EBUSY, EINVAL, ENETDOWN, ENODEV};
 use super::*;
 use crate::model::{DeviceName, ThreadId};
 

@@ -3,9 +3,31 @@
 
 use super::parse::{lossy, Input};
 use super::run::stop_device;
-use super::{Device, SimIfaceKind, State, WriteRet, EBUSY, EINVAL, ENETDOWN, ENODEV, IFNAMSIZ};
+use super::state::{
+    Device, SimIfaceKind, State, WriteRet, EBUSY, EINVAL, ENETDOWN, ENODEV, IFNAMSIZ,
+};
 
 impl State {
+    /// Lets the asynchronous removals of `rem_device_all` progress by one `list()` call.
+    pub(super) fn progress_removals(&mut self) {
+        for thread in &mut self.threads {
+            thread.devices.retain_mut(|dev| match dev.removal {
+                Some(0) => {
+                    // pktgen_remove_device stops a running stream first.
+                    if dev.running {
+                        stop_device(dev);
+                    }
+                    false
+                }
+                Some(n) => {
+                    dev.removal = Some(n - 1);
+                    true
+                }
+                None => true,
+            });
+        }
+    }
+
     /// `pktgen_thread_write` (REFERENCE §2.2).
     pub(super) fn thread_write(&mut self, ti: usize, buf: &[u8]) -> WriteRet {
         let count = buf.len();
