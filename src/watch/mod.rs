@@ -28,25 +28,25 @@
 //! back-off, exit), `clock` (where the time comes from), `source` (file events from
 //! notify, and the fingerprint of the state files' bytes), `session` (loading,
 //! reconciling under the box lock, reports and counters, and the loop that reads the signal
-//! flags). This file holds the configuration, the error and [`watch`], which puts the parts
-//! together for the CLI.
+//! flags), `config` ([`WatchConfig`]) and `error` ([`WatchError`]). This file holds
+//! [`watch`], which puts the parts together for the CLI.
 
 mod clock;
+mod config;
+mod error;
 mod machine;
 mod session;
 mod source;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::apply::ApplyError;
-use crate::lock::LockError;
 use crate::procfs::Procfs;
-use crate::spec::LoadError;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{WatchConfig, DEFAULT_DEBOUNCE_MS, DEFAULT_POLL_INTERVAL_MS};
+pub use error::WatchError;
 pub use machine::{
     Action, Event, LoadOutcome, ReconcileOutcome, Trigger, Watcher, DEBOUNCE_MAX_WINDOWS,
     LOCK_RETRY_MS, MAX_BACKOFF_MS,
@@ -55,79 +55,6 @@ pub use session::{
     describe, run, Report, StatsHandle, WatchSession, WatchStats, WatchSummary, SIGNAL_CHECK_MS,
 };
 pub use source::{EventSource, NoEvents, NotifySource};
-
-/// Default quiet time after the last file event before the files are re-read.
-pub const DEFAULT_DEBOUNCE_MS: u64 = 300;
-/// Default interval between two looks at the live state (drift repair).
-pub const DEFAULT_POLL_INTERVAL_MS: u64 = 5_000;
-
-/// How `watch` behaves.
-#[derive(Debug, Clone)]
-pub struct WatchConfig {
-    /// Quiet time after the last file event before the files are re-read
-    /// ([`DEFAULT_DEBOUNCE_MS`]). Longer hides more intermediate saves, and delays every
-    /// change by as much.
-    pub debounce: Duration,
-    /// Interval between two looks at the live state ([`DEFAULT_POLL_INTERVAL_MS`]). Each
-    /// look reads every pktgen file, and re-checks the state files' fingerprint.
-    pub poll_interval: Duration,
-    /// Report differences, never write (`--check-only` / `--no-repair`).
-    pub check_only: bool,
-    /// Refuse a plan that would `rem_device_all` a thread on which traffic is running.
-    pub refuse_disruptive: bool,
-    /// Converge once and exit (`--once`).
-    pub once: bool,
-    /// The box lock taken around each reconcile; `None` takes no lock.
-    pub lock_file: Option<PathBuf>,
-    /// How long one reconcile waits for the lock before it gives up until the next tick.
-    pub lock_timeout: Duration,
-}
-
-impl Default for WatchConfig {
-    fn default() -> Self {
-        WatchConfig {
-            debounce: Duration::from_millis(DEFAULT_DEBOUNCE_MS),
-            poll_interval: Duration::from_millis(DEFAULT_POLL_INTERVAL_MS),
-            check_only: false,
-            refuse_disruptive: false,
-            once: false,
-            lock_file: Some(PathBuf::from(crate::lock::DEFAULT_LOCK_FILE)),
-            // Waiting would also delay SIGTERM; a busy lock is retried after LOCK_RETRY_MS.
-            lock_timeout: Duration::ZERO,
-        }
-    }
-}
-
-/// `watch` could not run, or (`--once`) could not converge.
-#[derive(Debug, thiserror::Error)]
-pub enum WatchError {
-    /// The file watcher could not be set up.
-    #[error("cannot watch {}: {source}", .path.display())]
-    Notify {
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: notify::Error,
-    },
-    /// The state files are invalid (only fatal with `--once`).
-    #[error(transparent)]
-    Load(#[from] LoadError),
-    /// Planning or applying failed; the apply rolled back.
-    #[error(transparent)]
-    Apply(#[from] ApplyError),
-    /// The box lock is held by another pgstate, or cannot be used.
-    #[error(transparent)]
-    Lock(#[from] LockError),
-    /// `refuse_disruptive`: the plan would stop running traffic.
-    #[error("refused: the change needs rem_device_all on thread(s) {threads}, where {devices} are sending; stop the traffic or run without --refuse-disruptive")]
-    Refused {
-        /// The threads, comma-separated.
-        threads: String,
-        /// The running devices, comma-separated.
-        devices: String,
-    },
-}
 
 /// `pgstate watch`: keeps `procfs` converged to the state at `state_path` until `terminate`
 /// is set (or, with `once`, converges once), with notify and the real clock. Setting

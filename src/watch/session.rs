@@ -22,9 +22,10 @@ use crate::procfs::Procfs;
 use crate::spec::{load_path, LoadError, LoadedState};
 
 use super::clock::{lock_ignoring_poison, Clock};
+use super::config::WatchConfig;
+use super::error::WatchError;
 use super::machine::{Action, Event, LoadOutcome, ReconcileOutcome, Trigger, Watcher};
 use super::source::{fingerprint, EventSource};
-use super::{WatchConfig, WatchError};
 
 /// How often [`run`] looks at the signal flags while it waits for events.
 pub const SIGNAL_CHECK_MS: u64 = 100;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::spec::MAX_STATE_FILE_BYTES;
 
-use super::WatchError;
+use super::error::WatchError;
 
 /// Tells [`super::run`] that something happened to the state files.
 pub trait EventSource {
