@@ -9,11 +9,11 @@ use anyhow::{Context, Result};
 use pgstate::spec;
 
 use super::args::{ApplyArgs, Cli};
+use super::common::Outcome;
 use super::common::{converge, interrupt_flag, load, open_procfs, take_lock};
 use super::pktgen::Access;
 use super::render;
 use super::saved_plan::SavedPlan;
-use super::Outcome;
 
 pub(super) fn run(cli: &Cli, a: &ApplyArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let saved = SavedPlan::read(&a.state)?;

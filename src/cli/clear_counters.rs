@@ -9,8 +9,9 @@ use pgstate::procfs::observe::read_live_state;
 
 use super::args::Cli;
 use super::common::open_procfs;
+use super::common::Outcome;
 use super::pktgen::Access;
-use super::{count, Outcome};
+use super::render::count;
 
 pub(super) fn run(cli: &Cli, stdout: &mut impl Write) -> Result<Outcome> {
     let opened = open_procfs(cli, Access::Read)?;

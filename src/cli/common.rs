@@ -20,6 +20,18 @@ use super::pktgen::{self, Access, Opened};
 use super::render;
 use super::saved_plan::SavedPlan;
 
+/// What a command concluded, for the exit code.
+pub enum Outcome {
+    /// Done, nothing pending.
+    Ok,
+    /// `plan --detailed-exitcode` found changes.
+    Changes,
+    /// `diff --exit-code` found differences.
+    Differences,
+    /// `run` finished, but a stream reported an error or sent nothing.
+    TrafficProblems,
+}
+
 pub(super) fn take_lock(cli: &Cli, args: &args::LockArgs) -> Result<BoxLock> {
     let what = std::env::args().collect::<Vec<_>>().join(" ");
     Ok(BoxLock::acquire(&cli.lock_file, args.lock_timeout, &what)?)

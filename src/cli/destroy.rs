@@ -8,10 +8,12 @@ use anyhow::{Context, Result};
 use pgstate::apply::plan_against;
 
 use super::args::{Cli, DestroyArgs};
+use super::common::Outcome;
 use super::common::{converge, interrupt_flag, live_text, load, open_procfs, take_lock};
 use super::pktgen::Access;
+use super::render;
+use super::render::count;
 use super::saved_plan::SavedPlan;
-use super::{count, render, Outcome};
 
 pub(super) fn run(cli: &Cli, a: &DestroyArgs, stdout: &mut impl Write) -> Result<Outcome> {
     // Refuse before anything else: a script that forgot `--yes` must fail the same

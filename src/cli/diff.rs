@@ -11,9 +11,9 @@ use pgstate::spec::{self, spec_from_config, StateFile};
 use pgstate::KernelProfile;
 
 use super::args::{Cli, DiffArgs};
+use super::common::Outcome;
 use super::common::{load, open_procfs, profile_of};
 use super::pktgen::Access;
-use super::Outcome;
 
 pub(super) fn run(cli: &Cli, a: &DiffArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let loaded = load(&a.state)?;

@@ -26,17 +26,8 @@ mod watch;
 
 use args::{Cli, Command};
 
-/// What a command concluded, for the exit code.
-pub enum Outcome {
-    /// Done, nothing pending.
-    Ok,
-    /// `plan --detailed-exitcode` found changes.
-    Changes,
-    /// `diff --exit-code` found differences.
-    Differences,
-    /// `run` finished, but a stream reported an error or sent nothing.
-    TrafficProblems,
-}
+pub use common::Outcome;
+pub use render::count;
 
 /// Whether to colour what goes to stderr: `--color`, and for `auto` the terminal test and the
 /// `NO_COLOR`/`CLICOLOR`/`CLICOLOR_FORCE`/`TERM` conventions (anstream).
@@ -78,14 +69,5 @@ pub fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         Command::Watch(a) => watch::run(cli, a),
         Command::Show(a) => show::run(cli, a, out),
         Command::Diff(a) => diff::run(cli, a, out),
-    }
-}
-
-/// "1 device", "2 devices".
-pub fn count(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
     }
 }

@@ -8,11 +8,11 @@ use anyhow::{Context, Result};
 use pgstate::apply::plan_against;
 
 use super::args::{Cli, PlanArgs};
+use super::common::Outcome;
 use super::common::{live_text, load, open_procfs};
 use super::pktgen::Access;
 use super::render;
 use super::saved_plan::SavedPlan;
-use super::Outcome;
 
 pub(super) fn run(cli: &Cli, a: &PlanArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let mut loaded = load(&a.state)?;

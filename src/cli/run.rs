@@ -9,11 +9,12 @@ use pgstate::procfs::observe::read_live_state;
 use pgstate::run::{self, RunOptions};
 
 use super::args::{Cli, RunArgs};
+use super::common::Outcome;
 use super::common::{
     converge, interrupt_flag, load, open_procfs, same_namespace_for_pgctrl, take_lock,
 };
 use super::pktgen::Access;
-use super::{progress, render, Outcome};
+use super::{progress, render};
 
 pub(super) fn run(cli: &Cli, a: &RunArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let loaded = load(&a.state)?;

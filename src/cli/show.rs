@@ -8,9 +8,10 @@ use pgstate::procfs::observe::read_live_state;
 use pgstate::spec;
 
 use super::args::{Cli, ShowArgs};
+use super::common::Outcome;
 use super::common::{open_procfs, profile_of};
 use super::pktgen::Access;
-use super::{render, Outcome};
+use super::render;
 
 pub(super) fn run(cli: &Cli, a: &ShowArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let opened = open_procfs(cli, Access::Read)?;

@@ -8,8 +8,9 @@ use pgstate::run;
 
 use super::args::{Cli, JsonArg};
 use super::common::open_procfs;
+use super::common::Outcome;
 use super::pktgen::Access;
-use super::{render, Outcome};
+use super::render;
 
 pub(super) fn run(cli: &Cli, a: &JsonArg, stdout: &mut impl Write) -> Result<Outcome> {
     let opened = open_procfs(cli, Access::Read)?;

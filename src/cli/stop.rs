@@ -7,9 +7,9 @@ use anyhow::{Context, Result};
 use pgstate::run;
 
 use super::args::Cli;
+use super::common::Outcome;
 use super::common::{open_procfs, same_namespace_for_pgctrl};
 use super::pktgen::Access;
-use super::Outcome;
 
 pub(super) fn run(cli: &Cli, stdout: &mut impl Write) -> Result<Outcome> {
     same_namespace_for_pgctrl(&cli.proc_root)?;

@@ -8,7 +8,8 @@ use anyhow::Result;
 
 use super::args::ValidateArgs;
 use super::common::load_or_stdin;
-use super::{count, Outcome};
+use super::common::Outcome;
+use super::render::count;
 
 pub(super) fn run(a: &ValidateArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let loaded = load_or_stdin(&a.state)?;

@@ -9,9 +9,9 @@ use anyhow::{Context, Result};
 use pgstate::watch::WatchConfig;
 
 use super::args::{Cli, WatchArgs};
+use super::common::Outcome;
 use super::common::{interrupt_flag, open_procfs};
 use super::pktgen::Access;
-use super::Outcome;
 
 pub(super) fn run(cli: &Cli, a: &WatchArgs) -> Result<Outcome> {
     // `--check-only` never writes, so it has no reason to load the module either.
