@@ -3,9 +3,10 @@
 //! pktgen is configured one command at a time through `/proc/net/pktgen`. pgstate reads a
 //! desired state from YAML ([`spec`]), reads the live state back from procfs
 //! ([`procfs::observe`]), computes the minimal ordered list of writes between them with a
-//! pure planner ([`plan`]), and carries them out with both error channels checked,
-//! verification by readback and rollback on failure ([`apply`]). [`run`] starts traffic
-//! and parses the results; [`watch`] keeps a box converged as files change and state drifts.
+//! pure planner ([`plan`](mod@plan)), and carries them out with both error channels
+//! checked, verification by readback and rollback on failure ([`apply`](mod@apply)). [`run`]
+//! starts traffic and parses the results; [`watch`] keeps a box converged as files change and
+//! state drifts.
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -19,19 +20,44 @@
 //! ```
 //!
 //! All access to pktgen goes through the [`procfs::Procfs`] trait, implemented by the real
-//! kernel ([`procfs::RealProcfs`]) and by an in-memory simulator ([`procfs::SimProcfs`]).
+//! kernel ([`procfs::RealProcfs`]) and by an in-memory simulator (`procfs::SimProcfs`, built
+//! only with the `simulator` cargo feature, which the tests and benches turn on).
+//!
+//! # Modules
+//!
+//! From the bottom up; each imports only from the lines above it.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`error`], [`kernel`], [`lock`] | located diagnostics; what differs per kernel version; the box lock |
+//! | [`model`] | pure data: desired and live state, device names, flags, values |
+//! | [`procfs`] | the `Procfs` trait, the real directory, the parsers, reading the live state |
+//! | [`spec`] | state files: schema, loading with located diagnostics, validation |
+//! | [`plan`](mod@plan) | the pure planner: desired + live → ordered writes |
+//! | [`apply`](mod@apply) | carrying a plan out: both error channels, verification, rollback |
+//! | [`run`], [`watch`] | traffic runs and results; keeping a box converged as files change |
+//!
+//! # Features
+//!
+//! * `simulator` (off by default): `procfs::sim`, an in-memory pktgen faithful to the 6.1
+//!   and 6.12 transcripts, for tests.
 
 #![warn(missing_docs)]
 
-pub mod apply;
 pub mod error;
 pub mod kernel;
 pub mod lock;
+
 pub mod model;
-pub mod plan;
+
 pub mod procfs;
-pub mod run;
 pub mod spec;
+
+pub mod plan;
+
+pub mod apply;
+
+pub mod run;
 pub mod watch;
 
 pub use apply::{apply, ApplyError, ApplyReport};

@@ -7,6 +7,8 @@
 //! Every refused input is counted; `figure_of_bad_inputs_refused` runs them all and prints
 //! the total.
 
+mod common;
+
 use std::cell::Cell;
 use std::fs;
 use std::path::Path;
@@ -1003,5 +1005,35 @@ fn figure_of_bad_inputs_refused() {
     top_level_values_of_the_wrong_shape_are_refused();
     let n = REFUSED.with(Cell::get);
     eprintln!("{n} bad inputs refused, each with a located diagnostic and no panic");
-    assert!(n >= 80, "only {n} bad inputs tried");
+    common::assert_readme_figure(n, "bad inputs");
+}
+
+/// The limits the README quotes are the ones the loader enforces (and the tests above try).
+#[test]
+fn the_readme_quotes_the_limits_of_state_files() {
+    // "250 000": the README groups thousands with a space.
+    let grouped = |n: u64| {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(' ');
+            }
+            out.push(c);
+        }
+        out
+    };
+    let readme = common::readme();
+    for quoted in [
+        format!("{} MiB", MAX_STATE_FILE_BYTES / (1024 * 1024)),
+        format!("{MAX_NESTING_DEPTH} levels of nesting"),
+        format!("{} YAML nodes", grouped(MAX_YAML_NODES)),
+        format!("{} alias expansions", grouped(MAX_ALIAS_EXPANSION)),
+        format!("{MAX_DIAGNOSTICS} diagnostics listed"),
+    ] {
+        assert!(
+            readme.contains(&quoted),
+            "the README does not say {quoted:?}"
+        );
+    }
 }

@@ -23,17 +23,26 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 
 use pgstate::apply::{apply, plan_against};
-use pgstate::model::{Flag, MacAddr, ThreadId, Vlan, XmitMode, DELAY_NEVER_WRITTEN};
+use pgstate::model::{Flag, ThreadId, Vlan, XmitMode, DELAY_NEVER_WRITTEN};
 use pgstate::procfs::parse::{parse_device, parse_pgctrl, parse_thread, result_text};
-use pgstate::procfs::SimProcfs;
 use pgstate::spec::{load_texts, LoadError};
 use pgstate::KernelProfile;
+
+use common::lab::lab;
+
+/// Cases per property without `PGSTATE_FUZZ_CASES`; the README quotes it.
+const DEFAULT_CASES: u32 = 512;
 
 fn cases() -> u32 {
     std::env::var("PGSTATE_FUZZ_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(512)
+        .unwrap_or(DEFAULT_CASES)
+}
+
+#[test]
+fn the_readme_quotes_the_default_number_of_cases() {
+    common::assert_readme_figure(DEFAULT_CASES as usize, "cases per property");
 }
 
 fn config(cases: u32) -> ProptestConfig {
@@ -525,14 +534,6 @@ fn check_load(files: &[(&str, &str)]) -> Option<pgstate::DesiredState> {
     }
 }
 
-fn lab() -> SimProcfs {
-    let sim = SimProcfs::new(KernelProfile::LINUX_6_12, &[0, 1]);
-    for (i, n) in ["eth0", "eth1", "eth2"].iter().enumerate() {
-        sim.add_interface(n, MacAddr([2, 0, 0, 0, 0, 0x10 + i as u8]), true);
-    }
-    sim
-}
-
 // ---------------------------------------------------------------------------------------------
 // Properties.
 
@@ -591,7 +592,7 @@ proptest! {
         muts in prop::collection::vec(mutation(), 1..4),
     ) {
         let corpus = state_corpus();
-        let sim = lab();
+        let sim = lab(KernelProfile::LINUX_6_12);
         let start = check_load(&[("a.yaml", &corpus[before.index(corpus.len())])]).unwrap();
         apply(&sim, &start).unwrap();
         let text = mutate(&corpus[after.index(corpus.len())], &muts, YAML_WORDS);

@@ -1,5 +1,5 @@
 //! What ships with the crate: licence files that match `Cargo.toml`, and a release profile
-//! without debug info (issue 12.10).
+//! without debug info (issue 12.10), and no simulator in the installed binary (issue 11).
 
 use std::path::Path;
 
@@ -55,4 +55,25 @@ fn release_builds_carry_no_debug_info_and_release_debug_does() {
         "{debug:?}"
     );
     assert!(debug.iter().any(|l| l.starts_with("debug")), "{debug:?}");
+}
+
+#[test]
+fn the_simulator_is_left_out_of_the_installed_binary_and_on_for_tests() {
+    let toml = read("Cargo.toml");
+    let features = section(&toml, "features").expect("[features]");
+    assert!(
+        features.contains(&"simulator = []".to_owned()),
+        "{features:?}"
+    );
+    assert!(
+        !features.iter().any(|l| l.starts_with("default")),
+        "a default feature would put the simulator in `cargo install`: {features:?}"
+    );
+    let dev = section(&toml, "dev-dependencies").expect("[dev-dependencies]");
+    assert!(
+        dev.contains(&r#"pgstate = { path = ".", features = ["simulator"] }"#.to_owned()),
+        "the tests and benches need the simulator: {dev:?}"
+    );
+    // This test binary itself is built with it.
+    let _ = pgstate::procfs::SimProcfs::new(pgstate::KernelProfile::default(), &[0]);
 }

@@ -2,16 +2,16 @@
 //! applying B converges, the next plan is empty, and the number of writes equals the minimum
 //! computed independently from the two state files.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use proptest::prelude::*;
 
 use pgstate::apply::{apply, plan_against};
-use pgstate::model::MacAddr;
-use pgstate::procfs::SimProcfs;
-use pgstate::spec::load_texts;
 use pgstate::KernelProfile;
+
+use common::lab::{lab, load};
 
 /// Packet sizes: one size (`pkt_size`) or a range (`min_pkt_size`/`max_pkt_size`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -263,23 +263,15 @@ fn minimal_writes(a: &BTreeMap<&str, Dev>, b: &BTreeMap<&str, Dev>) -> usize {
     n
 }
 
-fn sim(profile: KernelProfile) -> SimProcfs {
-    let sim = SimProcfs::new(profile, &[0, 1]);
-    for (i, n) in ["eth0", "eth1", "eth2"].iter().enumerate() {
-        sim.add_interface(n, MacAddr([2, 0, 0, 0, 1, i as u8]), true);
-    }
-    sim
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
     fn apply_converges_with_the_minimal_number_of_writes(a in state(), b in state(), new_kernel in any::<bool>()) {
         let profile = if new_kernel { KernelProfile::LINUX_6_12 } else { KernelProfile::LINUX_6_1 };
-        let sim = sim(profile);
-        let desired_a = load_texts(&[(Path::new("a.yaml"), &yaml(&a))]).unwrap().desired;
-        let desired_b = load_texts(&[(Path::new("b.yaml"), &yaml(&b))]).unwrap().desired;
+        let sim = lab(profile);
+        let desired_a = load(&yaml(&a));
+        let desired_b = load(&yaml(&b));
         apply(&sim, &desired_a).unwrap();
         let report = apply(&sim, &desired_b).unwrap();
         let (_, _, again) = plan_against(&sim, &desired_b).unwrap();

@@ -2,15 +2,17 @@
 //! facts once, whatever the number of devices; an apply that planned for itself does not read
 //! the box again before writing, and verifies by reading back only what it wrote to.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::Mutex;
 
 use pgstate::apply::{apply, plan_against};
 use pgstate::model::MacAddr;
 use pgstate::procfs::{Interfaces, PgFile, Procfs, ProcfsError, SimProcfs};
-use pgstate::spec::load_texts;
 use pgstate::{DesiredState, KernelProfile};
+
+use common::lab::{lab_with, load};
 
 /// Counts what goes through it.
 struct Counting<'a> {
@@ -71,14 +73,11 @@ fn state(count5: u64) -> DesiredState {
             i % 2
         ));
     }
-    load_texts(&[(Path::new("s.yaml"), &yaml)]).unwrap().desired
+    load(&yaml)
 }
 
 fn sim() -> SimProcfs {
-    let sim = SimProcfs::new(KernelProfile::LINUX_6_12, &[0, 1]);
-    for i in 0..4u8 {
-        sim.add_interface(&format!("eth{i}"), MacAddr([2, 0, 0, 0, 0, i]), true);
-    }
+    let sim = lab_with(KernelProfile::LINUX_6_12, &["eth0", "eth1", "eth2", "eth3"]);
     // Interfaces pgstate does not manage are never asked about.
     for i in 0..100u8 {
         sim.add_interface(&format!("veth{i}"), MacAddr([2, 0, 0, 0, 1, i]), true);

@@ -1,25 +1,26 @@
-//! End-to-end reconciliation against the in-memory simulator: every example converges and
-//! re-plans to nothing, drift is repaired minimally, and failures roll back.
+//! End-to-end reconciliation against the in-memory simulator: `show` output applies as a
+//! no-op, every transition between examples ends where a fresh apply does, drift is repaired
+//! minimally, and failures roll back. (That every example converges and re-plans to nothing,
+//! in the fewest writes, is `write_bounds.rs`.)
+
+mod common;
 
 use std::path::Path;
 
 use pgstate::apply::{apply, plan_against};
-use pgstate::model::{LiveState, MacAddr};
 use pgstate::procfs::observe::read_live_state;
 use pgstate::procfs::{PgFile, Procfs, SimProcfs};
-use pgstate::spec::{load_path, load_texts, render_state_file, state_file_from_live};
+use pgstate::spec::{load_path, render_state_file, state_file_from_live};
 use pgstate::{ApplyError, KernelProfile};
 
+use common::lab::{lab_with, live_configs, load, mac, AFTER, BEFORE, PROFILES};
+
+/// The usual box, plus `ethdown`, an interface that is down.
 fn lab(profile: KernelProfile) -> SimProcfs {
-    let sim = SimProcfs::new(profile, &[0, 1]);
-    sim.add_interface("eth0", MacAddr([2, 0, 0, 0, 0, 0x10]), true);
-    sim.add_interface("eth1", MacAddr([2, 0, 0, 0, 0, 0x11]), true);
-    sim.add_interface("eth2", MacAddr([2, 0, 0, 0, 0, 0x12]), true);
-    sim.add_interface("ethdown", MacAddr([2, 0, 0, 0, 0, 0x13]), false);
+    let sim = lab_with(profile, &["eth0", "eth1", "eth2"]);
+    sim.add_interface("ethdown", mac(3), false);
     sim
 }
-
-const PROFILES: [KernelProfile; 2] = [KernelProfile::LINUX_6_1, KernelProfile::LINUX_6_12];
 
 fn examples() -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("states"))
@@ -30,43 +31,6 @@ fn examples() -> Vec<std::path::PathBuf> {
     v.sort();
     assert!(v.len() >= 10, "states/ should hold the examples");
     v
-}
-
-fn load(text: &str) -> pgstate::DesiredState {
-    load_texts(&[(Path::new("test.yaml"), text)])
-        .unwrap()
-        .desired
-}
-
-/// Configuration-relevant view of a box: devices, their thread and config.
-fn config_of(live: &LiveState) -> Vec<(String, u32, Option<pgstate::model::DeviceConfig>)> {
-    live.devices
-        .iter()
-        .map(|(n, d)| (n.to_string(), d.thread.0, d.config.clone()))
-        .collect()
-}
-
-#[test]
-fn every_example_converges_and_replans_to_zero_writes() {
-    for profile in PROFILES {
-        for path in examples() {
-            let sim = lab(profile);
-            let desired = load_path(&path).unwrap().desired;
-            let report =
-                apply(&sim, &desired).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert!(report.writes > 0);
-            let (_, _, again) = plan_against(&sim, &desired).unwrap();
-            assert!(
-                again.is_empty(),
-                "{} on {:?}: second plan {:#?}",
-                path.display(),
-                profile,
-                again.writes
-            );
-            let second = apply(&sim, &desired).unwrap();
-            assert_eq!(second.writes, 0);
-        }
-    }
 }
 
 #[test]
@@ -240,10 +204,6 @@ fn missing_or_down_interfaces_fail_before_any_write() {
     }
 }
 
-/// A plan with every kind of step: a thread flush with re-adds, an add, in-place changes.
-const BEFORE: &str = "devices:\n  eth0@0: {thread: 0, count: 5, pkt_size: 100}\n  eth1@0: {thread: 0, count: 6, vlan_id: 3}\n  eth2: {thread: 1, count: 7}\n";
-const AFTER: &str = "devices:\n  eth0@0: {thread: 0, count: 50, pkt_size: 200, flags: [UDPCSUM]}\n  eth2: {thread: 1, count: 70, dst: 198.18.0.1}\n  eth1@1: {thread: 1, burst: 4, clone_skb: 3}\n";
-
 #[test]
 fn a_failure_at_every_write_position_rolls_back_to_the_snapshot() {
     for profile in PROFILES {
@@ -255,7 +215,7 @@ fn a_failure_at_every_write_position_rolls_back_to_the_snapshot() {
             for errno in [None, Some(22)] {
                 let sim = lab(profile);
                 apply(&sim, &load(BEFORE)).unwrap();
-                let snapshot = config_of(&read_live_state(&sim).unwrap());
+                let snapshot = live_configs(&sim);
                 let base = sim.write_count();
                 match errno {
                     Some(e) => sim.fail_write(base + pos, e),
@@ -273,7 +233,7 @@ fn a_failure_at_every_write_position_rolls_back_to_the_snapshot() {
                     other => panic!("position {pos}: unexpected {other}"),
                 }
                 assert_eq!(
-                    config_of(&read_live_state(&sim).unwrap()),
+                    live_configs(&sim),
                     snapshot,
                     "position {pos} errno {errno:?}"
                 );
@@ -323,7 +283,7 @@ fn an_interrupt_mid_apply_rolls_back_and_never_leaves_a_thread_flushed() {
     for pos in 1..p.writes.len() {
         let sim = lab(KernelProfile::LINUX_6_12);
         apply(&sim, &load(BEFORE)).unwrap();
-        let snapshot = config_of(&read_live_state(&sim).unwrap());
+        let snapshot = live_configs(&sim);
         let flag = std::sync::atomic::AtomicBool::new(false);
         let procfs = InterruptAfter {
             sim: &sim,
@@ -343,7 +303,7 @@ fn an_interrupt_mid_apply_rolls_back_and_never_leaves_a_thread_flushed() {
             other => panic!("{other}"),
         }
         assert_eq!(
-            config_of(&read_live_state(&sim).unwrap()),
+            live_configs(&sim),
             snapshot,
             "interrupted after {pos} writes"
         );
@@ -369,6 +329,7 @@ fn device_configs(sim: &SimProcfs) -> Vec<(String, String)> {
 fn every_transition_between_examples_ends_exactly_where_a_fresh_apply_does() {
     let examples = examples();
     for profile in PROFILES {
+        let mut transitions = 0;
         for b in &examples {
             let fresh = lab(profile);
             let desired_b = load_path(b).unwrap().desired;
@@ -386,7 +347,10 @@ fn every_transition_between_examples_ends_exactly_where_a_fresh_apply_does() {
                     a.display(),
                     b.display()
                 );
+                transitions += usize::from(a != b);
             }
         }
+        println!("{profile:?}: {transitions} transitions between examples");
+        common::assert_readme_figure(transitions, "per kernel");
     }
 }

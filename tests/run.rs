@@ -2,17 +2,18 @@
 //! `--duration` and interrupts stop `count: 0` streams cleanly, and failed streams are
 //! flagged. A background thread plays the kernel's sending threads (`SimProcfs::advance`).
 
-use std::path::Path;
+mod common;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use pgstate::apply::apply;
-use pgstate::model::MacAddr;
 use pgstate::procfs::{Procfs, SimProcfs};
 use pgstate::run::{run_traffic, EndedBy, RunError, RunOptions};
-use pgstate::spec::load_texts;
 use pgstate::KernelProfile;
+
+use common::lab::{lab_with, load};
 
 struct Lab {
     sim: Arc<SimProcfs>,
@@ -21,13 +22,8 @@ struct Lab {
 
 impl Lab {
     fn new(state: &str) -> Lab {
-        let sim = Arc::new(SimProcfs::new(KernelProfile::LINUX_6_12, &[0, 1]));
-        sim.add_interface("eth0", MacAddr([2, 0, 0, 0, 0, 0x10]), true);
-        sim.add_interface("eth1", MacAddr([2, 0, 0, 0, 0, 0x11]), true);
-        let desired = load_texts(&[(Path::new("run.yaml"), state)])
-            .unwrap()
-            .desired;
-        apply(&*sim, &desired).unwrap();
+        let sim = Arc::new(lab_with(KernelProfile::LINUX_6_12, &["eth0", "eth1"]));
+        apply(&*sim, &load(state)).unwrap();
         let done = Arc::new(AtomicBool::new(false));
         let (s, d) = (Arc::clone(&sim), Arc::clone(&done));
         std::thread::spawn(move || {

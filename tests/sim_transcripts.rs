@@ -22,6 +22,8 @@
 //! (`tests/kernel/transcript.sh`, the same cases and writes) and replays it this way (its
 //! `differential` entry). The default directory must hold both reference transcripts.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -735,6 +737,11 @@ fn replay_transcript(path: &Path) -> Result<String, String> {
         mismatches: Vec::new(),
     };
     replay.replay(&lines);
+    // The README quotes the size of the reference transcripts (not of a lab re-recording).
+    if std::env::var_os("PGSTATE_TRANSCRIPTS").is_none() {
+        common::assert_readme_figure(replay.writes, "writes, 64 dumps each");
+        common::assert_readme_figure(replay.dumps, "dumps each");
+    }
     if replay.mismatches.is_empty() {
         return Ok(format!(
             "{source}: kernel {release}: replayed {} writes, {} dumps: all identical",

@@ -6,6 +6,8 @@
 //! one per way a file really changes; they wait for real events, but only for a bounded time
 //! and for a condition, never for a fixed delay.
 
+mod common;
+
 use std::fs;
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt;
@@ -16,7 +18,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use pgstate::lock::BoxLock;
-use pgstate::model::MacAddr;
 use pgstate::procfs::observe::read_live_state;
 use pgstate::procfs::{PgFile, Procfs, ProcfsError, SimProcfs};
 use pgstate::watch::{
@@ -25,15 +26,14 @@ use pgstate::watch::{
 };
 use pgstate::{KernelProfile, ThreadId};
 
+use common::lab::{lab_with, load, mac, writes_from};
+
 const MS: Duration = Duration::from_millis(1);
 const DEBOUNCE: Duration = Duration::from_millis(300);
 const POLL: Duration = Duration::from_millis(5000);
 
 fn lab() -> Arc<SimProcfs> {
-    let sim = SimProcfs::new(KernelProfile::LINUX_6_12, &[0, 1]);
-    sim.add_interface("eth0", MacAddr([2, 0, 0, 0, 0, 0x10]), true);
-    sim.add_interface("eth1", MacAddr([2, 0, 0, 0, 0, 0x11]), true);
-    Arc::new(sim)
+    Arc::new(lab_with(KernelProfile::LINUX_6_12, &["eth0", "eth1"]))
 }
 
 /// eth0 on thread 0 with `count`, eth1@1 on thread 1 with a UDP source range.
@@ -101,13 +101,6 @@ impl Rig {
     }
 }
 
-fn writes_from(sim: &SimProcfs, n: usize) -> Vec<String> {
-    sim.write_log()[n..]
-        .iter()
-        .map(|(f, c)| format!("{f} <- {c}"))
-        .collect()
-}
-
 fn count_of(sim: &SimProcfs, device: &str) -> Option<u64> {
     let live = read_live_state(sim).ok()?;
     let d = live.devices.get(&device.parse().unwrap())?;
@@ -153,9 +146,7 @@ fn flush_by_hand(sim: &SimProcfs, thread: u32) {
 }
 
 fn assert_in_sync(sim: &SimProcfs, yaml: &str) {
-    let desired = pgstate::spec::load_texts(&[(Path::new("expected.yaml"), yaml)])
-        .unwrap()
-        .desired;
+    let desired = load(yaml);
     let (_, _, p) = pgstate::apply::plan_against(sim, &desired).unwrap();
     assert!(p.is_empty(), "box not converged: {:#?}", p.writes);
 }
@@ -328,9 +319,7 @@ fn drift_is_repaired_at_the_next_poll_with_the_minimal_writes() {
 #[test]
 fn check_only_reports_drift_and_writes_nothing() {
     let sim = lab();
-    let desired = pgstate::spec::load_texts(&[(Path::new("s.yaml"), state(1).as_str())])
-        .unwrap()
-        .desired;
+    let desired = load(&state(1));
     pgstate::apply::apply(&*sim, &desired).unwrap();
     let mut r = rig_on(sim, &state(1), |c| c.check_only = true);
     let reports = r.start();
@@ -405,8 +394,7 @@ fn a_vanished_interface_is_left_out_once_and_its_device_re_added_when_it_returns
     assert_eq!(r.sim.write_count(), n + 2);
 
     // ip link add eth1: re-attached at the next poll.
-    r.sim
-        .add_interface("eth1", MacAddr([2, 0, 0, 0, 0, 0x11]), true);
+    r.sim.add_interface("eth1", mac(1), true);
     let reports = r.after(POLL, Event::Tick);
     assert!(
         reports.iter().any(|r| matches!(r,

@@ -184,6 +184,15 @@ pub fn apply_text(report: &ApplyReport) -> String {
     )
 }
 
+/// "1 device", "2 devices".
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// "1 write", "3 writes".
 pub fn writes(n: usize) -> String {
     if n == 1 {

@@ -1,12 +1,13 @@
 //! The only way pgstate reaches pktgen: the [`Procfs`] trait, its real implementation
-//! ([`RealProcfs`]) and a faithful in-memory simulator ([`SimProcfs`]), plus the parsers that
-//! turn file contents into the live model.
+//! ([`RealProcfs`]) and a faithful in-memory simulator (`SimProcfs`, behind the `simulator`
+//! cargo feature), plus the parsers that turn file contents into the live model.
 
 pub mod netlink;
 pub mod netns;
 pub mod observe;
 pub mod parse;
 pub mod real;
+#[cfg(feature = "simulator")]
 pub mod sim;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,6 +16,7 @@ use std::io;
 use std::path::PathBuf;
 
 pub use real::RealProcfs;
+#[cfg(feature = "simulator")]
 pub use sim::SimProcfs;
 
 use crate::model::{DeviceName, MacAddr, ThreadId};
@@ -134,7 +136,7 @@ impl ProcfsError {
 /// Everything pgstate may do to pktgen's procfs.
 ///
 /// Implementations: [`RealProcfs`] (a directory, `/proc/net/pktgen` by default) and
-/// [`SimProcfs`] (in memory, for tests). Methods take `&self`: a procfs is shared state that
+/// `SimProcfs` (in memory, for tests; `simulator` feature). Methods take `&self`: a procfs is shared state that
 /// the kernel mutates behind our back anyway.
 pub trait Procfs {
     /// Names of the entries in the pktgen directory.

@@ -1,5 +1,6 @@
 //! Shared by the integration tests: the real-kernel transcripts (REFERENCE fixtures recorded
-//! on Linux 6.1 and 6.12) and the file dumps they contain.
+//! on Linux 6.1 and 6.12) and the file dumps they contain, the figures the README quotes,
+//! simulated boxes and states ([`lab`]) and the independent write bound ([`bound`]).
 
 // Each test crate uses a different part of this module.
 #![allow(dead_code)]
@@ -7,6 +8,7 @@
 use std::path::PathBuf;
 
 pub mod bound;
+pub mod lab;
 
 /// `(name, text)` of both transcripts in `../shared/pktgen/transcripts`.
 pub fn transcripts() -> Vec<(String, String)> {
@@ -40,4 +42,32 @@ pub fn dumps(text: &str) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// The README, with every run of whitespace made one space (its lines are wrapped).
+pub fn readme() -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Asserts that every "N `what`" in the README says `n`, and that there is at least one: a
+/// figure the README quotes is the one the test suite produces.
+pub fn assert_readme_figure(n: usize, what: &str) {
+    let readme = readme();
+    let quoted: Vec<usize> = readme
+        .match_indices(&format!(" {what}"))
+        .filter_map(|(at, _)| {
+            let word = readme[..at].rsplit(' ').next()?;
+            word.trim_start_matches('(').parse().ok()
+        })
+        .collect();
+    assert!(
+        !quoted.is_empty(),
+        "the README quotes no figure \"N {what}\""
+    );
+    assert!(
+        quoted.iter().all(|&q| q == n),
+        "the README says {quoted:?} {what}; the tests count {n}: update the README"
+    );
 }

@@ -1,0 +1,66 @@
+//! `pgstate diff STATE`: a unified diff of the live state against STATE, both written as
+//! normalised state files.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+
+use pgstate::model::DesiredState;
+use pgstate::procfs::observe::read_live_state;
+use pgstate::spec::{self, spec_from_config, StateFile};
+use pgstate::KernelProfile;
+
+use super::args::{Cli, DiffArgs};
+use super::common::Outcome;
+use super::common::{load, open_procfs, profile_of};
+use super::pktgen::Access;
+
+pub(super) fn run(cli: &Cli, a: &DiffArgs, stdout: &mut impl Write) -> Result<Outcome> {
+    let loaded = load(&a.state)?;
+    let opened = open_procfs(cli, Access::Read)?;
+    let procfs = opened.procfs();
+    let live = read_live_state(procfs).context("reading the live state")?;
+    let profile = profile_of(procfs);
+    let mut live_file = spec::state_file_from_live(&live, &profile);
+    if let Some(owned) = &loaded.desired.threads {
+        live_file
+            .devices
+            .retain(|_, d| owned.contains(&pgstate::ThreadId(d.thread)));
+    }
+    let live_text = spec::render_state_file(&live_file)?;
+    let want_text = spec::render_state_file(&canonical(&loaded.desired, &profile))?;
+    let diff = similar::TextDiff::from_lines(&live_text, &want_text);
+    let text = diff
+        .unified_diff()
+        .context_radius(3)
+        .header("live", &a.state.display().to_string())
+        .to_string();
+    if text.is_empty() {
+        writeln!(stdout, "No differences.")?;
+        return Ok(Outcome::Ok);
+    }
+    write!(stdout, "{text}")?;
+    Ok(if a.exit_code {
+        Outcome::Differences
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// The desired state written the way `show` writes the live one, so that a diff shows only
+/// real differences.
+fn canonical(desired: &DesiredState, profile: &KernelProfile) -> StateFile {
+    StateFile {
+        threads: None,
+        devices: desired
+            .devices
+            .iter()
+            .map(|(n, d)| {
+                (
+                    n.as_str().to_owned(),
+                    spec_from_config(d.thread, &d.config_for(profile), profile),
+                )
+            })
+            .collect(),
+    }
+}

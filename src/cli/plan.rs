@@ -1,0 +1,47 @@
+//! `pgstate plan STATE`: print the writes that would take the live state to STATE, and with
+//! `--out` save them for `apply`.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+
+use pgstate::apply::plan_against;
+
+use super::args::{Cli, PlanArgs};
+use super::common::Outcome;
+use super::common::{live_text, load, open_procfs};
+use super::pktgen::Access;
+use super::render;
+use super::saved_plan::SavedPlan;
+
+pub(super) fn run(cli: &Cli, a: &PlanArgs, stdout: &mut impl Write) -> Result<Outcome> {
+    let mut loaded = load(&a.state)?;
+    if a.destroy {
+        loaded.desired.devices.clear();
+    }
+    let opened = open_procfs(cli, Access::Read)?;
+    let procfs = opened.procfs();
+    let (live, _, plan) = plan_against(procfs, &loaded.desired).context("planning")?;
+    if a.json {
+        writeln!(stdout, "{}", render::plan_json(&plan))?;
+    } else {
+        write!(stdout, "{}", render::plan_text(&plan, cli.verbose > 0))?;
+    }
+    if let Some(out) = &a.out {
+        let saved = SavedPlan::new(&loaded.files, live_text(&live, procfs)?, &plan)?;
+        saved.write(out)?;
+        if !a.json {
+            writeln!(
+                stdout,
+                "Saved the plan to {}; `pgstate apply {}` performs exactly it.",
+                out.display(),
+                out.display()
+            )?;
+        }
+    }
+    Ok(if a.detailed_exitcode && !plan.is_empty() {
+        Outcome::Changes
+    } else {
+        Outcome::Ok
+    })
+}

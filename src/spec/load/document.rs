@@ -1,0 +1,396 @@
+//! One file's text to its schema ([`StateFile`]), with every problem a located diagnostic:
+//! the structure the scan found (limits, duplicate keys, syntax), then serde_yaml, then each
+//! device entry key by key so that every bad key is reported, and serde's messages put in
+//! plain words. No I/O, and no range checks (those are `validate`'s).
+
+use std::collections::HashMap;
+
+use super::diagnostics::{file_diag, render_path, FileCtx};
+use super::scan::Duplicate;
+use crate::error::{did_you_mean, Diagnostic, Location};
+use crate::spec::schema::{DeviceSpec, StateFile, DEVICE_KEYS};
+
+/// What the event pass found about a file's structure (see `scan::Scan`).
+pub(super) struct Structure {
+    pub(super) limit: Option<((usize, usize), String)>,
+    pub(super) duplicates: Vec<Duplicate>,
+    pub(super) syntax_error: Option<((usize, usize), String)>,
+}
+
+/// Parses one file into its schema. Structural problems become diagnostics; device entries
+/// are deserialised one by one so that every bad entry is reported, not just the first.
+pub(super) fn parse_file(
+    ctx: &FileCtx<'_>,
+    structure: &Structure,
+    bad_fields: &mut HashMap<String, Vec<String>>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<StateFile> {
+    if ctx.text.trim().is_empty()
+        || ctx
+            .text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        diags.push(file_diag(
+            ctx.file,
+            "the file is empty; a state that removes every device is written `devices: {}`".into(),
+        ));
+        return None;
+    }
+    // Nesting and alias limits: serde_yaml must not see such a document at all.
+    if let Some((pos, message)) = &structure.limit {
+        diags.push(ctx.diag_at(ctx.at(*pos), String::new(), message.clone(), None));
+        return None;
+    }
+    // serde_yaml stops at the first duplicate and points at the enclosing mapping; the event
+    // pass knows every duplicate and both of its positions.
+    if !structure.duplicates.is_empty() {
+        for (path, first, second) in &structure.duplicates {
+            let first = format!("{}:{}:{}", ctx.file.display(), first.0, first.1);
+            let message = match path.as_slice() {
+                [top, name] if top == "devices" => format!(
+                    "device {name} is defined twice in this file; the first definition is at {first}"
+                ),
+                [.., key] => format!("`{key}` is given twice; the first is at {first}"),
+                [] => continue,
+            };
+            diags.push(ctx.diag_at(ctx.at(*second), render_path(path), message, None));
+        }
+        return None;
+    }
+    // serde_yaml only ever sees a document that the bounded event pass read to the end: past
+    // a point yaml-rust2 cannot read, nothing was checked, and libyaml (behind serde_yaml)
+    // buffers every event first (8 MiB of `[` took 20 s and 1.3 GB there).
+    if let Some((pos, message)) = &structure.syntax_error {
+        diags.push(ctx.diag_at(
+            ctx.at(*pos),
+            String::new(),
+            message.clone(),
+            tab_help(ctx.text),
+        ));
+        return None;
+    }
+    let value: serde_yaml::Value = match serde_yaml::from_str(ctx.text) {
+        Ok(v) => v,
+        Err(e) => {
+            let location = e.location().map(|l| Location {
+                file: ctx.file.to_owned(),
+                line: l.line(),
+                column: l.column(),
+            });
+            let message = plain_words(&strip_location(&e.to_string()));
+            diags.push(ctx.diag_at(location, String::new(), message, tab_help(ctx.text)));
+            return None;
+        }
+    };
+    let serde_yaml::Value::Mapping(top) = value else {
+        diags.push(ctx.diag_at(
+            None,
+            String::new(),
+            "the top level must be a mapping with a `devices:` key".into(),
+            None,
+        ));
+        return None;
+    };
+    let mut out = StateFile::default();
+    let mut saw_devices = false;
+    for (k, v) in top {
+        let key = k.as_str().unwrap_or_default().to_owned();
+        let path = vec![key.clone()];
+        match key.as_str() {
+            "threads" => match serde_path_to_error::deserialize::<_, Vec<u32>>(v) {
+                Ok(t) => out.threads = Some(t),
+                Err(e) => {
+                    // Point at the offending element when there is one.
+                    let mut p = path.clone();
+                    p.extend(e.path().iter().filter_map(|seg| match seg {
+                        serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                        _ => None,
+                    }));
+                    diags.push(ctx.diag(
+                        &p,
+                        false,
+                        format!(
+                            "expected a list of thread (CPU) numbers: {}",
+                            plain_words(&strip_location(&e.inner().to_string()))
+                        ),
+                        None,
+                    ));
+                }
+            },
+            "devices" => {
+                saw_devices = true;
+                match v {
+                    serde_yaml::Value::Mapping(devs) => {
+                        for (name, body) in devs {
+                            let Some(name) = name
+                                .as_str()
+                                .map(str::to_owned)
+                                .or_else(|| name.as_u64().map(|n| n.to_string()))
+                            else {
+                                // `true:` or `1.5:` are indexed under their text.
+                                let mut p = path.clone();
+                                if let Ok(text) = serde_yaml::to_string(&name) {
+                                    p.push(text.trim_end().to_owned());
+                                }
+                                diags.push(ctx.diag(
+                                    &p,
+                                    true,
+                                    "device names must be strings".into(),
+                                    None,
+                                ));
+                                continue;
+                            };
+                            let dpath = vec!["devices".to_owned(), name.clone()];
+                            let (body, bad) = check_device_fields(ctx, &dpath, body, diags);
+                            match serde_path_to_error::deserialize::<_, DeviceSpec>(body) {
+                                Ok(spec) => {
+                                    out.devices.insert(name.clone(), spec);
+                                }
+                                Err(e) => diags.push(device_serde_error(ctx, &dpath, &e)),
+                            }
+                            if !bad.is_empty() {
+                                bad_fields.insert(name, bad);
+                            }
+                        }
+                    }
+                    // `devices:` with nothing under it (say, every device commented out) would
+                    // remove every device; that must be written explicitly, as for empty files.
+                    serde_yaml::Value::Null => diags.push(ctx.diag(
+                        &path,
+                        true,
+                        "`devices` is empty; a state that removes every device is written `devices: {}`".into(),
+                        None,
+                    )),
+                    _ => diags.push(ctx.diag(
+                        &path,
+                        false,
+                        "`devices` must be a mapping of device name to settings".into(),
+                        None,
+                    )),
+                }
+            }
+            // `show --json` marks its document with its format version; reading that output
+            // back as a state must work, and must not accept a format it does not know.
+            "format_version" if v.as_u64() == Some(1) => {}
+            "format_version" => diags.push(ctx.diag(
+                &path,
+                false,
+                "unknown format_version; this pgstate reads format_version 1".into(),
+                None,
+            )),
+            other => diags.push(ctx.diag(
+                &path,
+                true,
+                format!("unknown top-level key `{other}` (expected `devices` or `threads`)"),
+                did_you_mean(other, ["devices", "threads"]),
+            )),
+        }
+    }
+    if !saw_devices {
+        diags.push(file_diag(
+            ctx.file,
+            "no `devices:` key; a state that removes every device is written `devices: {}`".into(),
+        ));
+    }
+    Some(out)
+}
+
+/// Checks each key of a device entry on its own, so that every unknown key and every value
+/// of the wrong type is reported, not only the first one serde meets. Returns the entry
+/// without its bad keys (with a stand-in `thread` if it had none, so that the remaining
+/// values are still range-checked) and the names of the bad keys.
+fn check_device_fields(
+    ctx: &FileCtx<'_>,
+    dpath: &[String],
+    body: serde_yaml::Value,
+    diags: &mut Vec<Diagnostic>,
+) -> (serde_yaml::Value, Vec<String>) {
+    let serde_yaml::Value::Mapping(map) = body else {
+        return (body, Vec::new());
+    };
+    let thread_key = serde_yaml::Value::String("thread".into());
+    let mut clean = serde_yaml::Mapping::new();
+    let mut bad = Vec::new();
+    for (k, v) in map {
+        let Some(key) = k.as_str().map(str::to_owned) else {
+            let text = serde_yaml::to_string(&k).unwrap_or_default();
+            let mut p = dpath.to_vec();
+            p.push(text.trim_end().to_owned());
+            diags.push(ctx.diag(&p, true, "setting names must be strings".into(), None));
+            bad.push(text.trim_end().to_owned());
+            continue;
+        };
+        let mut p = dpath.to_vec();
+        p.push(key.clone());
+        if !DEVICE_KEYS.contains(&key.as_str()) {
+            let help = did_you_mean(&key, DEVICE_KEYS.iter().copied());
+            diags.push(ctx.diag(&p, true, format!("unknown key `{key}`"), help));
+            bad.push(key);
+            continue;
+        }
+        let mut one = serde_yaml::Mapping::new();
+        if key != "thread" {
+            one.insert(thread_key.clone(), serde_yaml::Value::Number(0.into()));
+        }
+        one.insert(k.clone(), v.clone());
+        if let Err(e) =
+            serde_path_to_error::deserialize::<_, DeviceSpec>(serde_yaml::Value::Mapping(one))
+        {
+            diags.push(device_serde_error(ctx, dpath, &e));
+            bad.push(key);
+            continue;
+        }
+        clean.insert(k, v);
+    }
+    if !clean.contains_key(&thread_key) && !bad.iter().any(|b| b == "thread") {
+        diags.push(ctx.diag(dpath, true, "missing required key `thread`".into(), None));
+        bad.push("thread".into());
+    }
+    if !bad.is_empty() && !clean.contains_key(&thread_key) {
+        clean.insert(thread_key, serde_yaml::Value::Number(0.into()));
+    }
+    (serde_yaml::Value::Mapping(clean), bad)
+}
+
+fn device_serde_error(
+    ctx: &FileCtx<'_>,
+    dpath: &[String],
+    e: &serde_path_to_error::Error<serde_yaml::Error>,
+) -> Diagnostic {
+    let message = strip_location(&e.inner().to_string());
+    let mut path = dpath.to_vec();
+    for seg in e.path().iter() {
+        match seg {
+            serde_path_to_error::Segment::Seq { index } => path.push(index.to_string()),
+            serde_path_to_error::Segment::Map { key } => path.push(key.clone()),
+            serde_path_to_error::Segment::Enum { variant } => path.push(variant.clone()),
+            serde_path_to_error::Segment::Unknown => {}
+        }
+    }
+    // serde names an unknown key only in its message: "unknown field `cont`, expected …".
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        if let Some((field, _)) = rest.split_once('`') {
+            if path.last().map(String::as_str) != Some(field) {
+                path.push(field.to_owned());
+            }
+            let help = did_you_mean(field, DEVICE_KEYS.iter().copied());
+            return ctx.diag(&path, true, format!("unknown key `{field}`"), help);
+        }
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or_default();
+        return ctx.diag(&path, true, format!("missing required key `{field}`"), None);
+    }
+    // pktgen's num_arg reads digits only: `count abc` would silently become `count 0`.
+    let silently_zero =
+        message.starts_with("invalid type: string") && message.ends_with("expected u64");
+    let message = plain_words(&message);
+    let message = if silently_zero {
+        format!("{message} (the kernel would silently read it as 0)")
+    } else {
+        message
+    };
+    ctx.diag(&path, false, message, None)
+}
+
+/// serde's messages in the user's words: "invalid value: integer `-1`, expected u64" names a
+/// Rust type; this says "expected a whole number (0 or more), found -1".
+fn plain_words(message: &str) -> String {
+    let Some((what, expected)) = message.rsplit_once(", expected ") else {
+        return message.to_owned();
+    };
+    // serde_yaml puts the field path first: "devices.eth0.count: invalid type: ...".
+    let start = ["invalid type: ", "invalid value: "]
+        .iter()
+        .find_map(|p| what.find(p))
+        .unwrap_or(0);
+    let (prefix, what) = what.split_at(start);
+    // serde_yaml reads integers past 64 bits as u128, which nothing in a state file takes.
+    if expected == "any YAML value" {
+        if let Some(n) = what
+            .strip_prefix("invalid type: integer `")
+            .and_then(|r| r.strip_suffix("` as u128"))
+        {
+            return format!("{prefix}the number {n} is too large for any setting");
+        }
+        return message.to_owned();
+    }
+    let expected = match expected {
+        "u64" => "a whole number (0 or more)",
+        "u32" => "a whole number from 0 to 4294967295",
+        "u16" => "a whole number from 0 to 65535",
+        "u8" => "a whole number from 0 to 255",
+        "a sequence" => "a list",
+        "a map" | "struct DeviceSpec" => "a mapping of settings",
+        "a string" => "text",
+        "a boolean" => "true or false",
+        _ => return message.to_owned(),
+    };
+    let found = what
+        .strip_prefix("invalid type: ")
+        .or_else(|| what.strip_prefix("invalid value: "))
+        .unwrap_or(what);
+    let found = if let Some(s) = found.strip_prefix("string ") {
+        format!("the string {s}")
+    } else if let Some(n) = ["integer `", "floating point `", "boolean `"]
+        .iter()
+        .find_map(|p| found.strip_prefix(p))
+    {
+        n.trim_end_matches('`').to_owned()
+    } else {
+        match found {
+            "sequence" => "a list".to_owned(),
+            "map" => "a mapping".to_owned(),
+            "unit value" => "nothing (null)".to_owned(),
+            other => other.to_owned(),
+        }
+    };
+    format!("{prefix}expected {expected}, found {found}")
+}
+
+/// serde_yaml appends " at line L column C" to messages; the diagnostic prints it already.
+fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+fn tab_help(text: &str) -> Option<String> {
+    text.lines()
+        .any(|l| l.starts_with('\t') || l.trim_start_matches(' ').starts_with('\t'))
+        .then(|| "YAML does not allow tabs for indentation; use spaces".to_owned())
+}
+
+#[cfg(test)]
+mod plain_words_tests {
+    use super::plain_words;
+
+    #[test]
+    fn serde_messages_name_no_rust_types() {
+        assert_eq!(
+            plain_words("invalid value: integer `-1`, expected u64"),
+            "expected a whole number (0 or more), found -1"
+        );
+        assert_eq!(
+            plain_words("invalid type: string \"abc\", expected u64"),
+            "expected a whole number (0 or more), found the string \"abc\""
+        );
+        assert_eq!(
+            plain_words("invalid type: floating point `1.5`, expected u32"),
+            "expected a whole number from 0 to 4294967295, found 1.5"
+        );
+        assert_eq!(
+            plain_words("invalid type: string \"UDPCSUM\", expected a sequence"),
+            "expected a list, found the string \"UDPCSUM\""
+        );
+        assert_eq!(plain_words("unknown variant `x`"), "unknown variant `x`");
+        assert_eq!(
+            plain_words(
+                "invalid type: integer `99999999999999999999999` as u128, expected any YAML value"
+            ),
+            "the number 99999999999999999999999 is too large for any setting"
+        );
+    }
+}

@@ -1,0 +1,353 @@
+//! The located YAML scan: one bounded, iterative pass over yaml-rust2's marked events that
+//! indexes the position of every key and value ([`LocationIndex`]), finds duplicate keys,
+//! and refuses too deep nesting, too many nodes and alias bombs before serde_yaml sees the
+//! text. No I/O.
+
+use std::collections::HashMap;
+
+use yaml_rust2::parser::{Event, Parser};
+use yaml_rust2::scanner::Marker;
+
+/// Deepest nesting a state file may have. A valid file nests five levels (top mapping →
+/// `devices` → device → key → list element → `[size, weight]`); anything deeper is refused
+/// by the event pass below, before serde_yaml sees the text, and that pass is iterative, so
+/// no input can exhaust the stack (yaml-rust2's own `Parser::load` recurses per level).
+pub const MAX_NESTING_DEPTH: usize = 32;
+
+/// Most nodes that YAML aliases may add by expansion. Anchors are fine for sharing settings
+/// between devices, but a "billion laughs" document expands a few KiB into gigabytes.
+/// serde_yaml's own guard counts alias jumps, not the nodes they expand to, so one wide
+/// anchor referenced many times gets through it; this limit is checked before expanding.
+pub const MAX_ALIAS_EXPANSION: u64 = 100_000;
+
+/// Most YAML nodes (scalars, mappings, sequences, aliases) a state file may have. A state
+/// with ten thousand fully configured devices fits; serde_yaml buffers every event and builds
+/// a value per node, so an 8 MiB file of tiny nodes (4 million `a,`) otherwise took 30 s and
+/// several GB.
+pub const MAX_YAML_NODES: u64 = 250_000;
+
+/// Sequence elements past this index get no position of their own (a diagnostic points at
+/// the sequence instead), so a file that is one huge list keeps a small index.
+const MAX_INDEXED_SEQ_ELEMENTS: usize = 256;
+
+/// Positions of the keys and values of a YAML document, by path. Built with yaml-rust2's
+/// marked events because serde_yaml's values carry no positions.
+#[derive(Debug, Clone, Default)]
+pub struct LocationIndex {
+    keys: HashMap<Vec<String>, (usize, usize)>,
+    values: HashMap<Vec<String>, (usize, usize)>,
+}
+
+impl LocationIndex {
+    /// Indexes `text`; a document that does not parse gives a partial or empty index.
+    pub fn build(text: &str) -> LocationIndex {
+        scan(text).index
+    }
+
+    /// Line and column of the key at `path`.
+    pub fn key_mark(&self, path: &[String]) -> Option<(usize, usize)> {
+        self.keys.get(path).copied()
+    }
+
+    /// Line and column of the value at `path`.
+    pub fn value_mark(&self, path: &[String]) -> Option<(usize, usize)> {
+        self.values.get(path).copied()
+    }
+}
+
+/// A line and a column, both 1-based.
+type Pos = (usize, usize);
+
+/// A key given twice in one mapping: its path, the first position and the second.
+pub(super) type Duplicate = (Vec<String>, Pos, Pos);
+
+/// What the event pass over one document found.
+#[derive(Debug, Default)]
+pub(super) struct Scan {
+    pub(super) index: LocationIndex,
+    /// A structural limit that was hit (nesting, alias expansion); the pass stopped there.
+    pub(super) limit: Option<((usize, usize), String)>,
+    /// Keys given twice in one mapping: path, first position, second position.
+    pub(super) duplicates: Vec<Duplicate>,
+    /// yaml-rust2 could not parse the text here.
+    pub(super) syntax_error: Option<((usize, usize), String)>,
+}
+
+/// Runs the event pass: positions, duplicate keys, nesting depth and alias expansion.
+pub(super) fn scan(text: &str) -> Scan {
+    let mut b = IndexBuilder::default();
+    let mut parser = Parser::new_from_str(text);
+    loop {
+        match parser.next_token() {
+            // Only the first document is read; serde_yaml refuses more than one.
+            Ok((Event::StreamEnd | Event::DocumentEnd, _)) => break,
+            Ok((ev, mark)) => {
+                if !b.on_event(ev, mark) {
+                    break;
+                }
+            }
+            Err(e) => {
+                let pos = IndexBuilder::pos(*e.marker());
+                // yaml-rust2's scanner gives up at 255 open flow collections (`[[[…`), ahead
+                // of the events that would reach MAX_NESTING_DEPTH.
+                if e.info() == "recursion limit exceeded" {
+                    b.scan.limit = Some((pos, nesting_message()));
+                } else {
+                    b.scan.syntax_error = Some((pos, e.info().to_owned()));
+                }
+                break;
+            }
+        }
+    }
+    b.scan
+}
+
+fn nesting_message() -> String {
+    format!("the YAML nests deeper than {MAX_NESTING_DEPTH} levels; a state file needs at most 5")
+}
+
+enum Kind {
+    /// `key` is the scalar key whose value comes next (`None` for a complex or alias key);
+    /// `skip_value` is set when that key is a duplicate, so its value is not indexed twice.
+    Map {
+        key: Option<String>,
+        expect_key: bool,
+        skip_value: bool,
+    },
+    Seq {
+        next: usize,
+    },
+}
+
+/// An open mapping or sequence.
+struct Open {
+    kind: Kind,
+    /// Its path, when it is indexed.
+    path: Option<Vec<String>>,
+    /// It is a (complex) mapping key rather than a value.
+    is_key: bool,
+    /// Its anchor id (0: none) and the node count when it started, to size the anchor.
+    anchor: usize,
+    nodes_before: u64,
+}
+
+#[derive(Default)]
+struct IndexBuilder {
+    scan: Scan,
+    stack: Vec<Open>,
+    /// Nodes seen so far, aliases counted at their expanded size.
+    nodes: u64,
+    /// Nodes added by alias expansion.
+    expanded: u64,
+    /// Nodes as written (aliases count one).
+    written: u64,
+    /// Expanded size of each anchored node.
+    anchor_sizes: HashMap<usize, u64>,
+}
+
+impl IndexBuilder {
+    fn pos(mark: Marker) -> (usize, usize) {
+        // yaml-rust2 lines are 1-based and columns 0-based.
+        (mark.line(), mark.col() + 1)
+    }
+
+    /// Where the next node goes: whether it is a mapping key, and its path if it is an
+    /// indexed value.
+    fn next_slot(&mut self) -> (bool, Option<Vec<String>>) {
+        let Some(open) = self.stack.last_mut() else {
+            return (false, Some(Vec::new()));
+        };
+        let child = |seg: &str| {
+            open.path.as_ref().map(|p| {
+                let mut p = p.clone();
+                p.push(seg.to_owned());
+                p
+            })
+        };
+        match &mut open.kind {
+            Kind::Map {
+                expect_key: true, ..
+            } => (true, None),
+            Kind::Map {
+                key, skip_value, ..
+            } => match (key.as_deref(), *skip_value) {
+                (Some(k), false) => (false, child(k)),
+                _ => (false, None),
+            },
+            Kind::Seq { next } => {
+                let i = *next;
+                *next += 1;
+                if i < MAX_INDEXED_SEQ_ELEMENTS {
+                    (false, child(&i.to_string()))
+                } else {
+                    (false, None)
+                }
+            }
+        }
+    }
+
+    /// A key of the innermost mapping is complete.
+    fn key_done(&mut self, key: Option<String>, duplicate: bool) {
+        if let Some(Open {
+            kind:
+                Kind::Map {
+                    key: k,
+                    expect_key,
+                    skip_value,
+                },
+            ..
+        }) = self.stack.last_mut()
+        {
+            *k = key;
+            *expect_key = false;
+            *skip_value = duplicate;
+        }
+    }
+
+    /// A value of the innermost collection is complete.
+    fn value_done(&mut self) {
+        if let Some(Open {
+            kind:
+                Kind::Map {
+                    key,
+                    expect_key,
+                    skip_value,
+                },
+            ..
+        }) = self.stack.last_mut()
+        {
+            *key = None;
+            *expect_key = true;
+            *skip_value = false;
+        }
+    }
+
+    fn record_value(&mut self, path: Option<Vec<String>>, mark: Marker) {
+        if let Some(p) = path.filter(|p| !p.is_empty()) {
+            self.scan.index.values.entry(p).or_insert(Self::pos(mark));
+        }
+    }
+
+    /// Handles one event; false stops the pass (a limit was hit).
+    fn on_event(&mut self, ev: Event, mark: Marker) -> bool {
+        if matches!(
+            ev,
+            Event::Scalar(..)
+                | Event::Alias(_)
+                | Event::MappingStart(..)
+                | Event::SequenceStart(..)
+        ) {
+            self.written += 1;
+            if self.written > MAX_YAML_NODES {
+                self.scan.limit = Some((
+                    Self::pos(mark),
+                    format!(
+                        "the file has more than {MAX_YAML_NODES} YAML nodes (keys, values and \
+                         list items); state files are limited to that"
+                    ),
+                ));
+                return false;
+            }
+        }
+        match ev {
+            Event::Scalar(value, _, anchor, _) => {
+                self.nodes = self.nodes.saturating_add(1);
+                if anchor != 0 {
+                    self.anchor_sizes.insert(anchor, 1);
+                }
+                let (is_key, path) = self.next_slot();
+                if is_key {
+                    let parent = self.stack.last().and_then(|o| o.path.as_ref());
+                    let mut duplicate = false;
+                    if let Some(parent) = parent {
+                        let mut p = parent.clone();
+                        p.push(value.clone());
+                        match self.scan.index.keys.entry(p) {
+                            std::collections::hash_map::Entry::Occupied(e) => {
+                                let first = *e.get();
+                                self.scan.duplicates.push((
+                                    e.key().clone(),
+                                    first,
+                                    Self::pos(mark),
+                                ));
+                                duplicate = true;
+                            }
+                            std::collections::hash_map::Entry::Vacant(e) => {
+                                e.insert(Self::pos(mark));
+                            }
+                        }
+                    }
+                    self.key_done(Some(value), duplicate);
+                } else {
+                    self.record_value(path, mark);
+                    self.value_done();
+                }
+            }
+            Event::Alias(id) => {
+                let size = self.anchor_sizes.get(&id).copied().unwrap_or(1);
+                self.nodes = self.nodes.saturating_add(size);
+                self.expanded = self.expanded.saturating_add(size);
+                if self.expanded > MAX_ALIAS_EXPANSION {
+                    self.scan.limit = Some((
+                        Self::pos(mark),
+                        format!(
+                            "YAML aliases expand to more than {MAX_ALIAS_EXPANSION} nodes \
+                             (an alias bomb?); refused before expanding them"
+                        ),
+                    ));
+                    return false;
+                }
+                let (is_key, path) = self.next_slot();
+                if is_key {
+                    self.key_done(None, false);
+                } else {
+                    self.record_value(path, mark);
+                    self.value_done();
+                }
+            }
+            Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
+                if self.stack.len() >= MAX_NESTING_DEPTH {
+                    self.scan.limit = Some((Self::pos(mark), nesting_message()));
+                    return false;
+                }
+                let (is_key, path) = self.next_slot();
+                if !is_key {
+                    self.record_value(path.clone(), mark);
+                }
+                let kind = if matches!(ev, Event::MappingStart(..)) {
+                    Kind::Map {
+                        key: None,
+                        expect_key: true,
+                        skip_value: false,
+                    }
+                } else {
+                    Kind::Seq { next: 0 }
+                };
+                self.stack.push(Open {
+                    kind,
+                    // The content of a complex key is not indexed.
+                    path: if is_key { None } else { path },
+                    is_key,
+                    anchor,
+                    nodes_before: self.nodes,
+                });
+                self.nodes = self.nodes.saturating_add(1);
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                if let Some(open) = self.stack.pop() {
+                    if open.anchor != 0 {
+                        self.anchor_sizes
+                            .insert(open.anchor, self.nodes.saturating_sub(open.nodes_before));
+                    }
+                    if open.is_key {
+                        self.key_done(None, false);
+                    } else {
+                        self.value_done();
+                    }
+                }
+            }
+            _ => {}
+        }
+        true
+    }
+}
