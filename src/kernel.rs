@@ -28,7 +28,7 @@ pub enum Feature {
     Imix,
     /// The `SHARED` flag (6.7+, commit 7c7dd1d64910), listed explicitly in a state.
     SharedFlag,
-    /// A 16th MPLS label (6.15+: `MAX_MPLS_LABELS` went from 15 to 16).
+    /// A 16th MPLS label (upstream 6.15, and the stable releases of every supported series).
     SixteenMplsLabels,
     /// An all-zero MPLS label: before 6.15 it is stored like any other; 6.15+ clears the
     /// whole stack on it (REFERENCE §2.3 mpls row).
@@ -75,8 +75,13 @@ impl Feature {
                 since: Some(Version(6, 7)),
                 before: None,
             },
+            // Upstream, 6.15 moved get_labels' count check before each label (15 → 16); the
+            // fix reached the stable releases Debian ships, and the lab's 5.10.262, 6.1.192,
+            // 6.12.117 and 7.2.13 all take 16 labels and refuse a 17th with E2BIG. Older
+            // point releases of those series take 15 and answer the 16th with E2BIG, which
+            // apply reports and rolls back like any refused write.
             Feature::SixteenMplsLabels => Kernels {
-                since: Some(Version(6, 15)),
+                since: Some(Version(5, 10)),
                 before: None,
             },
             Feature::ZeroMplsLabel => Kernels {
@@ -176,10 +181,11 @@ impl KernelProfile {
         !self.supports(Feature::ZeroMplsLabel)
     }
 
-    /// Most MPLS labels `mpls` accepts before 6.15 (`MAX_MPLS_LABELS`; the 16th → E2BIG).
+    /// Most MPLS labels `mpls` accepts on a kernel without the 16-label fix (the 16th →
+    /// E2BIG).
     pub const MPLS_LABELS_BEFORE_6_15: usize = 15;
 
-    /// Most MPLS labels `mpls` accepts (16 on 6.15+, 15 before).
+    /// Most MPLS labels `mpls` accepts (16 with the fix, see [`Feature::SixteenMplsLabels`]).
     pub fn max_mpls_labels(&self) -> usize {
         if self.supports(Feature::SixteenMplsLabels) {
             16
@@ -233,7 +239,7 @@ mod tests {
 
     #[test]
     fn mpls_limits_follow_the_6_15_hardening() {
-        assert_eq!(KernelProfile::LINUX_6_12.max_mpls_labels(), 15);
+        assert_eq!(KernelProfile::LINUX_6_12.max_mpls_labels(), 16);
         assert_eq!(KernelProfile::LINUX_7_2.max_mpls_labels(), 16);
         assert!(!KernelProfile::LINUX_6_12.mpls_zero_clears());
         assert!(KernelProfile::LINUX_7_2.mpls_zero_clears());
@@ -248,7 +254,7 @@ mod tests {
         );
         assert_eq!(
             Feature::SixteenMplsLabels.requirement(),
-            "16 MPLS labels need Linux 6.15 or later"
+            "16 MPLS labels need Linux 5.10 or later"
         );
         assert_eq!(Feature::ZeroMplsLabel.kernels().to_string(), "before 6.15");
     }

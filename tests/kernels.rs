@@ -29,16 +29,13 @@ fn sixteen_labels() -> String {
     )
 }
 
+/// Upstream raised the limit to 16 in 6.15, but the fix is in the stable releases Debian
+/// ships: the lab's 5.10.262, 6.1.192, 6.12.117 and 7.2.13 all take 16 labels (and refuse a
+/// 17th with E2BIG), so 16 validate with no note and a 17th is refused everywhere.
 #[test]
-fn sixteen_mpls_labels_validate_offline_with_a_note_naming_the_older_kernels() {
+fn sixteen_mpls_labels_validate_everywhere_and_seventeen_nowhere() {
     let loaded = load(&sixteen_labels()).unwrap();
-    assert_eq!(loaded.notes.len(), 1, "{:?}", loaded.notes);
-    let note = loaded.notes[0].to_string();
-    assert!(
-        note.contains("16 MPLS labels need Linux 6.15 or later")
-            && note.contains("Linux 5.10 and Linux 6.1 and Linux 6.12 would refuse it"),
-        "{note}"
-    );
+    assert!(loaded.notes.is_empty(), "{:?}", loaded.notes);
     let seventeen = sixteen_labels().replace("]\n", ", 1]\n");
     let e = load(&seventeen).unwrap_err();
     assert!(
@@ -48,31 +45,25 @@ fn sixteen_mpls_labels_validate_offline_with_a_note_naming_the_older_kernels() {
 }
 
 #[test]
-fn sixteen_mpls_labels_apply_and_round_trip_on_7_2() {
-    let sim = lab(KernelProfile::LINUX_7_2);
-    let desired = load(&sixteen_labels()).unwrap().desired;
-    apply(&sim, &desired).unwrap();
-    let live = read_live_state(&sim).unwrap();
-    let shown = render_state_file(&state_file_from_live(&live, &KernelProfile::LINUX_7_2)).unwrap();
-    let again = load(&shown).unwrap().desired;
-    let (_, _, plan) = plan_against(&sim, &again).unwrap();
-    assert!(
-        plan.is_empty(),
-        "show → apply is not a no-op: {:#?}",
-        plan.writes
-    );
+fn sixteen_mpls_labels_apply_and_round_trip_on_every_supported_kernel() {
+    for profile in KernelProfile::SUPPORTED {
+        let sim = lab(profile);
+        let desired = load(&sixteen_labels()).unwrap().desired;
+        apply(&sim, &desired).unwrap();
+        let live = read_live_state(&sim).unwrap();
+        let shown = render_state_file(&state_file_from_live(&live, &profile)).unwrap();
+        let again = load(&shown).unwrap().desired;
+        let (_, _, plan) = plan_against(&sim, &again).unwrap();
+        assert!(
+            plan.is_empty(),
+            "{profile}: show → apply is not a no-op: {:#?}",
+            plan.writes
+        );
+    }
 }
 
 #[test]
 fn the_live_kernel_refuses_what_it_lacks_naming_the_key() {
-    let sim = lab(KernelProfile::LINUX_6_12);
-    let desired = load(&sixteen_labels()).unwrap().desired;
-    let e = plan_against(&sim, &desired).unwrap_err().to_string();
-    assert!(
-        e.contains("device eth0: 16 MPLS labels need Linux 6.15 or later; this kernel is 6.12"),
-        "{e}"
-    );
-
     let imix = "devices:\n  eth0:\n    thread: 0\n    imix_weights: \"64,7 1500,1\"\n";
     let loaded = load(imix).unwrap();
     assert!(loaded.notes[0]
@@ -103,12 +94,6 @@ fn a_zero_mpls_label_is_refused_from_6_15_where_it_clears_the_stack() {
         e.contains("an MPLS label of 0 needs Linux before 6.15"),
         "{e}"
     );
-    // 16 labels (6.15+) with a zero label (before 6.15): no kernel takes both.
-    let both = sixteen_labels()
-        .replace("]\n", ", 0]\n")
-        .replacen("\"00001000\", ", "", 1);
-    let e = load(&both).unwrap_err();
-    assert!(e.contains("no kernel accepts this device"), "{e}");
 }
 
 #[test]

@@ -362,7 +362,7 @@ macro_rules! device_params {
             } { format: Format::Decimal, readback: Readback::Pair, phase: Phase::Traffic, settle: Settle::Exact },
             mpls: Vec<MplsLabel> => special {
                 command: "`mpls`",
-                value: "list of labels (`\"0001000a\"` or integers), ≤16 (≤15 before Linux 6.15)",
+                value: "list of labels (`\"0001000a\"` or integers), ≤16 (15 on point releases older than the stable fix)",
                 default: "none",
                 notes: "a label with 0x100 sets `MPLS_RND` unless the state lists it; not with `vlan_id`; a zero label only before Linux 6.15",
             },
