@@ -77,3 +77,21 @@ fn the_simulator_is_left_out_of_the_installed_binary_and_on_for_tests() {
     // This test binary itself is built with it.
     let _ = pgstate::procfs::SimProcfs::new(pgstate::KernelProfile::default(), &[0]);
 }
+
+/// The binary is a static, non-PIE executable (`.cargo/config.toml`): no program interpreter
+/// (no dynamic loader at start) and `ET_EXEC` (no relocations to apply at start). The test
+/// binary's `pgstate` is built with the same flags as the release one.
+#[test]
+fn the_binary_is_static_and_not_position_independent() {
+    let elf = std::fs::read(env!("CARGO_BIN_EXE_pgstate")).unwrap();
+    assert_eq!(&elf[..4], b"\x7fELF");
+    let u16_at = |o: usize| u16::from_le_bytes([elf[o], elf[o + 1]]);
+    let u32_at = |o: usize| u32::from_le_bytes(elf[o..o + 4].try_into().unwrap());
+    let u64_at = |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().unwrap());
+    const ET_EXEC: u16 = 2;
+    const PT_INTERP: u32 = 3;
+    assert_eq!(u16_at(16), ET_EXEC, "not ET_EXEC: a PIE or a shared object");
+    let (phoff, phentsize, phnum) = (u64_at(32) as usize, u16_at(54) as usize, u16_at(56));
+    let interp = (0..usize::from(phnum)).any(|i| u32_at(phoff + i * phentsize) == PT_INTERP);
+    assert!(!interp, "the binary asks for a dynamic loader (PT_INTERP)");
+}

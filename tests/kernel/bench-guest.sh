@@ -167,6 +167,8 @@ sample02 pktgen_sample02_multiqueue.sh -i d0 -s 60 -d 198.18.0.42 -m 02:00:00:00
 sample03 pktgen_sample03_burst_single_flow.sh -i d0 -s 60 -d 198.18.0.42 -m 02:00:00:00:00:02 -t 2 -n 1 -b 8
 sample04 pktgen_sample04_many_flows.sh -i d0 -s 60 -d 198.18.0.42 -m 02:00:00:00:00:02 -t 2 -n 1
 sample05 pktgen_sample05_flow_per_thread.sh -i d0 -s 60 -d 198.18.0.42 -m 02:00:00:00:00:02 -t 2 -n 1
+netif-receive pktgen_bench_xmit_mode_netif_receive.sh -i d0 -s 60 -d 198.18.0.42 -m 02:00:00:00:00:02 -n 1
+queue-xmit pktgen_bench_xmit_mode_queue_xmit.sh -i d0 -s 60 -d 198.18.0.42 -m 02:00:00:00:00:02 -n 1
 EOF
 }
 

@@ -124,7 +124,7 @@
 # never copy them into this repository.
 #
 # Environment:
-#   PGSTATE_BIN          pgstate binary to test (default <repo>/target/release/pgstate,
+#   PGSTATE_BIN          pgstate binary to test (default <repo>/target/x86_64-unknown-linux-gnu/release/pgstate,
 #                        honouring CARGO_TARGET_DIR)
 #   PGSTATE_LAB_CACHE    cache dir (default /var/cache/pgstate-lab)
 #   PGSTATE_LAB_KERNELS  series to use, any of "5.10 6.1 6.12 7.2" (default for
@@ -161,7 +161,7 @@ REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
 CACHE=${PGSTATE_LAB_CACHE:-/var/cache/pgstate-lab}
 TARGET_DIR=${CARGO_TARGET_DIR:-$REPO_ROOT/target}
 case $TARGET_DIR in /*) ;; *) TARGET_DIR=$REPO_ROOT/$TARGET_DIR ;; esac
-PGSTATE_BIN=${PGSTATE_BIN:-$TARGET_DIR/release/pgstate}
+PGSTATE_BIN=${PGSTATE_BIN:-$TARGET_DIR/x86_64-unknown-linux-gnu/release/pgstate}
 OUT_DIR=$REPO_ROOT/target/kernel-lab
 LAB_MEM=${PGSTATE_LAB_MEM:-512}
 LAB_SMP=${PGSTATE_LAB_SMP:-2}
