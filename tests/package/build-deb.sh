@@ -16,6 +16,7 @@
 #   2. the generated assets in target/deb-assets/:
 #        pgstate-watch.service  contrib/pgstate-watch.service with ExecStart=/usr/bin/pgstate
 #                               (installed as /lib/systemd/system/pgstate-watch.service)
+#        changelog              one entry for the version (Debian wants one)
 #        copyright              Debian's machine-readable copyright file (DEP-5): the MIT
 #                               text of LICENSE-MIT; Apache-2.0 by reference to
 #                               /usr/share/common-licenses, as Debian packages do
@@ -111,6 +112,19 @@ gen_copyright() {
   } >"$out"
 }
 
+# Debian's changelog (a non-native package needs one): one entry for the version being
+# packaged, dated by the last commit so that the same tree gives the same package.
+gen_changelog() {
+  local version date
+  version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$REPO_ROOT/Cargo.toml" | head -n1)
+  date=$(git -C "$REPO_ROOT" log -1 --format=%cD 2>/dev/null || date -R)
+  {
+    printf 'pgstate (%s-1) unstable; urgency=medium\n\n' "$version"
+    printf '  * pgstate %s, packaged by tests/package/build-deb.sh.\n\n' "$version"
+    printf ' -- pgstate contributors <dev@pgstate.invalid>  %s\n' "$date"
+  } >"$ASSETS/changelog"
+}
+
 # SLOT (issue 13): completions and man page from the binary, once it has those subcommands.
 # The asset lines in Cargo.toml stay commented out until then.
 gen_docs() {
@@ -143,6 +157,7 @@ main() {
   mkdir -p "$ASSETS"
   gen_unit
   gen_copyright
+  gen_changelog
   gen_docs
   local out=$TARGET_DIR/debian deb
   mkdir -p "$out"

@@ -79,7 +79,7 @@ examples() {
 # Only the files the package means to ship, under the directories it owns.
 only_expected_paths() {
   local bad
-  bad=$(awk '{ print $6 }' "$WORK/list" | grep -vE '^\./(|etc/|etc/pgstate/.*|usr/|usr/bin/|usr/bin/pgstate|lib/|lib/systemd/|lib/systemd/system/|lib/systemd/system/pgstate-watch\.service|usr/share/|usr/share/doc/|usr/share/doc/pgstate/.*|usr/share/(bash-completion|zsh|fish|man)/.*)$' || true)
+  bad=$(awk '{ print $6 }' "$WORK/list" | grep -vE '^\./(|etc/|etc/pgstate/.*|usr/|usr/bin/|usr/bin/pgstate|lib/|lib/systemd/|lib/systemd/system/|lib/systemd/system/pgstate-watch\.service|usr/share/|usr/share/doc/|usr/share/doc/pgstate/.*|usr/share/lintian/|usr/share/lintian/overrides/|usr/share/lintian/overrides/pgstate|usr/share/(bash-completion|zsh|fish|man)/.*)$' || true)
   [[ -z $bad ]] || { echo "unexpected paths: $bad"; return 1; }
   # bookworm has merged /usr: the same unit under /usr/lib too would be an aliased file
   ! grep -q '\./usr/lib/systemd' "$WORK/list" || { echo "unit under /usr/lib/systemd"; return 1; }
@@ -148,6 +148,9 @@ check "etc/pgstate/README" entry -rw-r--r-- etc/pgstate/README
 check "usr/share/doc/pgstate/copyright (DEP-5, MIT + Apache-2.0)" copyright
 check "usr/share/doc/pgstate/README.md" entry -rw-r--r-- usr/share/doc/pgstate/README.md
 check "examples: every states/*.yaml, identical" examples
+check "usr/share/doc/pgstate/changelog.Debian.gz (version $version-1)" \
+  bash -c "zcat '$WORK/root/usr/share/doc/pgstate/changelog.Debian.gz' | head -n1 | grep -qF 'pgstate ($version-1)'"
+check "lintian overrides" entry -rw-r--r-- usr/share/lintian/overrides/pgstate
 check "no other paths" only_expected_paths
 
 if [[ $lintian -eq 1 ]]; then
@@ -155,7 +158,7 @@ if [[ $lintian -eq 1 ]]; then
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends lintian >/dev/null
   fi
-  lintian --no-tag-display-limit "$deb" >"$WORK/lintian" 2>&1 || true
+  lintian --tag-display-limit 0 "$deb" >"$WORK/lintian" 2>&1 || true
   sed 's/^/    lintian: /' "$WORK/lintian"
   check "lintian: no error" bash -c "! grep -q '^E: ' '$WORK/lintian'"
 fi
