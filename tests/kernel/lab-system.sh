@@ -21,6 +21,11 @@
 # (target/kernel-lab/system-payload.img, /dev/vdb in the guest) carries the .deb, the guest
 # script, states/ and contrib/ansible.
 #
+# The unit is Type=simple now; when pgstate gets sd-notify and the unit Type=notify, the
+# checks to add are marked in system-guest.sh (enable_now: `systemctl start` returns after
+# READY=1, so the box is converged without polling; no_restarts: NRestarts, ActiveState,
+# StatusText).
+#
 # Environment (besides lab.sh's): PGSTATE_LAB_SYSTEM_MEM (guest MiB, default 1024),
 # PGSTATE_LAB_SYSTEM_TIMEOUT (seconds the guest script may take, default 900).
 
