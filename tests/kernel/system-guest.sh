@@ -4,7 +4,7 @@
 # prints "@@CHECK NAME PASS" or "@@CHECK NAME FAIL why", a failure followed by its output
 # as "    | " lines. The phases depend on each other (install, service, Ansible), so a
 # failed check does not stop the ones after it, but they may fail with it.
-# shellcheck disable=SC2317,SC2015  # checks are called through check(); A && B || C on purpose
+# shellcheck disable=SC2317,SC2015,SC2016  # checks are called through check(); A && B || C on purpose; bash -c scripts
 set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export SYSTEMD_PAGER='' SYSTEMD_COLORS=0 LC_ALL=C.UTF-8
@@ -241,6 +241,31 @@ ansible_apply_changes() {
   has_count d2 3000 && [[ $(writes) == 1 ]] || { play_dump; show; return 1; }
 }
 
+# ------------------------------------------------------------ upgrade and purge --
+reinstall_restarts() {
+  local pid1 pid2
+  systemctl start pgstate-watch || return 1
+  wait_until 30 bash -c '[[ $(systemctl is-active pgstate-watch) == active ]]' || return 1
+  pid1=$(systemctl show -p MainPID --value pgstate-watch)
+  # the same version again is an upgrade for the maintainer scripts: postinst try-restarts
+  dpkg -i /lab/pgstate.deb || return 1
+  pid2=$(systemctl show -p MainPID --value pgstate-watch)
+  echo "MainPID $pid1 -> $pid2, $(systemctl is-enabled pgstate-watch)"
+  [[ $pid2 != 0 && $pid2 != "$pid1" ]] &&
+    [[ $(systemctl is-active pgstate-watch) == active && $(systemctl is-enabled pgstate-watch) == enabled ]]
+}
+purge_clean() {
+  dpkg --purge pgstate || return 1
+  systemctl show -p ActiveState,LoadState pgstate-watch
+  ls -la /etc/pgstate
+  # stopped (prerm), binary, unit and conffile gone, the enable symlink purged, the
+  # administrator's state file kept
+  [[ $(systemctl is-active pgstate-watch) != active ]] && ! [[ -e /usr/bin/pgstate ]] &&
+    ! [[ -e /lib/systemd/system/pgstate-watch.service ]] &&
+    ! [[ -e /etc/systemd/system/multi-user.target.wants/pgstate-watch.service ]] &&
+    ! [[ -e /etc/pgstate/README ]] && [[ -f /etc/pgstate/pgstate.yaml ]]
+}
+
 echo "kernel $(uname -r), $(systemctl --version | head -n1), $(ansible --version | head -n1)"
 check deb-install install_deb
 check deb-files installed_files
@@ -260,4 +285,6 @@ check ansible-second-run-ok ansible_second_run_ok
 check ansible-check-mode-writes-nothing ansible_check_mode
 check ansible-bad-state-located ansible_bad_state_fails
 check ansible-apply-change ansible_apply_changes
+check deb-reinstall-restarts-service reinstall_restarts
+check deb-purge purge_clean
 exit 0
