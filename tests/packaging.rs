@@ -95,3 +95,61 @@ fn the_binary_is_static_and_not_position_independent() {
     let interp = (0..usize::from(phnum)).any(|i| u32_at(phoff + i * phentsize) == PT_INTERP);
     assert!(!interp, "the binary asks for a dynamic loader (PT_INTERP)");
 }
+
+/// The Debian package (issue 13): every asset `[package.metadata.deb]` names exists, except
+/// the ones `tests/package/build-deb.sh` generates under `target/`; the maintainer scripts
+/// are executable shell scripts; the unit the package adapts still has the `ExecStart` line
+/// that build-deb.sh rewrites to `/usr/bin/pgstate`.
+#[test]
+fn the_debian_package_assets_exist() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let toml = read("Cargo.toml");
+    let deb: Vec<&str> = toml
+        .lines()
+        .skip_while(|l| l.trim() != "[package.metadata.deb]")
+        .skip(1)
+        .take_while(|l| !l.starts_with('['))
+        .collect();
+    assert!(!deb.is_empty(), "no [package.metadata.deb] in Cargo.toml");
+    let mut sources = Vec::new();
+    for line in &deb {
+        let l = line.trim();
+        if let Some(rest) = l.strip_prefix("[\"") {
+            sources.push(rest.split('"').next().unwrap().to_owned());
+        }
+    }
+    assert!(sources.len() >= 6, "{sources:?}");
+    for src in &sources {
+        if src.starts_with("target/") {
+            continue; // built by cargo or written by build-deb.sh
+        }
+        if let Some((dir, pattern)) = src.rsplit_once("/*") {
+            let n = std::fs::read_dir(root.join(dir))
+                .unwrap_or_else(|e| panic!("{dir}: {e}"))
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with(pattern))
+                .count();
+            assert!(n > 0, "{src} matches no file");
+        } else {
+            assert!(root.join(src).is_file(), "asset {src} does not exist");
+        }
+    }
+    for script in ["postinst", "prerm", "postrm"] {
+        let path = root.join("contrib/debian").join(script);
+        let mode = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode();
+        assert!(mode & 0o111 != 0, "{} is not executable", path.display());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("#!/bin/sh\n"), "{}", path.display());
+        assert!(text.contains("pgstate-watch.service"), "{}", path.display());
+    }
+    let unit = read("contrib/pgstate-watch.service");
+    assert!(
+        unit.lines()
+            .any(|l| l == "ExecStart=/usr/local/bin/pgstate watch /etc/pgstate"),
+        "contrib/pgstate-watch.service changed its ExecStart: adapt tests/package/build-deb.sh"
+    );
+}

@@ -8,7 +8,11 @@
 #      (PGSTATE_LAB_KERNELS="5.10 6.1 6.12 7.2" adds bullseye's 5.10 and sid's 7.2;
 #      see tests/kernel/lab.sh),
 #   4. the write-count benchmark on the same kernels: every transition of the corpus, its
-#      writes counted with strace in the guest, fails when one is above its lower bound.
+#      writes counted with strace in the guest, fails when one is above its lower bound,
+#   5. the Debian package (tests/package/check-deb.sh: built with cargo-deb, its control data
+#      and file list checked),
+#   6. (not with --quick) that package on a Debian bookworm system with systemd under qemu:
+#      dpkg -i, the pgstate-watch service, the Ansible module (tests/kernel/lab.sh system).
 # It installs what it needs itself (apt packages, kernel images) and fails loudly, never
 # skips, when a kernel cannot be fetched or booted.
 #
@@ -55,3 +59,9 @@ step "real kernels (qemu)"
 tests/kernel/lab.sh test "$scenarios"
 step "write counts on real kernels (qemu, strace)"
 tests/kernel/lab.sh bench writes
+step "Debian package (cargo-deb; dpkg-deb -I, -c)"
+tests/package/check-deb.sh
+if [[ $quick == 0 ]]; then
+  step "Debian system (qemu, systemd): dpkg -i, pgstate-watch, the Ansible module"
+  tests/kernel/lab.sh system
+fi

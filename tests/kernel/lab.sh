@@ -24,6 +24,10 @@
 #                          usual setup; prints its output, exits with its status
 #   lab.sh try             boot and run tests/kernel/try.sh in the guest
 #   lab.sh kernels         print the kernel packages that would be used
+#   lab.sh system          the Debian package, the pgstate-watch service and the Ansible
+#                          module on a Debian bookworm system (systemd) booted with the
+#                          6.12 kernel; see tests/kernel/lab-system.sh
+#   lab.sh system-image    only build (or find in the cache) that system's image
 #
 # What it does:
 #   1. installs missing host tools with apt-get (--no-install-recommends; one
@@ -1050,6 +1054,8 @@ cmd_run_script() {
 
 # shellcheck source=lab-bench.sh
 . "$SCRIPT_DIR/lab-bench.sh"
+# shellcheck source=lab-system.sh
+. "$SCRIPT_DIR/lab-system.sh"
 
 usage() {
   sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
@@ -1075,6 +1081,8 @@ main() {
       return "$rc"
       ;;
     bench) cmd_bench "$@" ;;
+    system) cmd_system ;;
+    system-image) cmd_system_image ;;
     try)
       [[ -f $SCRIPT_DIR/try.sh ]] || die "$SCRIPT_DIR/try.sh does not exist yet"
       cmd_run_script "$SCRIPT_DIR/try.sh"
