@@ -174,11 +174,13 @@ EOF
 
 # config_writes TRACE: pktgen writes before the first `start` (the script's configuration).
 config_writes() {
-  awk -v re="$PKTGEN_WRITE" '$0 ~ re {
-         if ($0 ~ /pgctrl>, "start/) exit
-         n++
-       }
-       END { print n + 0 }' "$1"
+  local start
+  start=$(grep -nE "$PKTGEN_WRITE" "$1" | grep -m1 'pgctrl>, "start' | cut -d: -f1)
+  if [[ -n $start ]]; then
+    head -n "$((start - 1))" "$1" | grep -cE "$PKTGEN_WRITE"
+  else
+    grep -cE "$PKTGEN_WRITE" "$1"
+  fi
 }
 
 # run_sample SCRIPT ARGS...: the script from the samples directory, under bash (whose `ip`
