@@ -19,6 +19,7 @@
 //! versions. No I/O here.
 
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 
 use super::DeviceConfig;
 use crate::kernel::Feature;
@@ -503,9 +504,42 @@ pub fn in_phase(phase: Phase) -> impl Iterator<Item = (&'static Param, &'static 
     plain().filter(move |(_, pl)| pl.phase == phase)
 }
 
-/// The plain scalar shown in the device file as `key: value`, if `key` is one.
-pub fn by_readback(key: &str) -> Option<(&'static Param, &'static Plain)> {
-    plain().find(|(p, pl)| pl.readback == Readback::Pair && p.key == key)
+// A readback notes the pairs it has seen as bits of a `u64` indexed like `PARAMS`.
+const _: () = assert!(PARAMS.len() <= 64);
+
+/// The keys of the plain scalars shown as `key: value`, with their index in [`PARAMS`],
+/// ordered by length and then bytes. Built once: the device-file parser looks up every pair
+/// of every device file, and a linear scan comparing strings cost more than the rest of the
+/// parse. Comparing lengths first settles most steps of the binary search without reading
+/// the keys.
+fn readback_keys() -> &'static [(&'static str, usize)] {
+    static KEYS: OnceLock<Vec<(&'static str, usize)>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut keys: Vec<_> = PARAMS
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.plain.is_some_and(|pl| pl.readback == Readback::Pair))
+            .map(|(i, p)| (p.key, i))
+            .collect();
+        keys.sort_unstable_by(|(a, _), (b, _)| by_length_then_bytes(a, b));
+        keys
+    })
+}
+
+fn by_length_then_bytes(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// The plain scalar shown in the device file as `key: value`, if `key` is one, with its
+/// index in [`PARAMS`] (below 64).
+pub fn by_readback(key: &str) -> Option<(usize, &'static Param, &'static Plain)> {
+    let keys = readback_keys();
+    let at = keys
+        .binary_search_by(|(k, _)| by_length_then_bytes(k, key))
+        .ok()?;
+    let index = keys[at].1;
+    let param = &PARAMS[index];
+    param.plain.as_ref().map(|plain| (index, param, plain))
 }
 
 /// The row of `key`.
@@ -629,7 +663,7 @@ mod tests {
         for (p, plain) in plain() {
             assert!(p.range.is_some(), "{}", p.key);
             if plain.readback == Readback::Pair {
-                assert_eq!(by_readback(p.key).map(|(q, _)| q.key), Some(p.key));
+                assert_eq!(by_readback(p.key).map(|(_, q, _)| q.key), Some(p.key));
             }
             let r = p.range.unwrap();
             assert!(
