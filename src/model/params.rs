@@ -19,7 +19,6 @@
 //! versions. No I/O here.
 
 use std::fmt::Write as _;
-use std::sync::OnceLock;
 
 use super::DeviceConfig;
 use crate::kernel::Feature;
@@ -487,6 +486,17 @@ macro_rules! build_table {
         }
         /// Every device key, `thread` first, in state-file order.
         pub const PARAMS: &[Param] = &[THREAD, $(row::$key,)*];
+
+        /// The index in [`PARAMS`] of the plain scalar `key`. A `match`, which compiles to
+        /// length checks and inline compares: the device-file parser looks up every pair of
+        /// every device file, and a search comparing strings cost more than the rest of the
+        /// parse.
+        fn plain_index(key: &str) -> Option<usize> {
+            match key {
+                $(stringify!($pkey) => Some(const { index_of(stringify!($pkey)) }),)*
+                _ => None,
+            }
+        }
     };
 }
 
@@ -507,39 +517,39 @@ pub fn in_phase(phase: Phase) -> impl Iterator<Item = (&'static Param, &'static 
 // A readback notes the pairs it has seen as bits of a `u64` indexed like `PARAMS`.
 const _: () = assert!(PARAMS.len() <= 64);
 
-/// The keys of the plain scalars shown as `key: value`, with their index in [`PARAMS`],
-/// ordered by length and then bytes. Built once: the device-file parser looks up every pair
-/// of every device file, and a linear scan comparing strings cost more than the rest of the
-/// parse. Comparing lengths first settles most steps of the binary search without reading
-/// the keys.
-fn readback_keys() -> &'static [(&'static str, usize)] {
-    static KEYS: OnceLock<Vec<(&'static str, usize)>> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        let mut keys: Vec<_> = PARAMS
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.plain.is_some_and(|pl| pl.readback == Readback::Pair))
-            .map(|(i, p)| (p.key, i))
-            .collect();
-        keys.sort_unstable_by(|(a, _), (b, _)| by_length_then_bytes(a, b));
-        keys
-    })
-}
-
-fn by_length_then_bytes(a: &str, b: &str) -> std::cmp::Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
-}
-
 /// The plain scalar shown in the device file as `key: value`, if `key` is one, with its
 /// index in [`PARAMS`] (below 64).
 pub fn by_readback(key: &str) -> Option<(usize, &'static Param, &'static Plain)> {
-    let keys = readback_keys();
-    let at = keys
-        .binary_search_by(|(k, _)| by_length_then_bytes(k, key))
-        .ok()?;
-    let index = keys[at].1;
+    let index = plain_index(key)?;
     let param = &PARAMS[index];
-    param.plain.as_ref().map(|plain| (index, param, plain))
+    let plain = param.plain.as_ref()?;
+    (plain.readback == Readback::Pair).then_some((index, param, plain))
+}
+
+/// The index in [`PARAMS`] of `key`, computed at compile time for `plain_index`.
+const fn index_of(key: &str) -> usize {
+    let mut i = 0;
+    while i < PARAMS.len() {
+        if same_bytes(PARAMS[i].key.as_bytes(), key.as_bytes()) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("not a row of PARAMS")
+}
+
+const fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// The row of `key`.
