@@ -486,6 +486,17 @@ macro_rules! build_table {
         }
         /// Every device key, `thread` first, in state-file order.
         pub const PARAMS: &[Param] = &[THREAD, $(row::$key,)*];
+
+        /// The index in [`PARAMS`] of the plain scalar `key`. A `match`, which compiles to
+        /// length checks and inline compares: the device-file parser looks up every pair of
+        /// every device file, and a search comparing strings cost more than the rest of the
+        /// parse.
+        fn plain_index(key: &str) -> Option<usize> {
+            match key {
+                $(stringify!($pkey) => Some(const { index_of(stringify!($pkey)) }),)*
+                _ => None,
+            }
+        }
     };
 }
 
@@ -503,9 +514,42 @@ pub fn in_phase(phase: Phase) -> impl Iterator<Item = (&'static Param, &'static 
     plain().filter(move |(_, pl)| pl.phase == phase)
 }
 
-/// The plain scalar shown in the device file as `key: value`, if `key` is one.
-pub fn by_readback(key: &str) -> Option<(&'static Param, &'static Plain)> {
-    plain().find(|(p, pl)| pl.readback == Readback::Pair && p.key == key)
+// A readback notes the pairs it has seen as bits of a `u64` indexed like `PARAMS`.
+const _: () = assert!(PARAMS.len() <= 64);
+
+/// The plain scalar shown in the device file as `key: value`, if `key` is one, with its
+/// index in [`PARAMS`] (below 64).
+pub fn by_readback(key: &str) -> Option<(usize, &'static Param, &'static Plain)> {
+    let index = plain_index(key)?;
+    let param = &PARAMS[index];
+    let plain = param.plain.as_ref()?;
+    (plain.readback == Readback::Pair).then_some((index, param, plain))
+}
+
+/// The index in [`PARAMS`] of `key`, computed at compile time for `plain_index`.
+const fn index_of(key: &str) -> usize {
+    let mut i = 0;
+    while i < PARAMS.len() {
+        if same_bytes(PARAMS[i].key.as_bytes(), key.as_bytes()) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("not a row of PARAMS")
+}
+
+const fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// The row of `key`.
@@ -629,7 +673,7 @@ mod tests {
         for (p, plain) in plain() {
             assert!(p.range.is_some(), "{}", p.key);
             if plain.readback == Readback::Pair {
-                assert_eq!(by_readback(p.key).map(|(q, _)| q.key), Some(p.key));
+                assert_eq!(by_readback(p.key).map(|(_, q, _)| q.key), Some(p.key));
             }
             let r = p.range.unwrap();
             assert!(

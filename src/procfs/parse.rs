@@ -111,41 +111,103 @@ pub struct DeviceFile {
     pub unknown_lines: Vec<String>,
 }
 
+/// The whitespace-separated tokens of `line`, exactly as [`str::split_whitespace`] splits
+/// them, but over bytes when the line is ASCII: a kernel prints only ASCII, and this runs
+/// over every byte of every device file, under emulators too.
+fn tokens(line: &str) -> Tokens<'_> {
+    Tokens {
+        rest: line,
+        ascii: line.is_ascii(),
+    }
+}
+
+struct Tokens<'a> {
+    rest: &'a str,
+    ascii: bool,
+}
+
+/// `char::is_whitespace` for an ASCII byte: space, `\t`, `\n`, `\x0b`, `\x0c` and `\r`.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t'..=b'\r')
+}
+
+impl<'a> Iterator for Tokens<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if !self.ascii {
+            let rest = self.rest.trim_start_matches(char::is_whitespace);
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            self.rest = &rest[end..];
+            return (end > 0).then(|| &rest[..end]);
+        }
+        let bytes = self.rest.as_bytes();
+        let Some(start) = bytes.iter().position(|&b| !is_space(b)) else {
+            self.rest = "";
+            return None;
+        };
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| is_space(b))
+            .map_or(bytes.len(), |n| start + n);
+        let tok = &self.rest[start..end];
+        self.rest = &self.rest[end..];
+        Some(tok)
+    }
+}
+
 /// Is `tok` a `key:` label? IPv6 values such as `::` or `fe80::` also end in `:`, so a key
 /// must be an identifier.
 fn as_key(tok: &str) -> Option<&str> {
     let key = tok.strip_suffix(':')?;
-    let mut chars = key.chars();
-    let first = chars.next()?;
+    let (first, rest) = key.as_bytes().split_first()?;
     (first.is_ascii_alphabetic()
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        && rest
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
     .then_some(key)
 }
 
 /// Splits `key: value  key: value` into pairs; a key followed by another key has an empty
-/// value (`dst_min:   dst_max: `).
-fn pairs(line: &str) -> Vec<(&str, &str)> {
-    let toks: Vec<&str> = line.split_whitespace().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < toks.len() {
-        if let Some(key) = as_key(toks[i]) {
-            match toks.get(i + 1) {
-                Some(v) if as_key(v).is_none() => {
-                    out.push((key, *v));
-                    i += 2;
-                }
-                _ => {
-                    out.push((key, ""));
-                    i += 1;
+/// value (`dst_min:   dst_max: `). A token that is not a key is yielded as `("", token)`.
+fn pairs(line: &str) -> Pairs<'_> {
+    Pairs {
+        toks: tokens(line),
+        next_key: None,
+    }
+}
+
+struct Pairs<'a> {
+    toks: Tokens<'a>,
+    /// A key already read as the token after a key without a value.
+    next_key: Option<&'a str>,
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<(&'a str, &'a str)> {
+        let key = match self.next_key.take() {
+            Some(key) => key,
+            None => {
+                let tok = self.toks.next()?;
+                match as_key(tok) {
+                    Some(key) => key,
+                    None => return Some(("", tok)),
                 }
             }
-        } else {
-            out.push(("", toks[i]));
-            i += 1;
+        };
+        match self.toks.next() {
+            Some(v) => match as_key(v) {
+                Some(following) => {
+                    self.next_key = Some(following);
+                    Some((key, ""))
+                }
+                None => Some((key, v)),
+            },
+            None => Some((key, "")),
         }
     }
-    out
 }
 
 fn num<T: std::str::FromStr>(file: &str, line: usize, key: &str, v: &str) -> Result<T, ParseError> {
@@ -195,7 +257,7 @@ pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
     let mut v6 = [Ipv6Addr::UNSPECIFIED; 4]; // saddr, daddr, min_daddr, max_daddr
     let mut saw_params = false;
     let mut section_current = false;
-    let mut plain_seen: Vec<&str> = Vec::new();
+    let mut plain_seen = 0u64; // bits indexed like `params::PARAMS`
     let mut spi_seen = false;
     let mut flags = FlagSet::EMPTY;
     let mut lines = text.lines().enumerate().peekable();
@@ -219,11 +281,11 @@ pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
             section_current = true;
             continue;
         }
-        let first = line.split_whitespace().next().unwrap_or_default();
+        let first = tokens(line).next().unwrap_or_default();
         if section_current {
             match first {
                 "imix_size_counts:" => {
-                    for tok in line.split_whitespace().skip(1) {
+                    for tok in tokens(line).skip(1) {
                         let (s, n) = tok.split_once(',').unwrap_or((tok, "0"));
                         out.imix_size_counts.push((
                             num(file, ln, "imix_size_counts", s)?,
@@ -258,9 +320,9 @@ pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
             "Params:" => {
                 saw_params = true;
                 // `Params: count %llu  min_pkt_size: %u  max_pkt_size: %u`
-                let toks: Vec<&str> = line.split_whitespace().collect();
-                if let Some(pos) = toks.iter().position(|t| *t == "count") {
-                    if let Some(v) = toks.get(pos + 1) {
+                let mut toks = tokens(line);
+                if toks.any(|t| t == "count") {
+                    if let Some(v) = toks.next() {
                         out.config.count = num(file, ln, "count", v)?;
                     }
                 }
@@ -273,7 +335,7 @@ pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
                 }
             }
             "imix_weights:" => {
-                for tok in line.split_whitespace().skip(1) {
+                for tok in tokens(line).skip(1) {
                     let (s, w) = tok.split_once(',').ok_or_else(|| ParseError {
                         file: file.to_owned(),
                         line: ln,
@@ -286,7 +348,7 @@ pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
                 }
             }
             "mpls:" => {
-                for tok in line.split_whitespace().skip(1) {
+                for tok in tokens(line).skip(1) {
                     let tok = tok.trim_end_matches(',');
                     let label = u32::from_str_radix(tok, 16).map_err(|_| ParseError {
                         file: file.to_owned(),
@@ -314,7 +376,7 @@ pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
                 }
             }
             "Flags:" => {
-                for tok in line.split_whitespace().skip(1) {
+                for tok in tokens(line).skip(1) {
                     if let Some(spi) = tok.strip_prefix("spi:") {
                         out.config.spi = num(file, ln, "spi", spi)?;
                         spi_seen = true;
@@ -331,10 +393,11 @@ pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
             _ => {
                 for (k, v) in pairs(line) {
                     let c = &mut out.config;
-                    if let Some((param, plain)) = params::by_readback(k) {
+                    if let Some((index, _, plain)) = params::by_readback(k) {
                         // The first line wins: `flows:` also appears under `Current:` in
                         // formats without that header line.
-                        if !plain_seen.contains(&param.key) {
+                        let bit = 1u64 << index;
+                        if plain_seen & bit == 0 {
                             let n = match plain.format {
                                 Format::Decimal => num(file, ln, k, v)?,
                                 Format::Hex2 => u64::from(hex_byte(file, ln, k, v)?),
@@ -347,7 +410,7 @@ pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
                                 });
                             }
                             (plain.set)(c, n);
-                            plain_seen.push(param.key);
+                            plain_seen |= bit;
                         }
                         continue;
                     }
@@ -575,9 +638,28 @@ mod tests {
     }
 
     #[test]
+    fn tokens_split_as_split_whitespace_does() {
+        for text in [
+            "",
+            "   ",
+            "a",
+            " Params: count 1000  min_pkt_size: 0 ",
+            "a\tb\x0bc\x0cd\re\nf",
+            "\u{e9}th1@2 x\u{a0}y\u{2003}z \u{3000}",
+            "\u{85}key:\u{2028}value\u{feff}",
+        ] {
+            assert_eq!(
+                tokens(text).collect::<Vec<_>>(),
+                text.split_whitespace().collect::<Vec<_>>(),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
     fn ipv6_values_ending_in_a_colon_are_not_keys() {
         assert_eq!(
-            pairs("saddr: ::  min_saddr: fe80::  max_saddr: ::"),
+            pairs("saddr: ::  min_saddr: fe80::  max_saddr: ::").collect::<Vec<_>>(),
             vec![
                 ("saddr", "::"),
                 ("min_saddr", "fe80::"),
@@ -585,7 +667,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            pairs("dst_min:   dst_max: "),
+            pairs("dst_min:   dst_max: ").collect::<Vec<_>>(),
             vec![("dst_min", ""), ("dst_max", "")]
         );
     }

@@ -141,6 +141,18 @@ pub(super) fn parse_file(
                                 ));
                                 continue;
                             };
+                            // Most entries are valid, and deserialising one whole costs a
+                            // fraction of the key-by-key check. Its fields are independent,
+                            // so when the whole entry has only known keys and deserialises,
+                            // every key alone would too: the check would report nothing.
+                            if only_known_keys(&body) {
+                                if let Ok(spec) =
+                                    serde_yaml::from_value::<DeviceSpec>(body.clone())
+                                {
+                                    out.devices.insert(name, spec);
+                                    continue;
+                                }
+                            }
                             let dpath = vec!["devices".to_owned(), name.clone()];
                             let (body, bad) = check_device_fields(ctx, &dpath, body, diags);
                             match serde_path_to_error::deserialize::<_, DeviceSpec>(body) {
@@ -194,6 +206,15 @@ pub(super) fn parse_file(
         ));
     }
     Some(out)
+}
+
+/// Whether `body` is a mapping whose keys are all device keys.
+fn only_known_keys(body: &serde_yaml::Value) -> bool {
+    let serde_yaml::Value::Mapping(map) = body else {
+        return false;
+    };
+    map.keys()
+        .all(|k| k.as_str().is_some_and(|k| DEVICE_KEYS.contains(&k)))
 }
 
 /// Checks each key of a device entry on its own, so that every unknown key and every value
