@@ -227,6 +227,10 @@ bench_samples() {
     ew=$(pktgen_writes "$SCRATCH/$name.pg1")
     traced "$SCRATCH/$name.pg2" pgstate apply -q "$st" >/dev/null 2>&1
     rw=$(pktgen_writes "$SCRATCH/$name.pg2")
+    if [[ $ew == 0 ]]; then
+      echo "bench: $name: no pktgen write traced from an empty box:"
+      head -n 5 "$SCRATCH/$name.pg1" "$st"
+    fi
     echo "@@BENCH sample $name $sw $sus $ew $eus $rw $rus $same"
   done
 }
