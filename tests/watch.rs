@@ -961,7 +961,15 @@ fn the_cli_entry_point_converges_then_stops_when_asked() {
         lock_file: Some(lock),
         ..WatchConfig::default()
     };
-    let summary = pgstate::watch::watch(procfs, &path, config, &terminate, &hangup).unwrap();
+    let summary = pgstate::watch::watch(
+        procfs,
+        &path,
+        config,
+        &terminate,
+        &hangup,
+        &mut pgstate::watch::NoObserver,
+    )
+    .unwrap();
     assert!(summary.in_sync);
     assert_eq!(summary.stats.applies, 1);
     assert_eq!(count_of(&sim, "eth0"), Some(1));
