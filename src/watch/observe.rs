@@ -47,7 +47,11 @@ impl Status {
                     continue;
                 }
                 Report::NoState => (false, false, "error: no valid state loaded".to_owned()),
-                Report::InSync(_) => (true, true, format!("converged: {}", plural(devices))),
+                Report::InSync(_) => (
+                    true,
+                    true,
+                    format!("converged: {}", plural(devices, "device")),
+                ),
                 Report::Applied {
                     trigger, writes, ..
                 } => {
@@ -60,9 +64,9 @@ impl Status {
                         true,
                         true,
                         format!(
-                            "{what} ({} writes), converged: {}",
-                            writes.len(),
-                            plural(devices)
+                            "{what} ({}), converged: {}",
+                            plural(writes.len(), "write"),
+                            plural(devices, "device")
                         ),
                     )
                 }
@@ -111,11 +115,12 @@ impl Status {
     }
 }
 
-fn plural(devices: usize) -> String {
-    if devices == 1 {
-        "1 device".to_owned()
+/// `1 device`, `12 devices`.
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
     } else {
-        format!("{devices} devices")
+        format!("{n} {noun}s")
     }
 }
 
@@ -156,3 +161,80 @@ pub trait Observer {
 pub struct NoObserver;
 
 impl Observer for NoObserver {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ThreadId;
+    use crate::watch::{Trigger, WatchError};
+
+    fn text(reports: &[Report], devices: usize) -> Option<String> {
+        Status::from_reports(reports, devices).map(|s| s.text)
+    }
+
+    #[test]
+    fn a_converged_box_says_how_many_devices() {
+        let s =
+            Status::from_reports(&[Report::Unchanged, Report::InSync(Trigger::Poll)], 12).unwrap();
+        assert_eq!(s.text, "converged: 12 devices");
+        assert!(s.in_sync && s.converged);
+        assert_eq!(
+            text(&[Report::InSync(Trigger::Startup)], 1).as_deref(),
+            Some("converged: 1 device")
+        );
+    }
+
+    #[test]
+    fn a_repair_and_an_edit_are_told_apart() {
+        let applied = |trigger| Report::Applied {
+            trigger,
+            changes: vec!["eth0.count: 7 -> 1000".to_owned()],
+            writes: vec!["eth0 <- count 1000".to_owned()],
+            stopped_traffic: Vec::new(),
+        };
+        assert_eq!(
+            text(&[applied(Trigger::Poll)], 2).as_deref(),
+            Some("drift repaired (1 write), converged: 2 devices")
+        );
+        assert_eq!(
+            text(&[applied(Trigger::FileChange)], 2).as_deref(),
+            Some("applied (1 write), converged: 2 devices")
+        );
+    }
+
+    #[test]
+    fn problems_are_not_in_sync_and_errors_are_one_short_line() {
+        let refused = Status::from_reports(
+            &[Report::Refused {
+                trigger: Trigger::Poll,
+                threads: vec![ThreadId(0), ThreadId(2)],
+                running: Vec::new(),
+            }],
+            2,
+        )
+        .unwrap();
+        assert_eq!(
+            refused.text,
+            "refused: would stop traffic on thread(s) 0, 2"
+        );
+        assert!(!refused.in_sync && !refused.converged);
+        let long = "x".repeat(500);
+        let failed = text(
+            &[Report::Failed(WatchError::Refused {
+                threads: format!("0\nsecond line {long}"),
+                devices: long.clone(),
+            })],
+            2,
+        )
+        .unwrap();
+        assert!(failed.starts_with("error: "), "{failed}");
+        assert!(!failed.contains('\n'));
+        assert!(failed.chars().count() <= STATUS_MAX_CHARS);
+    }
+
+    #[test]
+    fn a_batch_without_a_reconcile_has_no_status() {
+        assert_eq!(text(&[Report::Unchanged], 3), None);
+        assert_eq!(text(&[], 3), None);
+    }
+}

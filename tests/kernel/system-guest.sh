@@ -110,7 +110,7 @@ enable_now() {
     [[ $(systemctl show -p ActiveState --value pgstate-watch) == active ]] &&
     [[ $(systemctl show -p SubState --value pgstate-watch) == running ]] &&
     has_count d0 1000 && has_count d1 2000 &&
-    systemctl show -p StatusText --value pgstate-watch | grep -E '^(applied \([0-9]+ writes\), )?converged: 2 devices$'
+    systemctl show -p StatusText --value pgstate-watch | grep -E '^(applied \([0-9]+ writes?\), )?converged: 2 devices$'
 }
 converged() {
   # the service loaded pktgen itself (modprobe inside its sandbox) and wrote the state
