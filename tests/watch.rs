@@ -21,8 +21,9 @@ use pgstate::lock::BoxLock;
 use pgstate::procfs::observe::read_live_state;
 use pgstate::procfs::{PgFile, Procfs, ProcfsError, SimProcfs};
 use pgstate::watch::{
-    run, Event, ManualClock, NoEvents, NotifySource, Report, StatsHandle, SystemClock, Trigger,
-    WatchConfig, WatchError, WatchSession, WatchSummary, LOCK_RETRY_MS,
+    run, run_observed, Event, ManualClock, NoEvents, NotifySource, Observer, Report, StatsHandle,
+    Status, SystemClock, Trigger, WatchConfig, WatchError, WatchSession, WatchSummary,
+    LOCK_RETRY_MS,
 };
 use pgstate::{KernelProfile, ThreadId};
 
@@ -961,7 +962,15 @@ fn the_cli_entry_point_converges_then_stops_when_asked() {
         lock_file: Some(lock),
         ..WatchConfig::default()
     };
-    let summary = pgstate::watch::watch(procfs, &path, config, &terminate, &hangup).unwrap();
+    let summary = pgstate::watch::watch(
+        procfs,
+        &path,
+        config,
+        &terminate,
+        &hangup,
+        &mut pgstate::watch::NoObserver,
+    )
+    .unwrap();
     assert!(summary.in_sync);
     assert_eq!(summary.stats.applies, 1);
     assert_eq!(count_of(&sim, "eth0"), Some(1));
@@ -1004,4 +1013,92 @@ fn real_state_directory_created_after_start_is_watched() {
     fs::write(states.join("a.yaml"), one_device(12)).unwrap();
     w.wait_count("eth0", 12);
     w.stop();
+}
+
+/// What [`run_observed`] told its observer, in order.
+#[derive(Default)]
+struct Told(Vec<String>);
+
+impl Observer for Told {
+    fn ready(&mut self, status: &Status) {
+        self.0.push(format!("ready: {status}"));
+    }
+    fn reloading(&mut self) {
+        self.0.push("reloading".to_owned());
+    }
+    fn reloaded(&mut self, status: Option<&Status>) {
+        self.0.push(format!("reloaded: {}", status.unwrap()));
+    }
+    fn status(&mut self, status: &Status) {
+        self.0.push(format!("status: {status}"));
+    }
+    fn stopping(&mut self) {
+        self.0.push("stopping".to_owned());
+    }
+    fn alive(&mut self) {
+        if self.0.last().map(String::as_str) != Some("alive") {
+            self.0.push("alive".to_owned());
+        }
+    }
+}
+
+/// Raises SIGHUP's flag at its first wait and SIGTERM's at its third: no sleeping, no
+/// file events.
+struct Script {
+    waits: usize,
+    hangup: Arc<AtomicBool>,
+    terminate: Arc<AtomicBool>,
+    clock: ManualClock,
+}
+
+impl pgstate::watch::EventSource for Script {
+    fn wait(&mut self, timeout: Duration) -> bool {
+        self.clock.advance(timeout);
+        self.waits += 1;
+        match self.waits {
+            1 => self.hangup.store(true, Ordering::SeqCst),
+            3 => self.terminate.store(true, Ordering::SeqCst),
+            _ => {}
+        }
+        false
+    }
+}
+
+#[test]
+fn the_observer_is_told_ready_after_the_first_reconcile_then_reloads_and_the_stop() {
+    let mut r = rig(&state(1000), |_| {});
+    let hangup = Arc::new(AtomicBool::new(false));
+    let terminate = Arc::new(AtomicBool::new(false));
+    let mut source = Script {
+        waits: 0,
+        hangup: Arc::clone(&hangup),
+        terminate: Arc::clone(&terminate),
+        clock: r.clock.clone(),
+    };
+    let mut told = Told::default();
+    let summary =
+        run_observed(&mut r.session, &mut source, &terminate, &hangup, &mut told).unwrap();
+    assert!(summary.in_sync);
+    assert_eq!(
+        told.0,
+        [
+            "ready: applied (3 writes), converged: 2 devices",
+            "alive",
+            "reloading",
+            "reloaded: converged: 2 devices",
+            "alive",
+            "stopping",
+        ]
+    );
+}
+
+#[test]
+fn the_observer_of_once_is_told_ready_then_stopping() {
+    let mut r = rig(&state(1000), |c| c.once = true);
+    let never = AtomicBool::new(false);
+    let mut told = Told::default();
+    run_observed(&mut r.session, &mut NoEvents, &never, &never, &mut told).unwrap();
+    assert_eq!(told.0.len(), 2, "{:?}", told.0);
+    assert!(told.0[0].starts_with("ready: applied ("), "{:?}", told.0);
+    assert_eq!(told.0[1], "stopping");
 }

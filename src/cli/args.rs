@@ -154,7 +154,7 @@ pub enum Command {
     /// Stop running traffic (from any shell) and wait until every thread is idle.
     Stop,
     /// What is running now and the last results, per device.
-    Status(JsonArg),
+    Status(StatusArgs),
     /// Remove every device on the threads STATE owns: the last step of the lifecycle.
     Destroy(DestroyArgs),
     /// Reset the counters of every device (`clear_counters`).
@@ -189,6 +189,31 @@ pub struct WatchArgs {
     #[arg(long, value_name = "DURATION", default_value = "0s",
           value_parser = duration::LOCK_TIMEOUT.parser())]
     pub lock_timeout: Duration,
+    /// Serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9470).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+}
+
+/// `status` arguments.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Machine-readable output (the same as `--format json`).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// Output format: text, json, or prometheus (for node_exporter's textfile collector).
+    #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+    pub format: StatusFormat,
+}
+
+/// `status --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    /// A table.
+    Text,
+    /// Versioned JSON.
+    Json,
+    /// Prometheus text exposition format 0.0.4.
+    Prometheus,
 }
 
 /// Only `--json`.
@@ -317,9 +342,9 @@ mod tests {
                 let Some(long) = arg.get_long() else { continue };
                 let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values());
                 let textual = arg.get_value_names().is_some_and(|names| {
-                    names
-                        .iter()
-                        .any(|n| ["DIR", "FILE", "RELEASE", "PROGRAM"].contains(&n.as_str()))
+                    names.iter().any(|n| {
+                        ["DIR", "FILE", "RELEASE", "PROGRAM", "ADDR"].contains(&n.as_str())
+                    })
                 });
                 if takes_value && !textual && arg.get_possible_values().is_empty() {
                     out.push((sub.get_name().to_owned(), format!("--{long}")));

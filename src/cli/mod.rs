@@ -16,11 +16,13 @@ mod apply;
 mod clear_counters;
 mod destroy;
 mod diff;
+mod metrics;
 mod plan;
 mod run;
 mod show;
 mod status;
 mod stop;
+mod systemd;
 mod validate;
 mod watch;
 

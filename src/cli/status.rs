@@ -6,20 +6,22 @@ use anyhow::{Context, Result};
 
 use pgstate::run;
 
-use super::args::{Cli, JsonArg};
+use super::args::{Cli, StatusArgs, StatusFormat};
 use super::common::open_procfs;
 use super::common::Outcome;
+use super::metrics;
 use super::pktgen::Access;
 use super::render;
 
-pub(super) fn run(cli: &Cli, a: &JsonArg, stdout: &mut impl Write) -> Result<Outcome> {
+pub(super) fn run(cli: &Cli, a: &StatusArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let opened = open_procfs(cli, Access::Read)?;
     let devices =
         run::reports(opened.procfs(), run::ReportMode::Status).context("reading results")?;
-    if a.json {
-        writeln!(stdout, "{}", render::status_json(&devices))?;
-    } else {
-        write!(stdout, "{}", render::results_text(&devices, None))?;
+    let format = if a.json { StatusFormat::Json } else { a.format };
+    match format {
+        StatusFormat::Json => writeln!(stdout, "{}", render::status_json(&devices))?,
+        StatusFormat::Text => write!(stdout, "{}", render::results_text(&devices, None))?,
+        StatusFormat::Prometheus => write!(stdout, "{}", metrics::render_status(&devices))?,
     }
     Ok(Outcome::Ok)
 }

@@ -1,5 +1,7 @@
 //! `pgstate watch STATE`: keep the box in STATE until stopped; SIGINT/SIGTERM end it, SIGHUP
-//! re-reads the files. The loop itself is the library's [`pgstate::watch`].
+//! re-reads the files. The loop itself is the library's [`pgstate::watch`]; systemd is told
+//! how it goes ([`super::systemd`]) and `--metrics-listen` serves Prometheus metrics
+//! ([`super::metrics`]).
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -11,7 +13,9 @@ use pgstate::watch::WatchConfig;
 use super::args::{Cli, WatchArgs};
 use super::common::Outcome;
 use super::common::{interrupt_flag, open_procfs};
+use super::metrics::{self, WatchGauges};
 use super::pktgen::Access;
+use super::systemd::Systemd;
 
 pub(super) fn run(cli: &Cli, a: &WatchArgs) -> Result<Outcome> {
     // `--check-only` never writes, so it has no reason to load the module either.
@@ -35,8 +39,18 @@ pub(super) fn run(cli: &Cli, a: &WatchArgs) -> Result<Outcome> {
         lock_timeout: a.lock_timeout,
     };
     let shared = opened.into_shared();
-    let summary = pgstate::watch::watch(shared, &a.state, config, &terminate, &hangup)
-        .with_context(|| format!("watching {}", a.state.display()))?;
+    let gauges = match a.metrics_listen {
+        None => None,
+        Some(addr) => {
+            let gauges = WatchGauges::default();
+            metrics::serve(addr, Arc::clone(&shared), gauges.clone())?;
+            Some(gauges)
+        }
+    };
+    let mut observer = Systemd::from_env(gauges);
+    let summary =
+        pgstate::watch::watch(shared, &a.state, config, &terminate, &hangup, &mut observer)
+            .with_context(|| format!("watching {}", a.state.display()))?;
     // `--once --check-only` answers like `plan --detailed-exitcode`.
     Ok(if a.once && a.check_only && !summary.in_sync {
         Outcome::Changes

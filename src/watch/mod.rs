@@ -26,7 +26,7 @@
 //!
 //! The parts, one file each: `machine` (the state machine: debounce, poll timing,
 //! back-off, exit), `clock` (where the time comes from), `source` (file events from
-//! notify, and the fingerprint of the state files' bytes), `session` (loading,
+//! notify, and the fingerprint of the state files' bytes), `observe` (what a running watch tells the outside: [`Observer`], [`Status`]), `session` (loading,
 //! reconciling under the box lock, reports and counters, and the loop that reads the signal
 //! flags), `config` ([`WatchConfig`]) and `error` ([`WatchError`]). This file holds
 //! [`watch`], which puts the parts together for the CLI.
@@ -35,6 +35,7 @@ mod clock;
 mod config;
 mod error;
 mod machine;
+mod observe;
 mod session;
 mod source;
 
@@ -51,15 +52,18 @@ pub use machine::{
     Action, Event, LoadOutcome, ReconcileOutcome, Trigger, Watcher, DEBOUNCE_MAX_WINDOWS,
     LOCK_RETRY_MS, MAX_BACKOFF_MS,
 };
+pub use observe::{NoObserver, Observer, Status, STATUS_MAX_CHARS};
 pub use session::{
-    describe, run, Report, StatsHandle, WatchSession, WatchStats, WatchSummary, SIGNAL_CHECK_MS,
+    describe, run, run_observed, Report, StatsHandle, WatchSession, WatchStats, WatchSummary,
+    SIGNAL_CHECK_MS,
 };
 pub use source::{EventSource, NoEvents, NotifySource};
 
 /// `pgstate watch`: keeps `procfs` converged to the state at `state_path` until `terminate`
 /// is set (or, with `once`, converges once), with notify and the real clock. Setting
 /// `hangup` re-reads the state at once. The caller installs the signal handlers that set
-/// the flags (for example `signal_hook::flag::register`).
+/// the flags (for example `signal_hook::flag::register`). `observer` is told readiness,
+/// reloads, status and the stop (the CLI forwards them to systemd and the metrics).
 ///
 /// # Errors
 ///
@@ -70,6 +74,7 @@ pub fn watch(
     config: WatchConfig,
     terminate: &AtomicBool,
     hangup: &AtomicBool,
+    observer: &mut dyn Observer,
 ) -> Result<WatchSummary, WatchError> {
     tracing::info!(
         state = %state_path.display(),
@@ -83,8 +88,8 @@ pub fn watch(
     let once = config.once;
     let mut session = WatchSession::new(procfs, state_path, config, SystemClock);
     if once {
-        return run(&mut session, &mut NoEvents, terminate, hangup);
+        return run_observed(&mut session, &mut NoEvents, terminate, hangup, observer);
     }
     let mut source = NotifySource::new(state_path)?;
-    run(&mut session, &mut source, terminate, hangup)
+    run_observed(&mut session, &mut source, terminate, hangup, observer)
 }

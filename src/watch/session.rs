@@ -25,6 +25,7 @@ use super::clock::{lock_ignoring_poison, Clock};
 use super::config::WatchConfig;
 use super::error::WatchError;
 use super::machine::{Action, Event, LoadOutcome, ReconcileOutcome, Trigger, Watcher};
+use super::observe::{NoObserver, Observer, Status};
 use super::source::{fingerprint, EventSource};
 
 /// How often [`run`] looks at the signal flags while it waits for events.
@@ -587,10 +588,47 @@ pub fn run<P: Procfs, C: Clock>(
     terminate: &AtomicBool,
     hangup: &AtomicBool,
 ) -> Result<WatchSummary, WatchError> {
+    run_observed(session, source, terminate, hangup, &mut NoObserver)
+}
+
+/// [`run`], telling `observer` about readiness, reloads, each reconcile's [`Status`], the
+/// stop, and that the loop is alive.
+///
+/// # Errors
+///
+/// As [`run`].
+pub fn run_observed<P: Procfs, C: Clock>(
+    session: &mut WatchSession<P, C>,
+    source: &mut dyn EventSource,
+    terminate: &AtomicBool,
+    hangup: &AtomicBool,
+    observer: &mut dyn Observer,
+) -> Result<WatchSummary, WatchError> {
     let mut problem: Option<WatchError> = None;
     let mut in_sync = false;
+    observer.started(&session.stats());
     let mut reports = session.handle(Event::Tick);
+    // The first batch holds the first reload and reconcile: once it is handled, the service
+    // is ready, whatever it found.
+    let mut ready = false;
+    let mut reloading = false;
+    let mut stopping = false;
     loop {
+        let devices = session.desired().map_or(0, |d| d.desired.devices.len());
+        let status = Status::from_reports(&reports, devices);
+        if !ready {
+            ready = true;
+            let first = status.clone().unwrap_or_else(|| Status {
+                in_sync: false,
+                converged: false,
+                text: "started".to_owned(),
+            });
+            observer.ready(&first);
+        } else if std::mem::take(&mut reloading) {
+            observer.reloaded(status.as_ref());
+        } else if let Some(s) = &status {
+            observer.status(s);
+        }
         let mut exit = false;
         for r in reports {
             match r {
@@ -627,11 +665,17 @@ pub fn run<P: Procfs, C: Clock>(
         if exit || session.exited() {
             break;
         }
+        observer.alive();
         // Signals are acted on here, between two handle() calls: never during an apply.
         reports = if terminate.load(Ordering::SeqCst) {
+            if !std::mem::replace(&mut stopping, true) {
+                observer.stopping();
+            }
             session.handle(Event::Terminate)
         } else if hangup.swap(false, Ordering::SeqCst) {
             tracing::info!("SIGHUP: re-reading the state");
+            observer.reloading();
+            reloading = true;
             session.handle(Event::Hangup)
         } else {
             let signal_check = Duration::from_millis(SIGNAL_CHECK_MS);
@@ -645,6 +689,10 @@ pub fn run<P: Procfs, C: Clock>(
             r.extend(session.handle(Event::Tick));
             r
         };
+    }
+    if !stopping {
+        // `--once`: stopping all the same.
+        observer.stopping();
     }
     let summary = WatchSummary {
         stats: session.stats().snapshot(),

@@ -21,10 +21,10 @@
 # (target/kernel-lab/system-payload.img, /dev/vdb in the guest) carries the .deb, the guest
 # script, states/ and contrib/ansible.
 #
-# The unit is Type=simple now; when pgstate gets sd-notify and the unit Type=notify, the
-# checks to add are marked in system-guest.sh (enable_now: `systemctl start` returns after
-# READY=1, so the box is converged without polling; no_restarts: NRestarts, ActiveState,
-# StatusText).
+# The unit is Type=notify with WatchdogSec= (pgstate tells systemd with sd-notify):
+# system-guest.sh checks it (enable_now: `systemctl start` returns after READY=1, so the box
+# is converged without polling, and StatusText says so; reload_rereads: active again with a
+# status after RELOADING=1/READY=1; no_restarts: NRestarts 0, no watchdog timeout).
 #
 # Environment (besides lab.sh's): PGSTATE_LAB_SYSTEM_MEM (guest MiB, default 1024),
 # PGSTATE_LAB_SYSTEM_TIMEOUT (seconds the guest script may take, default 900).

@@ -101,10 +101,16 @@ enable_now() {
   write_state 1000
   ! lsmod | grep -q '^pktgen ' || { echo "pktgen already loaded"; return 1; }
   systemctl enable --now pgstate-watch &&
-    [[ $(systemctl is-enabled pgstate-watch) == enabled ]]
-  # Type=notify (pgstate with sd-notify, later): `systemctl start` returns only after
-  # READY=1, so the state is converged right here and converged() needs no polling; then
-  # also check `systemctl show -p ActiveState,SubState,StatusText` (STATUS= lines).
+    [[ $(systemctl is-enabled pgstate-watch) == enabled ]] || return 1
+  # Type=notify: `systemctl start` returns only after READY=1, that is after the first
+  # reconcile, so the state is converged right here, without polling, and STATUS= says so.
+  systemctl show -p Type,NotifyAccess,WatchdogUSec,ActiveState,SubState,StatusText pgstate-watch
+  [[ $(systemctl show -p Type --value pgstate-watch) == notify ]] &&
+    [[ $(systemctl show -p NotifyAccess --value pgstate-watch) == main ]] &&
+    [[ $(systemctl show -p ActiveState --value pgstate-watch) == active ]] &&
+    [[ $(systemctl show -p SubState --value pgstate-watch) == running ]] &&
+    has_count d0 1000 && has_count d1 2000 &&
+    systemctl show -p StatusText --value pgstate-watch | grep -E '^(applied \([0-9]+ writes?\), )?converged: 2 devices$'
 }
 converged() {
   # the service loaded pktgen itself (modprobe inside its sandbox) and wrote the state
@@ -144,7 +150,7 @@ drift_repaired() {
   journal_since "$n"
 }
 reload_rereads() {
-  local pid n
+  local pid n status
   pid=$(systemctl show -p MainPID --value pgstate-watch)
   n=$(lines)
   systemctl reload pgstate-watch || return 1
@@ -153,12 +159,22 @@ reload_rereads() {
   journal_since "$n"
   # the same process (a reload is not a restart), still converged
   [[ $(systemctl show -p MainPID --value pgstate-watch) == "$pid" ]] &&
-    [[ $(systemctl is-active pgstate-watch) == active ]] && has_count d0 3000
+    [[ $(systemctl is-active pgstate-watch) == active ]] && has_count d0 3000 || return 1
+  # Type=notify: RELOADING=1 then READY=1; `systemctl reload` (ExecReload= plus the
+  # notifications) ends with the unit active again and a status line for the re-read state
+  status=$(systemctl show -p StatusText --value pgstate-watch)
+  echo "StatusText: $status"
+  [[ $status == *"converged: 2 devices"* ]]
 }
 no_restarts() {
-  # NRestarts stays 0 with Type=simple and Type=notify alike (Restart=on-failure)
-  systemctl show -p NRestarts,ActiveState,SubState,Type pgstate-watch
-  [[ $(systemctl show -p NRestarts --value pgstate-watch) == 0 ]]
+  # NRestarts stays 0 (Restart=on-failure): no crash, and the watchdog (WatchdogSec=60s)
+  # never fired, through edits, drift and a reload
+  systemctl show -p NRestarts,ActiveState,SubState,Type,StatusText,WatchdogTimestamp pgstate-watch
+  [[ $(systemctl show -p NRestarts --value pgstate-watch) == 0 ]] &&
+    [[ $(systemctl show -p ActiveState --value pgstate-watch) == active ]] &&
+    [[ $(systemctl show -p Type --value pgstate-watch) == notify ]] &&
+    [[ -n $(systemctl show -p StatusText --value pgstate-watch) ]] &&
+    ! journal | grep -qi 'watchdog timeout'
 }
 stop_clean() {
   local n

@@ -1,0 +1,378 @@
+//! The real `pgstate watch` binary as a service manager and a monitoring system see it:
+//! systemd's notification protocol (`NOTIFY_SOCKET`: readiness, status, reload, watchdog,
+//! stop) and the Prometheus metrics (`--metrics-listen`, `status --format prometheus`),
+//! against a static pktgen directory (`--proc-root`) in the 6.12 file formats. `--check-only`
+//! keeps watch from writing to the static files. Every wait is bounded and waits for a
+//! condition, never for a fixed delay; the metrics server listens on loopback only.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A pktgen directory with two threads and device eth0 (count 1000, 12 packets sent, 3
+/// errors) on thread 0, interfaces in a fake /sys/class/net, and a state file for eth0.
+struct Box_ {
+    dir: tempfile::TempDir,
+}
+
+impl Box_ {
+    fn new() -> Box_ {
+        let dir = tempfile::tempdir().unwrap();
+        let pg = dir.path().join("pktgen");
+        fs::create_dir(&pg).unwrap();
+        fs::write(
+            pg.join("pgctrl"),
+            "Packet Generator for packet performance testing. Version: 2.75\n",
+        )
+        .unwrap();
+        fs::write(
+            pg.join("kpktgend_0"),
+            "Running: \nStopped: eth0 \nResult: OK: add_device=eth0\n",
+        )
+        .unwrap();
+        fs::write(pg.join("kpktgend_1"), "Running: \nStopped: \nResult: NA\n").unwrap();
+        fs::write(pg.join("eth0"), "Params: count 1000  min_pkt_size: 0  max_pkt_size: 0\n     frags: 0  delay: 0  clone_skb: 0  ifname: eth0\n     flows: 0 flowlen: 0\n     queue_map_min: 0  queue_map_max: 0\n     dst_min:   dst_max: \n     src_min:   src_max: \n     src_mac: 02:00:00:00:00:10 dst_mac: 00:00:00:00:00:00\n     udp_src_min: 9  udp_src_max: 9  udp_dst_min: 9  udp_dst_max: 9\n     src_mac_count: 0  dst_mac_count: 0\n     Flags: SHARED  \nCurrent:\n     pkts-sofar: 12  errors: 3\n     started: 0us  stopped: 0us idle: 0us\n     seq_num: 12  cur_dst_mac_offset: 0  cur_src_mac_offset: 0\n     cur_saddr: 0.0.0.0  cur_daddr: 0.0.0.0\n     cur_udp_dst: 0  cur_udp_src: 0\n     cur_queue_map: 0\n     flows: 0\nResult: Idle\n").unwrap();
+        for (name, mac) in [("eth0", "02:00:00:00:00:10"), ("eth1", "02:00:00:00:00:11")] {
+            let d = dir.path().join("net").join(name);
+            fs::create_dir_all(&d).unwrap();
+            fs::write(d.join("address"), format!("{mac}\n")).unwrap();
+            fs::write(d.join("flags"), "0x1003\n").unwrap();
+        }
+        fs::write(
+            dir.path().join("state.yaml"),
+            "devices:\n  eth0:\n    thread: 0\n    count: 1000\n",
+        )
+        .unwrap();
+        Box_ { dir }
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state.yaml")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_pgstate"));
+        c.args(args)
+            .arg("--proc-root")
+            .arg(self.dir.path().join("pktgen"))
+            .arg("--sys-class-net")
+            .arg(self.dir.path().join("net"))
+            .arg("--lock-file")
+            .arg(self.dir.path().join("lock"))
+            .args(["--kernel-release", "6.12.0"])
+            .env_remove("RUST_LOG")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+}
+
+/// A Unix datagram socket standing in for systemd's notification socket.
+struct NotifySocket {
+    path: PathBuf,
+    socket: UnixDatagram,
+}
+
+impl NotifySocket {
+    fn new(b: &Box_) -> NotifySocket {
+        let path = b.dir.path().join("notify.sock");
+        let socket = UnixDatagram::bind(&path).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        NotifySocket { path, socket }
+    }
+
+    /// The messages received until one has a line `want`, each as its lines; panics after
+    /// [`WAIT`] with what came.
+    fn until(&self, want: &str, seen: &mut Vec<Vec<String>>) {
+        let deadline = Instant::now() + WAIT;
+        let mut buf = [0u8; 4096];
+        while Instant::now() < deadline {
+            let Ok(n) = self.socket.recv(&mut buf) else {
+                continue;
+            };
+            let lines: Vec<String> = String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            let done = lines.iter().any(|l| l == want);
+            seen.push(lines);
+            if done {
+                return;
+            }
+        }
+        panic!("no {want} within {WAIT:?}; received: {seen:?}");
+    }
+}
+
+/// Sends `signal` (`HUP`, `TERM`) to `child` with kill(1).
+fn signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Waits for `child` to exit, bounded; kills it if it does not.
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("pgstate watch did not exit within {WAIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn under_systemd_watch_notifies_ready_status_reloading_watchdog_and_stopping() {
+    let b = Box_::new();
+    let sock = NotifySocket::new(&b);
+    let state = b.state().display().to_string();
+    let mut child = b
+        .command(&["watch", "--check-only", "--poll-interval", "1h", &state])
+        .env("NOTIFY_SOCKET", &sock.path)
+        // 400 ms: WATCHDOG=1 every 200 ms. No WATCHDOG_PID: meant for whoever reads it.
+        .env("WATCHDOG_USEC", "400000")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    sock.until("READY=1", &mut seen);
+    let ready = seen.last().unwrap().clone();
+    assert!(
+        ready.iter().any(|l| l.starts_with("STATUS=")),
+        "READY=1 comes with a status line: {ready:?}"
+    );
+    sock.until("WATCHDOG=1", &mut seen);
+    signal(&child, "HUP");
+    sock.until("RELOADING=1", &mut seen);
+    let reloading = seen.last().unwrap().clone();
+    assert!(
+        reloading.iter().any(|l| l.starts_with("MONOTONIC_USEC=")),
+        "{reloading:?}"
+    );
+    sock.until("READY=1", &mut seen);
+    signal(&child, "TERM");
+    sock.until("STOPPING=1", &mut seen);
+    assert!(wait_exit(&mut child).success());
+}
+
+#[test]
+fn watch_once_under_systemd_is_ready_with_a_status_then_stopping() {
+    let b = Box_::new();
+    let sock = NotifySocket::new(&b);
+    let state = b.state().display().to_string();
+    let out = b
+        .command(&["watch", "--once", "--check-only", &state])
+        .env("NOTIFY_SOCKET", &sock.path)
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 2)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut seen = Vec::new();
+    sock.until("READY=1", &mut seen);
+    let status = seen
+        .last()
+        .unwrap()
+        .iter()
+        .find_map(|l| l.strip_prefix("STATUS="))
+        .unwrap()
+        .to_owned();
+    assert!(
+        status.starts_with("converged: 1 device") || status.starts_with("drift (check-only)"),
+        "{status}"
+    );
+    sock.until("STOPPING=1", &mut seen);
+}
+
+#[test]
+fn outside_systemd_watch_sends_nothing_and_works_as_before() {
+    let b = Box_::new();
+    let state = b.state().display().to_string();
+    let out = b.run(&["watch", "--once", "--check-only", &state]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 2)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The value of the sample line `name` (with its labels, as printed).
+fn sample(text: &str, name: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ').map(str::to_owned))
+}
+
+/// Every line is a `# HELP`/`# TYPE` comment or `name{labels} value`; every sample's family
+/// has a TYPE line before it.
+fn assert_exposition_format(text: &str) {
+    let mut typed = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut w = rest.split(' ');
+            typed.push(w.next().unwrap().to_owned());
+            assert!(matches!(w.next(), Some("counter" | "gauge")), "{line}");
+            continue;
+        }
+        if line.starts_with("# HELP ") {
+            continue;
+        }
+        let (name, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
+        value
+            .parse::<f64>()
+            .unwrap_or_else(|_| panic!("not a number: {line}"));
+        let family = name.split('{').next().unwrap();
+        assert!(
+            family
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "{line}"
+        );
+        assert!(typed.iter().any(|t| t == family), "no TYPE for {line}");
+    }
+}
+
+#[test]
+fn status_format_prometheus_prints_per_device_and_box_gauges() {
+    let b = Box_::new();
+    let out = b.run(&["status", "--format", "prometheus"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_exposition_format(&text);
+    let labels = r#"{device="eth0",thread="0"}"#;
+    for (name, value) in [
+        ("pgstate_pktgen_up", "1"),
+        ("pgstate_devices", "1"),
+        ("pgstate_devices_running", "0"),
+        (
+            &format!("pgstate_device_packets_total{labels}") as &str,
+            "12",
+        ),
+        (&format!("pgstate_device_errors_total{labels}"), "3"),
+        (&format!("pgstate_device_running{labels}"), "0"),
+    ] {
+        assert_eq!(
+            sample(&text, name).as_deref(),
+            Some(value),
+            "{name}:\n{text}"
+        );
+    }
+    // The watch's own counters belong to /metrics only.
+    assert!(!text.contains("pgstate_watch_"), "{text}");
+    // --json and --format json agree.
+    let a = b.run(&["status", "--json"]);
+    let j = b.run(&["status", "--format", "json"]);
+    assert_eq!(a.stdout, j.stdout);
+}
+
+fn scrape(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn metrics_listen_serves_watch_counters_and_pktgen_counters_on_loopback() {
+    let b = Box_::new();
+    let state = b.state().display().to_string();
+    let mut child = b
+        .command(&[
+            "watch",
+            "--check-only",
+            "--poll-interval",
+            "1h",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            &state,
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The port is the kernel's choice, logged as `local=ADDR`.
+    let (tx, rx) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(at) = line.split("local=").nth(1) {
+                let _ = tx.send(at.split_whitespace().next().unwrap_or("").to_owned());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(WAIT)
+        .expect("the metrics address is logged");
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    // Wait for the first reconcile to be counted.
+    let deadline = Instant::now() + WAIT;
+    let body = loop {
+        let response = scrape(&addr, "/metrics");
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+        if sample(body, "pgstate_watch_reconciles_total").as_deref() == Some("1") {
+            break body.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no reconcile counted:\n{body}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_exposition_format(&body);
+    for name in [
+        "pgstate_watch_applies_total",
+        "pgstate_watch_repairs_total",
+        "pgstate_watch_failures_total",
+        "pgstate_converged",
+        "pgstate_pktgen_up",
+        "pgstate_devices",
+    ] {
+        assert!(sample(&body, name).is_some(), "{name}:\n{body}");
+    }
+    let labels = r#"{device="eth0",thread="0"}"#;
+    assert_eq!(
+        sample(&body, &format!("pgstate_device_packets_total{labels}")).as_deref(),
+        Some("12")
+    );
+    assert_eq!(
+        sample(&body, &format!("pgstate_device_errors_total{labels}")).as_deref(),
+        Some("3")
+    );
+    if sample(&body, "pgstate_converged").as_deref() == Some("1") {
+        assert!(
+            sample(&body, "pgstate_last_converge_timestamp_seconds").is_some(),
+            "{body}"
+        );
+    }
+    assert!(scrape(&addr, "/").starts_with("HTTP/1.1 404"));
+    signal(&child, "TERM");
+    assert!(wait_exit(&mut child).success());
+}
