@@ -14,10 +14,13 @@ mod common;
 
 mod apply;
 mod clear_counters;
+mod completions;
 mod destroy;
 mod diff;
+mod man;
 mod plan;
 mod run;
+mod schema;
 mod show;
 mod status;
 mod stop;
@@ -69,5 +72,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         Command::Watch(a) => watch::run(cli, a),
         Command::Show(a) => show::run(cli, a, out),
         Command::Diff(a) => diff::run(cli, a, out),
+        Command::Completions(a) => completions::run(a, out),
+        Command::Man(a) => man::run(a, out),
+        Command::Schema => schema::run(out),
     }
 }
