@@ -63,6 +63,34 @@ fn every_example_declares_the_schema_and_is_valid_against_it() {
     }
 }
 
+/// What pgstate writes (`show`, `show --json`) is a state file the schema accepts: each example
+/// as `show` would print it on every supported kernel.
+#[test]
+fn the_state_files_pgstate_writes_are_valid_against_the_schema() {
+    let v = validator();
+    for path in examples() {
+        let desired = pgstate::load_path(&path).unwrap().desired;
+        for profile in pgstate::KernelProfile::SUPPORTED {
+            let file = pgstate::spec::StateFile {
+                threads: desired
+                    .threads
+                    .as_ref()
+                    .map(|t| t.iter().map(|t| t.0).collect()),
+                devices: desired
+                    .devices
+                    .iter()
+                    .map(|(name, d)| {
+                        let spec = pgstate::spec::spec_from_config(d.thread, &d.config, &profile);
+                        (name.as_str().to_owned(), spec)
+                    })
+                    .collect(),
+            };
+            let errs = errors(&v, &serde_json::to_value(&file).unwrap());
+            assert!(errs.is_empty(), "{}: {errs:#?}", path.display());
+        }
+    }
+}
+
 #[test]
 fn the_schema_accepts_every_spelling_the_loader_accepts() {
     let v = validator();
