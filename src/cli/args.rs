@@ -21,6 +21,9 @@ const IGNORED_GLOBALS: &[(&str, &[&str])] = &[
     ("stop", &["lock_file"]),
     ("status", &["lock_file"]),
     ("clear-counters", &["lock_file"]),
+    ("completions", &["proc_root", "lock_file"]),
+    ("man", &["proc_root", "lock_file"]),
+    ("schema", &["proc_root", "lock_file"]),
 ];
 
 impl Cli {
@@ -161,6 +164,29 @@ pub enum Command {
     ClearCounters,
     /// Keep the box in STATE: re-apply when the files change, repair drift, until stopped.
     Watch(WatchArgs),
+    /// Print the shell completion script for SHELL (bash, zsh, fish, …).
+    Completions(CompletionsArgs),
+    /// Print the man page pgstate(1), or write one page per subcommand into a directory.
+    Man(ManArgs),
+    /// Print the JSON Schema of state files (for editors and other tools).
+    Schema,
+}
+
+/// `completions` arguments.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `man` arguments.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write pgstate.1 and one pgstate-COMMAND.1 per subcommand into DIR instead of printing
+    /// pgstate.1.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 /// `watch` arguments.

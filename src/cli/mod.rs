@@ -14,11 +14,14 @@ mod common;
 
 mod apply;
 mod clear_counters;
+mod completions;
 mod destroy;
 mod diff;
+mod man;
 mod metrics;
 mod plan;
 mod run;
+mod schema;
 mod show;
 mod status;
 mod stop;
@@ -71,5 +74,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         Command::Watch(a) => watch::run(cli, a),
         Command::Show(a) => show::run(cli, a, out),
         Command::Diff(a) => diff::run(cli, a, out),
+        Command::Completions(a) => completions::run(a, out),
+        Command::Man(a) => man::run(a, out),
+        Command::Schema => schema::run(out),
     }
 }

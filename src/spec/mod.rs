@@ -1,10 +1,12 @@
 //! Desired state: the YAML schema, loading with located diagnostics, and validation.
 
+mod json_schema;
 mod load;
 mod schema;
 mod validate;
 mod yaml;
 
+pub use json_schema::{render_state_file_schema, state_file_schema};
 pub use load::{
     load_path, load_texts, LoadError, LoadedState, LocationIndex, SourceMap, MAX_ALIAS_EXPANSION,
     MAX_DIAGNOSTICS, MAX_NESTING_DEPTH, MAX_STATE_FILE_BYTES, MAX_YAML_NODES,

@@ -20,9 +20,8 @@
 #        copyright              Debian's machine-readable copyright file (DEP-5): the MIT
 #                               text of LICENSE-MIT; Apache-2.0 by reference to
 #                               /usr/share/common-licenses, as Debian packages do
-#        completions/, man/     SLOT: shell completions and the man page, written by the
-#                               binary's own `completions` and `man` subcommands when it has
-#                               them (see Cargo.toml for the asset lines to un-comment);
+#        completions/, man/     shell completions and the man page, written by the
+#                               binary's own `completions` and `man` subcommands;
 #   3. `cargo deb --no-build` (maintainer scripts: contrib/debian/).
 #
 # Environment: CARGO_TARGET_DIR (honoured), PGSTATE_LAB_CACHE, PGSTATE_DEB_NO_BUILD.
@@ -127,8 +126,8 @@ gen_changelog() {
   } >"$ASSETS/changelog"
 }
 
-# SLOT (issue 13): completions and man page from the binary, once it has those subcommands.
-# The asset lines in Cargo.toml stay commented out until then.
+# Completions and man page from the binary (issue 13); Cargo.toml's asset lines install them,
+# so a binary without those subcommands fails the package build.
 gen_docs() {
   rm -rf "$ASSETS/completions" "$ASSETS/man"
   if "$BIN" completions --help >/dev/null 2>&1; then
