@@ -89,7 +89,11 @@ fn main() -> ExitCode {
                         eprintln!("{}", cli::count(diags.len(), "problem") + " found");
                     }
                 }
-                _ => eprintln!("{label}: {e:#}"),
+                // A state this box cannot take: located like a problem of the file.
+                _ => match e.downcast_ref::<pgstate::Diagnostic>() {
+                    Some(d) => eprintln!("{label}: {d}"),
+                    None => eprintln!("{label}: {e:#}"),
+                },
             }
             ExitCode::from(error_code(diff_exit_code))
         }

@@ -407,7 +407,9 @@ fn a_device_defined_in_two_files_of_a_directory_names_both_files() {
     fs::write(&a, "devices:\n  eth0@0: {thread: 0}\n").unwrap();
     fs::write(
         &b,
-        "threads: [1]\ndevices:\n  eth1: {thread: 1}\n  eth0@0: {thread: 1}\n",
+        // Thread 0 is owned too: a.yaml's eth0@0 is on it (validate refuses a device on a
+        // thread outside `threads:`).
+        "threads: [0, 1]\ndevices:\n  eth1: {thread: 1}\n  eth0@0: {thread: 1}\n",
     )
     .unwrap();
     let d = only(refuse_path(dir.path()));

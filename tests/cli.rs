@@ -63,13 +63,18 @@ impl Box_ {
     }
 
     fn run(&self, args: &[&str]) -> Output {
+        self.run_on("6.12.0", args)
+    }
+
+    /// [`Box_::run`] as if the kernel were `release`.
+    fn run_on(&self, release: &str, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_pgstate"))
             .args(args)
             .arg("--proc-root")
             .arg(self.pg())
             .arg("--sys-class-net")
             .arg(self.dir.path().join("net"))
-            .args(["--kernel-release", "6.12.0"])
+            .args(["--kernel-release", release])
             .env_remove("RUST_LOG")
             .output()
             .unwrap()
@@ -836,6 +841,81 @@ fn destroy_on_a_terminal_shows_what_goes_and_asks() {
     assert_eq!(
         fs::read_to_string(b.pg().join("kpktgend_0")).unwrap(),
         before
+    );
+}
+
+#[test]
+fn issue_12_validate_refuses_a_device_on_a_thread_the_state_does_not_own() {
+    // Issue 12.6: `threads: [0]` with a device on thread 1 was "valid"; only plan refused it,
+    // without a location.
+    let b = Box_::new();
+    let state = b.file(
+        "owned.yaml",
+        "threads: [0]\ndevices:\n  eth0:\n    thread: 1\n",
+    );
+    for cmd in ["validate", "plan"] {
+        let out = b.run(&[cmd, state.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{cmd}");
+        let err = text(&out.stderr);
+        assert!(
+            err.starts_with(&format!(
+                "error: {}:4:13: devices.eth0.thread: thread 1 is not one of the threads this \
+                 state owns (`threads: [0]`)\n",
+                state.display()
+            )),
+            "{cmd}: {err}"
+        );
+        assert!(
+            err.contains("4 |     thread: 1\n  |             ^"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn issue_12_plan_and_apply_point_box_refusals_at_the_key_that_asks() {
+    // Issue 12.6: a missing interface, a missing thread and a kernel too old for a key were
+    // reported by plan and apply without a place in the file.
+    let b = Box_::new();
+    let lock = b.dir.path().join("lock").display().to_string();
+    let missing = b.file("missing.yaml", "devices:\n  eth5:\n    thread: 0\n");
+    for args in [vec!["plan"], vec!["apply", "--lock-file", &lock]] {
+        let out = b.run(&[&args[..], &[missing.to_str().unwrap()]].concat());
+        assert_eq!(out.status.code(), Some(1));
+        let err = text(&out.stderr);
+        assert!(
+            err.starts_with(&format!(
+                "error: {}:2:3: devices.eth5: interface eth5 does not exist (add_device would \
+                 fail with ENODEV)\n",
+                missing.display()
+            )),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("2 |   eth5:\n  |   ^"), "{err}");
+    }
+    let thread = b.file("thread.yaml", "devices:\n  eth0:\n    thread: 7\n");
+    let err = text(&b.run(&["plan", thread.to_str().unwrap()]).stderr);
+    assert!(
+        err.contains(":3:13: devices.eth0.thread: thread 7 does not exist"),
+        "{err}"
+    );
+    let owned = b.file("owned.yaml", "threads: [0, 7]\ndevices: {}\n");
+    let err = text(&b.run(&["plan", owned.to_str().unwrap()]).stderr);
+    assert!(
+        err.contains(":1:14: threads[1]: thread 7 does not exist"),
+        "{err}"
+    );
+    let imix = b.file(
+        "imix.yaml",
+        "devices:\n  eth0:\n    thread: 0\n    imix_weights: \"64,7 1500,1\"\n",
+    );
+    let err = text(&b.run_on("5.10.0", &["plan", imix.to_str().unwrap()]).stderr);
+    assert!(
+        err.contains(
+            ":4:19: devices.eth0.imix_weights: imix_weights needs Linux 5.15 or later; this \
+             kernel is 5.10"
+        ),
+        "{err}"
     );
 }
 
