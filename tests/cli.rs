@@ -121,7 +121,7 @@ fn plan_prints_terraform_style_actions_and_exit_codes() {
 
     let out = b.run(&["plan", "--json", &states("simple.yaml")]);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["format_version"], 2);
     assert_eq!(doc["changes"], true);
     assert_eq!(doc["summary"]["add"], 1);
     assert_eq!(doc["writes"][0]["command"], "add_device eth0");
@@ -956,6 +956,46 @@ fn every_problem_is_an_error_in_plain_words_with_right_plurals() {
 }
 
 #[test]
+fn issue_12_plan_json_changes_are_typed_and_named_by_the_state_file_keys() {
+    // Issue 12.9: changes were strings such as "(unset)" and "+UDPSRC_RND", one per flag,
+    // and named `dst_min` where the file said `dst`.
+    let b = Box_::new();
+    b.add_device(1, "eth1@3", "02:00:00:00:00:11");
+    let state = b.file(
+        "typed.yaml",
+        "devices:\n  eth1@3:\n    thread: 1\n    pkt_size: 64\n    dst: 198.18.0.1\n    \
+         vlan_id: 5\n    flags: [UDPSRC_RND, UDPDST_RND]\n",
+    );
+    let out = b.run(&["plan", "--json", state.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["format_version"], 2, "{doc}");
+    let action = &doc["actions"][0];
+    assert_eq!(action["action"], "change", "{doc}");
+    assert_eq!(action["reason"], serde_json::Value::Null, "{doc}");
+    let changes = action["changes"].as_array().unwrap();
+    let find = |key: &str| {
+        let found: Vec<_> = changes.iter().filter(|c| c["field"] == key).collect();
+        assert_eq!(found.len(), 1, "{key}: {doc}");
+        found[0].clone()
+    };
+    assert_eq!(find("pkt_size")["old"], 0, "{doc}");
+    assert_eq!(find("pkt_size")["new"], 64, "{doc}");
+    assert_eq!(find("dst")["old"], serde_json::Value::Null, "{doc}");
+    assert_eq!(find("dst")["new"], "198.18.0.1", "{doc}");
+    assert_eq!(find("vlan_id")["new"], 5, "{doc}");
+    assert_eq!(find("flags")["old"], serde_json::json!(["SHARED"]), "{doc}");
+    let new_flags = find("flags")["new"].as_array().unwrap().clone();
+    for f in ["UDPSRC_RND", "UDPDST_RND", "SHARED"] {
+        assert!(new_flags.contains(&f.into()), "{doc}");
+    }
+    let raw = text(&out.stdout);
+    for word in ["(unset)", "\"+", "dst_min\"", "(off)"] {
+        assert!(!raw.contains(word), "{word}: {raw}");
+    }
+}
+
+#[test]
 fn every_json_document_has_a_format_version_and_show_json_reads_back() {
     // Issue 12.9: `show --json` lacked format_version; `apply --json` lacked `changes`.
     let b = Box_::new();
@@ -994,7 +1034,7 @@ fn every_json_document_has_a_format_version_and_show_json_reads_back() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["format_version"], 1, "{doc}");
+    assert_eq!(doc["format_version"], 2, "{doc}");
     assert_eq!(doc["changes"], false, "{doc}");
     assert_eq!(doc["applied"], true, "{doc}");
     let out = b.run(&["status", "--json"]);

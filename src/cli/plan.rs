@@ -24,7 +24,7 @@ pub(super) fn run(cli: &Cli, a: &PlanArgs, stdout: &mut impl Write) -> Result<Ou
     let (live, _, plan) =
         plan_against(procfs, &loaded.desired).map_err(|e| locate_plan_error(e, &loaded))?;
     if a.json {
-        writeln!(stdout, "{}", render::plan_json(&plan))?;
+        writeln!(stdout, "{}", render::plan_json(&plan, &loaded.sources))?;
     } else {
         write!(stdout, "{}", render::plan_text(&plan, cli.verbose > 0))?;
     }

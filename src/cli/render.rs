@@ -5,10 +5,16 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use pgstate::apply::ApplyReport;
-use pgstate::plan::{ActionKind, Plan};
+use pgstate::plan::{ActionKind, KeyChange, Plan};
+use pgstate::spec::SourceMap;
 
-/// Version of the JSON documents pgstate prints.
+/// Version of the JSON documents pgstate prints (`show`, `run`, `status`, `validate`, saved
+/// plans); see the README's rules for changing it.
 pub const JSON_FORMAT_VERSION: u32 = 1;
+
+/// Version of `plan --json` and `apply --json`: 2 since their changes are typed and named by
+/// state-file keys (1 had strings such as `"(unset)"` and one change per flag).
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 /// Summary counts of a plan.
 #[derive(Debug, Serialize)]
@@ -43,8 +49,8 @@ pub struct PlanJson<'a> {
     pub format_version: u32,
     pub changes: bool,
     pub summary: Summary,
-    pub actions: &'a [pgstate::plan::DeviceAction],
-    pub writes: &'a [pgstate::plan::Write],
+    pub actions: Vec<ActionJson<'a>>,
+    pub writes: Vec<serde_json::Value>,
 }
 
 /// `apply --json`.
@@ -56,30 +62,89 @@ pub struct ApplyJson<'a> {
     pub applied: bool,
     pub verified: bool,
     pub summary: Summary,
-    pub actions: &'a [pgstate::plan::DeviceAction],
-    pub writes: &'a [pgstate::plan::Write],
+    pub actions: Vec<ActionJson<'a>>,
+    pub writes: Vec<serde_json::Value>,
 }
 
-pub fn plan_json(plan: &Plan) -> String {
+/// One device of a plan in JSON: its changes typed, and named by the keys the state file
+/// uses (`dst` where the file says `dst`, `vlan_id`, …); fields without a value are `null`.
+#[derive(Serialize)]
+pub struct ActionJson<'a> {
+    pub device: &'a pgstate::DeviceName,
+    pub action: ActionKind,
+    pub thread: pgstate::ThreadId,
+    pub from_thread: Option<pgstate::ThreadId>,
+    pub reason: Option<&'a str>,
+    pub changes: Vec<KeyChange>,
+    pub running: bool,
+}
+
+fn actions_json<'a>(plan: &'a Plan, sources: &SourceMap) -> Vec<ActionJson<'a>> {
+    plan.actions
+        .iter()
+        .map(|a| {
+            let mut changes: Vec<KeyChange> = Vec::new();
+            for k in a.changes.iter().flat_map(|c| &c.typed) {
+                // One flag a line in the plan, one list in JSON: the first list before, the
+                // last after.
+                if let Some(f) = changes
+                    .iter_mut()
+                    .find(|c| c.field == "flags" && k.field == "flags")
+                {
+                    f.new = k.new.clone();
+                    continue;
+                }
+                let mut k = k.clone();
+                k.field = sources.written_key(&a.device, &k.field).to_owned();
+                changes.push(k);
+            }
+            ActionJson {
+                device: &a.device,
+                action: a.action,
+                thread: a.thread,
+                from_thread: a.from_thread,
+                reason: a.reason.as_deref(),
+                changes,
+                running: a.running,
+            }
+        })
+        .collect()
+}
+
+/// The writes, each `field` named as the state file names it (see [`actions_json`]).
+fn writes_json(plan: &Plan, sources: &SourceMap) -> Vec<serde_json::Value> {
+    plan.writes
+        .iter()
+        .map(|w| {
+            let mut v = serde_json::to_value(w).unwrap_or_default();
+            if let (Some(device), Some(field)) = (&w.device, &w.field) {
+                v["field"] = sources.written_key(device, field).into();
+            }
+            v
+        })
+        .collect()
+}
+
+pub fn plan_json(plan: &Plan, sources: &SourceMap) -> String {
     let doc = PlanJson {
-        format_version: JSON_FORMAT_VERSION,
+        format_version: PLAN_FORMAT_VERSION,
         changes: !plan.is_empty(),
         summary: Summary::of(plan),
-        actions: &plan.actions,
-        writes: &plan.writes,
+        actions: actions_json(plan, sources),
+        writes: writes_json(plan, sources),
     };
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
-pub fn apply_json(report: &ApplyReport) -> String {
+pub fn apply_json(report: &ApplyReport, sources: &SourceMap) -> String {
     let doc = ApplyJson {
-        format_version: JSON_FORMAT_VERSION,
+        format_version: PLAN_FORMAT_VERSION,
         changes: !report.plan.is_empty(),
         applied: true,
         verified: true,
         summary: Summary::of(&report.plan),
-        actions: &report.plan.actions,
-        writes: &report.plan.writes,
+        actions: actions_json(&report.plan, sources),
+        writes: writes_json(&report.plan, sources),
     };
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }

@@ -66,7 +66,7 @@ impl SourceMap {
     /// Location of `field` of `device` (or of the device entry itself for `None`).
     pub fn locate(&self, device: &DeviceName, field: Option<&str>) -> Option<Location> {
         let f = &self.files[*self.devices.get(device)?];
-        let path = device_path(device, field);
+        let path = device_path(device, field.map(|k| self.written_key(device, k)));
         f.index
             .value_mark(&path)
             .or_else(|| f.index.key_mark(&path))
@@ -75,6 +75,24 @@ impl SourceMap {
                 line,
                 column,
             })
+    }
+
+    /// The key the state file uses for `field` of `device`: `dst` where the file says
+    /// `dst` for `dst_min` (its other name), otherwise `field`.
+    pub fn written_key<'a>(&self, device: &DeviceName, field: &'a str) -> &'a str {
+        let wrote = |key: &str| {
+            self.devices.get(device).is_some_and(|&f| {
+                self.files[f]
+                    .index
+                    .key_mark(&device_path(device, Some(key)))
+                    .is_some()
+            })
+        };
+        if field == "dst_min" && !wrote("dst_min") && wrote("dst") {
+            "dst"
+        } else {
+            field
+        }
     }
 
     /// A located problem with `field` of `device` (the device entry itself for `None`),
@@ -87,10 +105,8 @@ impl SourceMap {
         help: Option<String>,
     ) -> Option<Diagnostic> {
         let f = &self.files[*self.devices.get(device)?];
-        Some(
-            f.ctx()
-                .diag(&device_path(device, field), field.is_none(), message, help),
-        )
+        let path = device_path(device, field.map(|k| self.written_key(device, k)));
+        Some(f.ctx().diag(&path, field.is_none(), message, help))
     }
 
     /// A located problem with `thread` of the `threads:` list.
