@@ -76,6 +76,10 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
+            // With --json the error is a document on stdout as well (same exit code).
+            if let Some(version) = cli::json_version(&cli) {
+                println!("{}", cli::render::error_json(version, &e));
+            }
             let label = cli::error_label(cli::stderr_color(cli.color));
             // Each problem of an invalid state is an error of its own, and says so.
             match e.downcast_ref::<pgstate::LoadError>() {

@@ -996,6 +996,45 @@ fn issue_12_plan_json_changes_are_typed_and_named_by_the_state_file_keys() {
 }
 
 #[test]
+fn issue_12_with_json_errors_are_json_documents_too() {
+    // Issue 12.9: `validate` had no --json, and `plan --json` on a bad file printed only text.
+    let b = Box_::new();
+    let bad = b.file(
+        "bad.yaml",
+        "devices:\n  eth0:\n    thread: 0\n    pkt_sise: 64\n    count: -1\n",
+    );
+    for (cmd, version) in [("validate", 1), ("plan", 2)] {
+        let out = b.run(&[cmd, "--json", bad.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{cmd}");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{cmd}: {e}: {}", text(&out.stdout)));
+        assert_eq!(doc["format_version"], version, "{doc}");
+        assert_eq!(doc["error"], "2 problems found", "{doc}");
+        let first = &doc["errors"][0];
+        assert_eq!(first["file"], bad.display().to_string(), "{doc}");
+        assert_eq!(first["line"], 4, "{doc}");
+        assert_eq!(first["column"], 5, "{doc}");
+        assert_eq!(first["path"], "devices.eth0.pkt_sise", "{doc}");
+        assert_eq!(first["message"], "unknown key `pkt_sise`", "{doc}");
+        assert_eq!(doc["errors"][1]["line"], 5, "{doc}");
+    }
+    let missing = b.file("missing.yaml", "devices:\n  eth5: {thread: 0}\n");
+    let out = b.run(&["plan", "--json", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["errors"][0]["line"], 2, "{doc}");
+    assert_eq!(doc["errors"][0]["path"], "devices.eth5", "{doc}");
+
+    let good = b.file("good.yaml", "devices:\n  eth0: {thread: 0}\n");
+    let out = b.run(&["validate", "--json", good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["format_version"], 1, "{doc}");
+    assert_eq!(doc["valid"], true, "{doc}");
+    assert_eq!(doc["devices"], 1, "{doc}");
+}
+
+#[test]
 fn every_json_document_has_a_format_version_and_show_json_reads_back() {
     // Issue 12.9: `show --json` lacked format_version; `apply --json` lacked `changes`.
     let b = Box_::new();

@@ -149,6 +149,84 @@ pub fn apply_json(report: &ApplyReport, sources: &SourceMap) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
+/// The document a `--json` command prints on stdout when it fails: `error` (one line) and
+/// `errors`, each located when the problem is in a state file.
+#[derive(Serialize)]
+struct ErrorJson {
+    format_version: u32,
+    error: String,
+    errors: Vec<ProblemJson>,
+}
+
+/// One problem: `file`, `line`, `column` and `path` are `null` when unknown.
+#[derive(Serialize)]
+pub struct ProblemJson {
+    pub file: Option<String>,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub path: Option<String>,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl ProblemJson {
+    pub fn of(d: &pgstate::Diagnostic) -> ProblemJson {
+        ProblemJson {
+            file: Some(d.file.display().to_string()),
+            line: d.location.as_ref().map(|l| l.line),
+            column: d.location.as_ref().map(|l| l.column),
+            path: (!d.path.is_empty()).then(|| d.path.clone()),
+            message: d.message.clone(),
+            help: d.help.clone(),
+        }
+    }
+}
+
+/// The first line of a diagnostic: `file:line:col: path: message`.
+fn headline(d: &pgstate::Diagnostic) -> String {
+    d.to_string().lines().next().unwrap_or_default().to_owned()
+}
+
+pub fn error_json(format_version: u32, e: &anyhow::Error) -> String {
+    let (error, errors) = if let Some(pgstate::LoadError::Invalid(diags)) = e.downcast_ref() {
+        let error = match diags.as_slice() {
+            [one] => headline(one),
+            _ => format!("{} found", count(diags.len(), "problem")),
+        };
+        (error, diags.iter().map(ProblemJson::of).collect())
+    } else if let Some(d) = e.downcast_ref::<pgstate::Diagnostic>() {
+        (headline(d), vec![ProblemJson::of(d)])
+    } else {
+        let message = format!("{e:#}");
+        let problem = ProblemJson {
+            file: None,
+            line: None,
+            column: None,
+            path: None,
+            message: message.clone(),
+            help: None,
+        };
+        (message, vec![problem])
+    };
+    let doc = ErrorJson {
+        format_version,
+        error,
+        errors,
+    };
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// `validate --json` for a valid state.
+#[derive(Serialize)]
+pub struct ValidJson {
+    pub format_version: u32,
+    pub valid: bool,
+    pub devices: usize,
+    pub files: Vec<String>,
+    /// Valid, but refused by some supported kernels.
+    pub notes: Vec<ProblemJson>,
+}
+
 /// `show --json`: the state file with its `format_version` (which the loader accepts, so the
 /// document still reads back as a state).
 pub fn show_json(file: &pgstate::spec::StateFile) -> serde_json::Result<String> {
