@@ -956,6 +956,30 @@ fn every_problem_is_an_error_in_plain_words_with_right_plurals() {
 }
 
 #[test]
+fn issue_12_address_errors_show_the_value_and_the_expected_form() {
+    // Issue 12.7: "invalid IPv4 address syntax" said neither the value nor the form.
+    let b = Box_::new();
+    let bad = b.file(
+        "addr.yaml",
+        "devices:\n  eth0:\n    thread: 0\n    dst: 198.18.0.300\n  eth1:\n    thread: 0\n    dst6: \"fe80::zz\"\n",
+    );
+    let out = b.run(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            ":4:10: devices.eth0.dst: '198.18.0.300' is not an IPv4 address (expected a.b.c.d, \
+             each 0–255)\n"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("devices.eth1.dst6: 'fe80::zz' is not an IPv6 address (expected "),
+        "{err}"
+    );
+}
+
+#[test]
 fn issue_12_plan_json_changes_are_typed_and_named_by_the_state_file_keys() {
     // Issue 12.9: changes were strings such as "(unset)" and "+UDPSRC_RND", one per flag,
     // and named `dst_min` where the file said `dst`.
