@@ -80,12 +80,13 @@ fn main() -> ExitCode {
             if let Some(version) = cli::json_version(&cli) {
                 println!("{}", cli::render::error_json(version, &e));
             }
-            let label = cli::error_label(cli::stderr_color(cli.color));
+            let color = cli::stderr_color(cli.color);
+            let label = cli::error_label(color);
             // Each problem of an invalid state is an error of its own, and says so.
             match e.downcast_ref::<pgstate::LoadError>() {
                 Some(pgstate::LoadError::Invalid(diags)) => {
                     for d in diags {
-                        eprintln!("{label}: {d}");
+                        eprintln!("{}", cli::render::diagnostic_text(d, color));
                     }
                     // Past the cap, the last "problem" already says how many there are.
                     let capped = diags.len() > pgstate::spec::MAX_DIAGNOSTICS;
@@ -95,7 +96,7 @@ fn main() -> ExitCode {
                 }
                 // A state this box cannot take: located like a problem of the file.
                 _ => match e.downcast_ref::<pgstate::Diagnostic>() {
-                    Some(d) => eprintln!("{label}: {d}"),
+                    Some(d) => eprintln!("{}", cli::render::diagnostic_text(d, color)),
                     None => eprintln!("{label}: {e:#}"),
                 },
             }

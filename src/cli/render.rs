@@ -182,6 +182,89 @@ impl ProblemJson {
     }
 }
 
+/// A located problem as rustc shows one (annotate-snippets): the first line stays
+/// `error: file:line:col: path: message`, then the source line with the whole value (or key)
+/// underlined, then the help. Coloured with the crate's own styles when `color`.
+pub fn diagnostic_text(d: &pgstate::Diagnostic, color: bool) -> String {
+    use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+    let title = headline(d);
+    let mut group = Group::with_title(Level::ERROR.primary_title(title.as_str()));
+    if let (Some(loc), Some(src)) = (&d.location, &d.source_line) {
+        let start = src
+            .char_indices()
+            .nth(loc.column.saturating_sub(1))
+            .map_or(src.len(), |(i, _)| i);
+        let span = start..value_end(src, start);
+        group = group.element(
+            Snippet::source(src.as_str())
+                .line_start(loc.line)
+                .annotation(AnnotationKind::Primary.span(span)),
+        );
+    }
+    if let Some(help) = &d.help {
+        group = group.element(Level::HELP.message(help.as_str()));
+    }
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    renderer.render(&[group])
+}
+
+/// Where the YAML scalar, key or flow collection starting at byte `start` of `line` ends: a
+/// quoted string at its closing quote, `[...]`/`{...}` at the matching bracket, a key at its
+/// colon, a plain value before a comment, a flow separator or the end of the line.
+fn value_end(line: &str, start: usize) -> usize {
+    let rest = &line[start..];
+    let mut chars = rest.char_indices().peekable();
+    let Some((_, first)) = chars.next() else {
+        return start;
+    };
+    if first == '"' || first == '\'' {
+        let mut escaped = false;
+        for (i, c) in chars {
+            match c {
+                '\\' if first == '"' && !escaped => escaped = true,
+                c if c == first && !escaped => return start + i + 1,
+                _ => escaped = false,
+            }
+        }
+        return line.len();
+    }
+    if first == '[' || first == '{' {
+        let mut depth = 0usize;
+        for (i, c) in rest.char_indices() {
+            match c {
+                '[' | '{' => depth += 1,
+                ']' | '}' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return start + i + 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        return line.len();
+    }
+    let mut end = rest.len();
+    for (i, c) in rest.char_indices() {
+        let next = rest[i + c.len_utf8()..].chars().next();
+        let stop = match c {
+            ',' | ']' | '}' => true,
+            ':' => next.is_none_or(char::is_whitespace),
+            '#' => i > 0 && rest[..i].ends_with(char::is_whitespace),
+            _ => false,
+        };
+        if stop {
+            end = i;
+            break;
+        }
+    }
+    start + rest[..end].trim_end().len().max(1.min(rest.len()))
+}
+
 /// The first line of a diagnostic: `file:line:col: path: message`.
 fn headline(d: &pgstate::Diagnostic) -> String {
     d.to_string().lines().next().unwrap_or_default().to_owned()
@@ -522,6 +605,45 @@ pub fn results_text(
 mod tests {
     use super::*;
     use pgstate::run::DeviceReport;
+
+    #[test]
+    fn issue_12_diagnostics_underline_the_whole_value() {
+        // Issue 12.7: a single caret under the first character of `198.18.0.300`.
+        let d = pgstate::Diagnostic {
+            location: Some(pgstate::Location {
+                file: "a.yaml".into(),
+                line: 4,
+                column: 10,
+            }),
+            file: "a.yaml".into(),
+            path: "devices.eth0.dst".into(),
+            message: "'198.18.0.300' is not an IPv4 address".into(),
+            source_line: Some("    dst: 198.18.0.300  # lab".into()),
+            help: Some("try 198.18.0.30".into()),
+        };
+        let text = diagnostic_text(&d, false);
+        assert!(
+            text.starts_with(
+                "error: a.yaml:4:10: devices.eth0.dst: '198.18.0.300' is not an IPv4 address\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("4 |     dst: 198.18.0.300  # lab\n  |          ^^^^^^^^^^^^\n"),
+            "{text}"
+        );
+        assert!(text.contains("= help: try 198.18.0.30"), "{text}");
+        assert!(diagnostic_text(&d, true).contains("\x1b["), "no colour");
+        for (line, col, want) in [
+            ("  eth5:", 2, "eth5"),
+            ("    mpls: [\"0001000a\", 0]", 10, "[\"0001000a\", 0]"),
+            ("    dst6: \"fe80::zz\"", 10, "\"fe80::zz\""),
+            ("threads: [0, 7]", 13, "7"),
+        ] {
+            let start = line.char_indices().nth(col).unwrap().0;
+            assert_eq!(&line[start..value_end(line, start)], want, "{line}");
+        }
+    }
 
     fn report(name: &str, thread: u32, packets: u64) -> DeviceReport {
         DeviceReport {
