@@ -405,6 +405,7 @@ fn mismatches(
                         a.action.symbol(),
                         a.reason.clone().unwrap_or_default()
                     ),
+                    typed: Vec::new(),
                 },
             });
         }

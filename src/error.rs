@@ -63,6 +63,10 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// A located problem found after loading (the box cannot take the state) is returned as an
+/// error of its own, rendered as the loader's are.
+impl std::error::Error for Diagnostic {}
+
 /// Suggests the closest of `candidates` to `word`, if one is close enough to be a typo.
 pub fn did_you_mean<'a>(
     word: &str,

@@ -76,12 +76,17 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            let label = cli::error_label(cli::stderr_color(cli.color));
+            // With --json the error is a document on stdout as well (same exit code).
+            if let Some(version) = cli::json_version(&cli) {
+                println!("{}", cli::render::error_json(version, &e));
+            }
+            let color = cli::stderr_color(cli.color);
+            let label = cli::error_label(color);
             // Each problem of an invalid state is an error of its own, and says so.
             match e.downcast_ref::<pgstate::LoadError>() {
                 Some(pgstate::LoadError::Invalid(diags)) => {
                     for d in diags {
-                        eprintln!("{label}: {d}");
+                        eprintln!("{}", cli::render::diagnostic_text(d, color));
                     }
                     // Past the cap, the last "problem" already says how many there are.
                     let capped = diags.len() > pgstate::spec::MAX_DIAGNOSTICS;
@@ -89,7 +94,11 @@ fn main() -> ExitCode {
                         eprintln!("{}", cli::count(diags.len(), "problem") + " found");
                     }
                 }
-                _ => eprintln!("{label}: {e:#}"),
+                // A state this box cannot take: located like a problem of the file.
+                _ => match e.downcast_ref::<pgstate::Diagnostic>() {
+                    Some(d) => eprintln!("{}", cli::render::diagnostic_text(d, color)),
+                    None => eprintln!("{label}: {e:#}"),
+                },
             }
             ExitCode::from(error_code(diff_exit_code))
         }

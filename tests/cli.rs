@@ -63,13 +63,18 @@ impl Box_ {
     }
 
     fn run(&self, args: &[&str]) -> Output {
+        self.run_on("6.12.0", args)
+    }
+
+    /// [`Box_::run`] as if the kernel were `release`.
+    fn run_on(&self, release: &str, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_pgstate"))
             .args(args)
             .arg("--proc-root")
             .arg(self.pg())
             .arg("--sys-class-net")
             .arg(self.dir.path().join("net"))
-            .args(["--kernel-release", "6.12.0"])
+            .args(["--kernel-release", release])
             .env_remove("RUST_LOG")
             .output()
             .unwrap()
@@ -116,7 +121,7 @@ fn plan_prints_terraform_style_actions_and_exit_codes() {
 
     let out = b.run(&["plan", "--json", &states("simple.yaml")]);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["format_version"], 2);
     assert_eq!(doc["changes"], true);
     assert_eq!(doc["summary"]["add"], 1);
     assert_eq!(doc["writes"][0]["command"], "add_device eth0");
@@ -840,6 +845,81 @@ fn destroy_on_a_terminal_shows_what_goes_and_asks() {
 }
 
 #[test]
+fn issue_12_validate_refuses_a_device_on_a_thread_the_state_does_not_own() {
+    // Issue 12.6: `threads: [0]` with a device on thread 1 was "valid"; only plan refused it,
+    // without a location.
+    let b = Box_::new();
+    let state = b.file(
+        "owned.yaml",
+        "threads: [0]\ndevices:\n  eth0:\n    thread: 1\n",
+    );
+    for cmd in ["validate", "plan"] {
+        let out = b.run(&[cmd, state.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{cmd}");
+        let err = text(&out.stderr);
+        assert!(
+            err.starts_with(&format!(
+                "error: {}:4:13: devices.eth0.thread: thread 1 is not one of the threads this \
+                 state owns (`threads: [0]`)\n",
+                state.display()
+            )),
+            "{cmd}: {err}"
+        );
+        assert!(
+            err.contains("4 |     thread: 1\n  |             ^"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn issue_12_plan_and_apply_point_box_refusals_at_the_key_that_asks() {
+    // Issue 12.6: a missing interface, a missing thread and a kernel too old for a key were
+    // reported by plan and apply without a place in the file.
+    let b = Box_::new();
+    let lock = b.dir.path().join("lock").display().to_string();
+    let missing = b.file("missing.yaml", "devices:\n  eth5:\n    thread: 0\n");
+    for args in [vec!["plan"], vec!["apply", "--lock-file", &lock]] {
+        let out = b.run(&[&args[..], &[missing.to_str().unwrap()]].concat());
+        assert_eq!(out.status.code(), Some(1));
+        let err = text(&out.stderr);
+        assert!(
+            err.starts_with(&format!(
+                "error: {}:2:3: devices.eth5: interface eth5 does not exist (add_device would \
+                 fail with ENODEV)\n",
+                missing.display()
+            )),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("2 |   eth5:\n  |   ^"), "{err}");
+    }
+    let thread = b.file("thread.yaml", "devices:\n  eth0:\n    thread: 7\n");
+    let err = text(&b.run(&["plan", thread.to_str().unwrap()]).stderr);
+    assert!(
+        err.contains(":3:13: devices.eth0.thread: thread 7 does not exist"),
+        "{err}"
+    );
+    let owned = b.file("owned.yaml", "threads: [0, 7]\ndevices: {}\n");
+    let err = text(&b.run(&["plan", owned.to_str().unwrap()]).stderr);
+    assert!(
+        err.contains(":1:14: threads[1]: thread 7 does not exist"),
+        "{err}"
+    );
+    let imix = b.file(
+        "imix.yaml",
+        "devices:\n  eth0:\n    thread: 0\n    imix_weights: \"64,7 1500,1\"\n",
+    );
+    let err = text(&b.run_on("5.10.0", &["plan", imix.to_str().unwrap()]).stderr);
+    assert!(
+        err.contains(
+            ":4:19: devices.eth0.imix_weights: imix_weights needs Linux 5.15 or later; this \
+             kernel is 5.10"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn every_problem_is_an_error_in_plain_words_with_right_plurals() {
     // Issue 12.7: "1 devices in 1 files"; "invalid value: integer `-1`, expected u64"; only
     // the first of several problems started with `error:`.
@@ -873,6 +953,109 @@ fn every_problem_is_an_error_in_plain_words_with_right_plurals() {
         "{}",
         text(&out.stdout)
     );
+}
+
+#[test]
+fn issue_12_address_errors_show_the_value_and_the_expected_form() {
+    // Issue 12.7: "invalid IPv4 address syntax" said neither the value nor the form.
+    let b = Box_::new();
+    let bad = b.file(
+        "addr.yaml",
+        "devices:\n  eth0:\n    thread: 0\n    dst: 198.18.0.300\n  eth1:\n    thread: 0\n    dst6: \"fe80::zz\"\n",
+    );
+    let out = b.run(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            ":4:10: devices.eth0.dst: '198.18.0.300' is not an IPv4 address (expected a.b.c.d, \
+             each 0–255)\n"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("devices.eth1.dst6: 'fe80::zz' is not an IPv6 address (expected "),
+        "{err}"
+    );
+}
+
+#[test]
+fn issue_12_plan_json_changes_are_typed_and_named_by_the_state_file_keys() {
+    // Issue 12.9: changes were strings such as "(unset)" and "+UDPSRC_RND", one per flag,
+    // and named `dst_min` where the file said `dst`.
+    let b = Box_::new();
+    b.add_device(1, "eth1@3", "02:00:00:00:00:11");
+    let state = b.file(
+        "typed.yaml",
+        "devices:\n  eth1@3:\n    thread: 1\n    pkt_size: 64\n    dst: 198.18.0.1\n    \
+         vlan_id: 5\n    flags: [UDPSRC_RND, UDPDST_RND]\n",
+    );
+    let out = b.run(&["plan", "--json", state.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["format_version"], 2, "{doc}");
+    let action = &doc["actions"][0];
+    assert_eq!(action["action"], "change", "{doc}");
+    assert_eq!(action["reason"], serde_json::Value::Null, "{doc}");
+    let changes = action["changes"].as_array().unwrap();
+    let find = |key: &str| {
+        let found: Vec<_> = changes.iter().filter(|c| c["field"] == key).collect();
+        assert_eq!(found.len(), 1, "{key}: {doc}");
+        found[0].clone()
+    };
+    assert_eq!(find("pkt_size")["old"], 0, "{doc}");
+    assert_eq!(find("pkt_size")["new"], 64, "{doc}");
+    assert_eq!(find("dst")["old"], serde_json::Value::Null, "{doc}");
+    assert_eq!(find("dst")["new"], "198.18.0.1", "{doc}");
+    assert_eq!(find("vlan_id")["new"], 5, "{doc}");
+    assert_eq!(find("flags")["old"], serde_json::json!(["SHARED"]), "{doc}");
+    let new_flags = find("flags")["new"].as_array().unwrap().clone();
+    for f in ["UDPSRC_RND", "UDPDST_RND", "SHARED"] {
+        assert!(new_flags.contains(&f.into()), "{doc}");
+    }
+    let raw = text(&out.stdout);
+    for word in ["(unset)", "\"+", "dst_min\"", "(off)"] {
+        assert!(!raw.contains(word), "{word}: {raw}");
+    }
+}
+
+#[test]
+fn issue_12_with_json_errors_are_json_documents_too() {
+    // Issue 12.9: `validate` had no --json, and `plan --json` on a bad file printed only text.
+    let b = Box_::new();
+    let bad = b.file(
+        "bad.yaml",
+        "devices:\n  eth0:\n    thread: 0\n    pkt_sise: 64\n    count: -1\n",
+    );
+    for (cmd, version) in [("validate", 1), ("plan", 2)] {
+        let out = b.run(&[cmd, "--json", bad.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{cmd}");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{cmd}: {e}: {}", text(&out.stdout)));
+        assert_eq!(doc["format_version"], version, "{doc}");
+        assert_eq!(doc["error"], "2 problems found", "{doc}");
+        let first = &doc["errors"][0];
+        assert_eq!(first["file"], bad.display().to_string(), "{doc}");
+        assert_eq!(first["line"], 4, "{doc}");
+        assert_eq!(first["column"], 5, "{doc}");
+        assert_eq!(first["path"], "devices.eth0.pkt_sise", "{doc}");
+        assert_eq!(first["message"], "unknown key `pkt_sise`", "{doc}");
+        assert_eq!(doc["errors"][1]["line"], 5, "{doc}");
+    }
+    let missing = b.file("missing.yaml", "devices:\n  eth5: {thread: 0}\n");
+    let out = b.run(&["plan", "--json", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["errors"][0]["line"], 2, "{doc}");
+    assert_eq!(doc["errors"][0]["path"], "devices.eth5", "{doc}");
+
+    let good = b.file("good.yaml", "devices:\n  eth0: {thread: 0}\n");
+    let out = b.run(&["validate", "--json", good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["format_version"], 1, "{doc}");
+    assert_eq!(doc["valid"], true, "{doc}");
+    assert_eq!(doc["devices"], 1, "{doc}");
 }
 
 #[test]
@@ -914,7 +1097,7 @@ fn every_json_document_has_a_format_version_and_show_json_reads_back() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["format_version"], 1, "{doc}");
+    assert_eq!(doc["format_version"], 2, "{doc}");
     assert_eq!(doc["changes"], false, "{doc}");
     assert_eq!(doc["applied"], true, "{doc}");
     let out = b.run(&["status", "--json"]);

@@ -43,7 +43,7 @@ pub(super) fn run(cli: &Cli, a: &ApplyArgs, stdout: &mut impl Write) -> Result<O
         stdout,
     )?;
     if a.json {
-        writeln!(stdout, "{}", render::apply_json(&report))?;
+        writeln!(stdout, "{}", render::apply_json(&report, &loaded.sources))?;
     } else if !cli.quiet {
         write!(stdout, "{}", render::apply_text(&report))?;
     }

@@ -298,6 +298,9 @@ pub struct DiffArgs {
 pub struct ValidateArgs {
     /// A YAML state file, a directory of them, or `-` for the standard input.
     pub state: PathBuf,
+    /// Machine-readable verdict on stdout (problems too).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `plan` arguments.

@@ -58,7 +58,8 @@ pub(super) fn converge(
     interrupt: &AtomicBool,
     stdout: &mut impl std::io::Write,
 ) -> Result<pgstate::ApplyReport> {
-    let (live, env, plan) = plan_against(procfs, &loaded.desired).context("planning")?;
+    let (live, env, plan) =
+        plan_against(procfs, &loaded.desired).map_err(|e| locate_plan_error(e, loaded))?;
     if let Some(sp) = saved {
         sp.check(&live_text(&live, procfs)?, &plan)?;
     }
@@ -156,8 +157,53 @@ pub(super) fn same_namespace_for_pgctrl(proc_root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A state this box cannot take, pointed at the key in the state file that asks for it,
+/// source line and caret included, as `validate` reports its problems. Other errors (and
+/// plan errors about devices not from these files) are only given the "planning" context.
+pub(super) fn locate_plan_error(e: pgstate::ApplyError, loaded: &LoadedState) -> anyhow::Error {
+    use pgstate::PlanError as P;
+    let pgstate::ApplyError::Plan(pe) = &e else {
+        return anyhow::Error::new(e).context("planning");
+    };
+    let s = &loaded.sources;
+    // The message without its "device NAME: " lead: the diagnostic's path names the device.
+    let message = |device: &pgstate::DeviceName| {
+        let full = pe.to_string();
+        full.strip_prefix(&format!("device {device}: "))
+            .map_or(full.clone(), str::to_owned)
+    };
+    let diag = match pe {
+        P::NoSuchThread { device, .. } | P::ThreadNotOwned { device, .. } => {
+            s.device_diagnostic(device, Some("thread"), message(device), None)
+        }
+        P::NoSuchOwnedThread { thread, .. } => s.thread_diagnostic(
+            *thread,
+            pe.to_string()
+                .strip_prefix("threads: ")
+                .unwrap_or_default()
+                .to_owned(),
+            None,
+        ),
+        P::Unsupported { device, key, .. } => {
+            s.device_diagnostic(device, Some(key), message(device), None)
+        }
+        P::NameTakenElsewhere { device, .. }
+        | P::MissingInterface { device, .. }
+        | P::InterfaceDown { device, .. } => {
+            s.device_diagnostic(device, None, message(device), None)
+        }
+    };
+    match diag {
+        Some(d) => anyhow::Error::new(d),
+        None => anyhow::Error::new(e).context("planning"),
+    }
+}
+
 /// Adds the state-file location of the field behind a failed write.
 fn locate_apply_error(e: pgstate::ApplyError, loaded: &LoadedState) -> anyhow::Error {
+    if matches!(e, pgstate::ApplyError::Plan(_)) {
+        return locate_plan_error(e, loaded);
+    }
     let location = match &e {
         pgstate::ApplyError::Write(failed) => failed.write.device.as_ref().and_then(|d| {
             let write = &failed.write;

@@ -58,6 +58,21 @@ pub fn error_label(color: bool) -> String {
     }
 }
 
+/// The `format_version` of the command's JSON documents when it was asked for `--json`: its
+/// errors are then printed as a JSON document on stdout too ([`render::error_json`]).
+pub fn json_version(cli: &Cli) -> Option<u32> {
+    let (json, version) = match &cli.command {
+        Command::Validate(a) => (a.json, render::JSON_FORMAT_VERSION),
+        Command::Plan(a) => (a.json, render::PLAN_FORMAT_VERSION),
+        Command::Apply(a) => (a.json, render::PLAN_FORMAT_VERSION),
+        Command::Run(a) => (a.json, render::JSON_FORMAT_VERSION),
+        Command::Status(a) => (a.json, render::JSON_FORMAT_VERSION),
+        Command::Show(a) => (a.json, render::JSON_FORMAT_VERSION),
+        _ => (false, 0),
+    };
+    json.then_some(version)
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: &Cli) -> anyhow::Result<Outcome> {
     let mut stdout = std::io::stdout().lock();

@@ -3,13 +3,13 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use pgstate::apply::plan_against;
 
 use super::args::{Cli, PlanArgs};
 use super::common::Outcome;
-use super::common::{live_text, load, open_procfs};
+use super::common::{live_text, load, locate_plan_error, open_procfs};
 use super::pktgen::Access;
 use super::render;
 use super::saved_plan::SavedPlan;
@@ -21,9 +21,10 @@ pub(super) fn run(cli: &Cli, a: &PlanArgs, stdout: &mut impl Write) -> Result<Ou
     }
     let opened = open_procfs(cli, Access::Read)?;
     let procfs = opened.procfs();
-    let (live, _, plan) = plan_against(procfs, &loaded.desired).context("planning")?;
+    let (live, _, plan) =
+        plan_against(procfs, &loaded.desired).map_err(|e| locate_plan_error(e, &loaded))?;
     if a.json {
-        writeln!(stdout, "{}", render::plan_json(&plan))?;
+        writeln!(stdout, "{}", render::plan_json(&plan, &loaded.sources))?;
     } else {
         write!(stdout, "{}", render::plan_text(&plan, cli.verbose > 0))?;
     }

@@ -5,10 +5,16 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use pgstate::apply::ApplyReport;
-use pgstate::plan::{ActionKind, Plan};
+use pgstate::plan::{ActionKind, KeyChange, Plan};
+use pgstate::spec::SourceMap;
 
-/// Version of the JSON documents pgstate prints.
+/// Version of the JSON documents pgstate prints (`show`, `run`, `status`, `validate`, saved
+/// plans); see the README's rules for changing it.
 pub const JSON_FORMAT_VERSION: u32 = 1;
+
+/// Version of `plan --json` and `apply --json`: 2 since their changes are typed and named by
+/// state-file keys (1 had strings such as `"(unset)"` and one change per flag).
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 /// Summary counts of a plan.
 #[derive(Debug, Serialize)]
@@ -43,8 +49,8 @@ pub struct PlanJson<'a> {
     pub format_version: u32,
     pub changes: bool,
     pub summary: Summary,
-    pub actions: &'a [pgstate::plan::DeviceAction],
-    pub writes: &'a [pgstate::plan::Write],
+    pub actions: Vec<ActionJson<'a>>,
+    pub writes: Vec<serde_json::Value>,
 }
 
 /// `apply --json`.
@@ -56,32 +62,252 @@ pub struct ApplyJson<'a> {
     pub applied: bool,
     pub verified: bool,
     pub summary: Summary,
-    pub actions: &'a [pgstate::plan::DeviceAction],
-    pub writes: &'a [pgstate::plan::Write],
+    pub actions: Vec<ActionJson<'a>>,
+    pub writes: Vec<serde_json::Value>,
 }
 
-pub fn plan_json(plan: &Plan) -> String {
+/// One device of a plan in JSON: its changes typed, and named by the keys the state file
+/// uses (`dst` where the file says `dst`, `vlan_id`, …); fields without a value are `null`.
+#[derive(Serialize)]
+pub struct ActionJson<'a> {
+    pub device: &'a pgstate::DeviceName,
+    pub action: ActionKind,
+    pub thread: pgstate::ThreadId,
+    pub from_thread: Option<pgstate::ThreadId>,
+    pub reason: Option<&'a str>,
+    pub changes: Vec<KeyChange>,
+    pub running: bool,
+}
+
+fn actions_json<'a>(plan: &'a Plan, sources: &SourceMap) -> Vec<ActionJson<'a>> {
+    plan.actions
+        .iter()
+        .map(|a| {
+            let mut changes: Vec<KeyChange> = Vec::new();
+            for k in a.changes.iter().flat_map(|c| &c.typed) {
+                // One flag a line in the plan, one list in JSON: the first list before, the
+                // last after.
+                if let Some(f) = changes
+                    .iter_mut()
+                    .find(|c| c.field == "flags" && k.field == "flags")
+                {
+                    f.new = k.new.clone();
+                    continue;
+                }
+                let mut k = k.clone();
+                k.field = sources.written_key(&a.device, &k.field).to_owned();
+                changes.push(k);
+            }
+            ActionJson {
+                device: &a.device,
+                action: a.action,
+                thread: a.thread,
+                from_thread: a.from_thread,
+                reason: a.reason.as_deref(),
+                changes,
+                running: a.running,
+            }
+        })
+        .collect()
+}
+
+/// The writes, each `field` named as the state file names it (see [`actions_json`]).
+fn writes_json(plan: &Plan, sources: &SourceMap) -> Vec<serde_json::Value> {
+    plan.writes
+        .iter()
+        .map(|w| {
+            let mut v = serde_json::to_value(w).unwrap_or_default();
+            if let (Some(device), Some(field)) = (&w.device, &w.field) {
+                v["field"] = sources.written_key(device, field).into();
+            }
+            v
+        })
+        .collect()
+}
+
+pub fn plan_json(plan: &Plan, sources: &SourceMap) -> String {
     let doc = PlanJson {
-        format_version: JSON_FORMAT_VERSION,
+        format_version: PLAN_FORMAT_VERSION,
         changes: !plan.is_empty(),
         summary: Summary::of(plan),
-        actions: &plan.actions,
-        writes: &plan.writes,
+        actions: actions_json(plan, sources),
+        writes: writes_json(plan, sources),
     };
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
-pub fn apply_json(report: &ApplyReport) -> String {
+pub fn apply_json(report: &ApplyReport, sources: &SourceMap) -> String {
     let doc = ApplyJson {
-        format_version: JSON_FORMAT_VERSION,
+        format_version: PLAN_FORMAT_VERSION,
         changes: !report.plan.is_empty(),
         applied: true,
         verified: true,
         summary: Summary::of(&report.plan),
-        actions: &report.plan.actions,
-        writes: &report.plan.writes,
+        actions: actions_json(&report.plan, sources),
+        writes: writes_json(&report.plan, sources),
     };
     serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// The document a `--json` command prints on stdout when it fails: `error` (one line) and
+/// `errors`, each located when the problem is in a state file.
+#[derive(Serialize)]
+struct ErrorJson {
+    format_version: u32,
+    error: String,
+    errors: Vec<ProblemJson>,
+}
+
+/// One problem: `file`, `line`, `column` and `path` are `null` when unknown.
+#[derive(Serialize)]
+pub struct ProblemJson {
+    pub file: Option<String>,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub path: Option<String>,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl ProblemJson {
+    pub fn of(d: &pgstate::Diagnostic) -> ProblemJson {
+        ProblemJson {
+            file: Some(d.file.display().to_string()),
+            line: d.location.as_ref().map(|l| l.line),
+            column: d.location.as_ref().map(|l| l.column),
+            path: (!d.path.is_empty()).then(|| d.path.clone()),
+            message: d.message.clone(),
+            help: d.help.clone(),
+        }
+    }
+}
+
+/// A located problem as rustc shows one (annotate-snippets): the first line stays
+/// `error: file:line:col: path: message`, then the source line with the whole value (or key)
+/// underlined, then the help. Coloured with the crate's own styles when `color`.
+pub fn diagnostic_text(d: &pgstate::Diagnostic, color: bool) -> String {
+    use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+    let title = headline(d);
+    let mut group = Group::with_title(Level::ERROR.primary_title(title.as_str()));
+    if let (Some(loc), Some(src)) = (&d.location, &d.source_line) {
+        let start = src
+            .char_indices()
+            .nth(loc.column.saturating_sub(1))
+            .map_or(src.len(), |(i, _)| i);
+        let span = start..value_end(src, start);
+        group = group.element(
+            Snippet::source(src.as_str())
+                .line_start(loc.line)
+                .annotation(AnnotationKind::Primary.span(span)),
+        );
+    }
+    if let Some(help) = &d.help {
+        group = group.element(Level::HELP.message(help.as_str()));
+    }
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    renderer.render(&[group])
+}
+
+/// Where the YAML scalar, key or flow collection starting at byte `start` of `line` ends: a
+/// quoted string at its closing quote, `[...]`/`{...}` at the matching bracket, a key at its
+/// colon, a plain value before a comment, a flow separator or the end of the line.
+fn value_end(line: &str, start: usize) -> usize {
+    let rest = &line[start..];
+    let mut chars = rest.char_indices().peekable();
+    let Some((_, first)) = chars.next() else {
+        return start;
+    };
+    if first == '"' || first == '\'' {
+        let mut escaped = false;
+        for (i, c) in chars {
+            match c {
+                '\\' if first == '"' && !escaped => escaped = true,
+                c if c == first && !escaped => return start + i + 1,
+                _ => escaped = false,
+            }
+        }
+        return line.len();
+    }
+    if first == '[' || first == '{' {
+        let mut depth = 0usize;
+        for (i, c) in rest.char_indices() {
+            match c {
+                '[' | '{' => depth += 1,
+                ']' | '}' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return start + i + 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        return line.len();
+    }
+    let mut end = rest.len();
+    for (i, c) in rest.char_indices() {
+        let next = rest[i + c.len_utf8()..].chars().next();
+        let stop = match c {
+            ',' | ']' | '}' => true,
+            ':' => next.is_none_or(char::is_whitespace),
+            '#' => i > 0 && rest[..i].ends_with(char::is_whitespace),
+            _ => false,
+        };
+        if stop {
+            end = i;
+            break;
+        }
+    }
+    start + rest[..end].trim_end().len().max(1.min(rest.len()))
+}
+
+/// The first line of a diagnostic: `file:line:col: path: message`.
+fn headline(d: &pgstate::Diagnostic) -> String {
+    d.to_string().lines().next().unwrap_or_default().to_owned()
+}
+
+pub fn error_json(format_version: u32, e: &anyhow::Error) -> String {
+    let (error, errors) = if let Some(pgstate::LoadError::Invalid(diags)) = e.downcast_ref() {
+        let error = match diags.as_slice() {
+            [one] => headline(one),
+            _ => format!("{} found", count(diags.len(), "problem")),
+        };
+        (error, diags.iter().map(ProblemJson::of).collect())
+    } else if let Some(d) = e.downcast_ref::<pgstate::Diagnostic>() {
+        (headline(d), vec![ProblemJson::of(d)])
+    } else {
+        let message = format!("{e:#}");
+        let problem = ProblemJson {
+            file: None,
+            line: None,
+            column: None,
+            path: None,
+            message: message.clone(),
+            help: None,
+        };
+        (message, vec![problem])
+    };
+    let doc = ErrorJson {
+        format_version,
+        error,
+        errors,
+    };
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// `validate --json` for a valid state.
+#[derive(Serialize)]
+pub struct ValidJson {
+    pub format_version: u32,
+    pub valid: bool,
+    pub devices: usize,
+    pub files: Vec<String>,
+    /// Valid, but refused by some supported kernels.
+    pub notes: Vec<ProblemJson>,
 }
 
 /// `show --json`: the state file with its `format_version` (which the loader accepts, so the
@@ -379,6 +605,45 @@ pub fn results_text(
 mod tests {
     use super::*;
     use pgstate::run::DeviceReport;
+
+    #[test]
+    fn issue_12_diagnostics_underline_the_whole_value() {
+        // Issue 12.7: a single caret under the first character of `198.18.0.300`.
+        let d = pgstate::Diagnostic {
+            location: Some(pgstate::Location {
+                file: "a.yaml".into(),
+                line: 4,
+                column: 10,
+            }),
+            file: "a.yaml".into(),
+            path: "devices.eth0.dst".into(),
+            message: "'198.18.0.300' is not an IPv4 address".into(),
+            source_line: Some("    dst: 198.18.0.300  # lab".into()),
+            help: Some("try 198.18.0.30".into()),
+        };
+        let text = diagnostic_text(&d, false);
+        assert!(
+            text.starts_with(
+                "error: a.yaml:4:10: devices.eth0.dst: '198.18.0.300' is not an IPv4 address\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("4 |     dst: 198.18.0.300  # lab\n  |          ^^^^^^^^^^^^\n"),
+            "{text}"
+        );
+        assert!(text.contains("= help: try 198.18.0.30"), "{text}");
+        assert!(diagnostic_text(&d, true).contains("\x1b["), "no colour");
+        for (line, col, want) in [
+            ("  eth5:", 2, "eth5"),
+            ("    mpls: [\"0001000a\", 0]", 10, "[\"0001000a\", 0]"),
+            ("    dst6: \"fe80::zz\"", 10, "\"fe80::zz\""),
+            ("threads: [0, 7]", 13, "7"),
+        ] {
+            let start = line.char_indices().nth(col).unwrap().0;
+            assert_eq!(&line[start..value_end(line, start)], want, "{line}");
+        }
+    }
 
     fn report(name: &str, thread: u32, packets: u64) -> DeviceReport {
         DeviceReport {

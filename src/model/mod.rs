@@ -13,4 +13,4 @@ pub use names::{
     DeviceName, MacAddr, MacError, NameError, ThreadId, MAX_DEVICE_NAME_LEN, MAX_INTERFACE_NAME_LEN,
 };
 pub use state::{DesiredDevice, DesiredState, KernelNeed, LiveDevice, LiveState, LiveThread};
-pub use values::{ImixWeights, MplsLabel};
+pub use values::{ImixWeights, MplsLabel, V4Addr, V6Addr};

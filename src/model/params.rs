@@ -278,33 +278,33 @@ macro_rules! device_params {
                 command: "`burst`", notes: "not with `queue_xmit` or `!SHARED`",
                 range: Some(range(1, I32_MAX).why_low(" (the kernel would silently use 1)")),
             } { format: Format::Decimal, readback: Readback::Pair, phase: Phase::Dedicated, settle: Settle::Exact },
-            dst: Ipv4Addr => special {
+            dst: V4Addr => special {
                 command: "`dst_min`", value: "IPv4", default: "none",
                 notes: "another name for `dst_min`; IPv4 mode only",
             },
-            dst_min: Ipv4Addr => special {
+            dst_min: V4Addr => special {
                 command: "`dst_min`", value: "IPv4", default: "none", notes: "IPv4 mode only",
             },
-            dst_max: Ipv4Addr => special {
+            dst_max: V4Addr => special {
                 command: "`dst_max`", value: "IPv4", default: "none", notes: "IPv4 mode only",
             },
-            src_min: Ipv4Addr => special {
+            src_min: V4Addr => special {
                 command: "`src_min`", value: "IPv4", default: "interface address",
             },
-            src_max: Ipv4Addr => special {
+            src_max: V4Addr => special {
                 command: "`src_max`", value: "IPv4", default: "interface address",
             },
-            dst6: Ipv6Addr => special {
+            dst6: V6Addr => special {
                 command: "`dst6`", value: "IPv6", default: "none",
                 notes: "any IPv6 key switches the device to IPv6; not with IPv4 keys",
             },
-            dst6_min: Ipv6Addr => special {
+            dst6_min: V6Addr => special {
                 command: "`dst6_min`", value: "IPv6", default: "none",
             },
-            dst6_max: Ipv6Addr => special {
+            dst6_max: V6Addr => special {
                 command: "`dst6_max`", value: "IPv6", default: "none",
             },
-            src6: Ipv6Addr => special {
+            src6: V6Addr => special {
                 command: "`src6`", value: "IPv6", default: "a link-local address",
             },
             dst_mac: MacAddr => special {

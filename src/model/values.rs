@@ -1,7 +1,8 @@
-//! Value types of the state file that the model keeps as they are: MPLS labels and imix
-//! weights, with the spellings the state file accepts. No I/O here.
+//! Value types of the state file that the model keeps as they are: MPLS labels, imix
+//! weights and addresses, with the spellings the state file accepts. No I/O here.
 
 use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
@@ -107,5 +108,49 @@ impl<'de> Deserialize<'de> for ImixWeights {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// An IPv4 address of a state file: refused with the value and the form it should have
+/// (std's own message, "invalid IPv4 address syntax", says neither).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct V4Addr(pub Ipv4Addr);
+
+/// An IPv6 address of a state file; see [`V4Addr`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct V6Addr(pub Ipv6Addr);
+
+impl Serialize for V4Addr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl Serialize for V6Addr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for V4Addr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map(V4Addr).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "'{s}' is not an IPv4 address (expected a.b.c.d, each 0–255)"
+            ))
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for V6Addr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map(V6Addr).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "'{s}' is not an IPv6 address (expected eight groups of hex digits separated by \
+                 ':', `::` standing for a run of zero groups, like 2001:db8::1)"
+            ))
+        })
     }
 }

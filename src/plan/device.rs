@@ -20,6 +20,146 @@ pub struct FieldChange {
     pub old: String,
     /// The value after.
     pub new: String,
+    /// The same change by state-file key, typed as JSON (`plan --json`): several keys for
+    /// `vlan`, the rate and the delay it sets for `rate`/`ratep`, nothing for `ipv6`.
+    #[serde(skip)]
+    pub typed: Vec<KeyChange>,
+}
+
+/// One state-file key that changes, with typed values: numbers as numbers, addresses and
+/// MACs as strings, `flags` as the whole list of flags (IPV6 aside, which follows the
+/// addresses), `mpls` as a list of labels, `imix_weights` as a list of `[size, weight]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyChange {
+    /// The state-file key (`dst_min` also stands for its other name `dst`).
+    pub field: String,
+    /// Before: `null` when unset, or when the kernel does not show it (then `hidden`).
+    pub old: serde_json::Value,
+    /// After: `null` when unset.
+    pub new: serde_json::Value,
+    /// The kernel does not show the value before (the other address family, `spi` without
+    /// IPSEC), so `old` is unknown.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub hidden: bool,
+}
+
+/// A value before or after a change: as the text plan shows it, and as JSON.
+struct Shown {
+    text: String,
+    json: serde_json::Value,
+    hidden: bool,
+}
+
+impl Shown {
+    /// A known value, shown with its `Display` and typed with its `Serialize`.
+    fn of(v: impl std::fmt::Display + Serialize) -> Shown {
+        Shown {
+            text: v.to_string(),
+            json: json(&v),
+            hidden: false,
+        }
+    }
+
+    /// An unset value: `text` in the plan, `null` in JSON.
+    fn unset(text: &str) -> Shown {
+        Shown {
+            text: text.to_owned(),
+            json: serde_json::Value::Null,
+            hidden: false,
+        }
+    }
+
+    /// A value the kernel does not show.
+    fn hidden() -> Shown {
+        Shown {
+            hidden: true,
+            ..Shown::unset("(hidden)")
+        }
+    }
+
+    fn with_text(mut self, text: impl Into<String>) -> Shown {
+        self.text = text.into();
+        self
+    }
+}
+
+fn json(v: &impl Serialize) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// The flags as JSON: every flag that is on, IPV6 aside (the addresses decide it).
+fn flag_list(flags: crate::model::FlagSet) -> serde_json::Value {
+    flags
+        .iter()
+        .filter(|f| *f != Flag::IPV6)
+        .map(|f| serde_json::Value::from(f.name()))
+        .collect()
+}
+
+fn v4(s: &str) -> Shown {
+    if s.is_empty() {
+        Shown::unset("(unset)")
+    } else {
+        Shown::of(s)
+    }
+}
+
+fn mpls(labels: &[u32]) -> Shown {
+    let text = show_mpls(labels);
+    if labels.is_empty() {
+        return Shown::unset(&text);
+    }
+    Shown {
+        json: labels.iter().map(|l| format!("{l:08x}")).collect(),
+        text,
+        hidden: false,
+    }
+}
+
+fn imix(w: &[crate::model::ImixEntry]) -> Shown {
+    if w.is_empty() {
+        return Shown::unset("(none)");
+    }
+    Shown {
+        text: w
+            .iter()
+            .map(|e| format!("{},{}", e.size, e.weight))
+            .collect::<Vec<_>>()
+            .join(" "),
+        json: w
+            .iter()
+            .map(|e| serde_json::json!([e.size, e.weight]))
+            .collect(),
+        hidden: false,
+    }
+}
+
+/// The `vlan_*` and `svlan_*` keys of two tags, for the keys that differ.
+fn vlan_keys(
+    from: (Option<Vlan>, Option<Vlan>),
+    to: (Option<Vlan>, Option<Vlan>),
+) -> Vec<KeyChange> {
+    let parts = |prefix: &str, v: Option<Vlan>| {
+        let get = |f: fn(Vlan) -> u64| v.map_or(serde_json::Value::Null, |v| f(v).into());
+        [
+            (format!("{prefix}_id"), get(|v| u64::from(v.id))),
+            (format!("{prefix}_p"), get(|v| u64::from(v.p))),
+            (format!("{prefix}_cfi"), get(|v| u64::from(v.cfi))),
+        ]
+    };
+    let old = parts("vlan", from.0)
+        .into_iter()
+        .chain(parts("svlan", from.1));
+    let new = parts("vlan", to.0).into_iter().chain(parts("svlan", to.1));
+    old.zip(new)
+        .filter(|(o, n)| o.1 != n.1)
+        .map(|((field, old), (_, new))| KeyChange {
+            field,
+            old,
+            new,
+            hidden: false,
+        })
+        .collect()
 }
 
 /// The writes for one device and the changes they make.
@@ -65,11 +205,12 @@ pub fn recreate_reason(
     None
 }
 
-fn show_v4(s: &str) -> String {
-    if s.is_empty() {
-        "(unset)".into()
-    } else {
-        s.to_owned()
+fn flags_key(old: serde_json::Value, new: serde_json::Value) -> KeyChange {
+    KeyChange {
+        field: "flags".into(),
+        old,
+        new,
+        hidden: false,
     }
 }
 
@@ -109,19 +250,32 @@ impl Gen<'_> {
         });
     }
 
-    fn change(&mut self, field: &str, old: impl ToString, new: impl ToString) {
+    /// A change of `field`, typed under the same key.
+    fn change(&mut self, field: &str, old: Shown, new: Shown) {
+        let typed = vec![KeyChange {
+            field: field.to_owned(),
+            old: old.json,
+            new: new.json,
+            hidden: old.hidden,
+        }];
+        self.change_keys(field, old.text, new.text, typed);
+    }
+
+    /// A change shown as `field`, typed as the state-file keys of `typed`.
+    fn change_keys(&mut self, field: &str, old: String, new: String, typed: Vec<KeyChange>) {
         self.out.changes.push(FieldChange {
             field: field.to_owned(),
-            old: old.to_string(),
-            new: new.to_string(),
+            old,
+            new,
+            typed,
         });
     }
 
     /// A plain `field value` command that the kernel confirms with `OK:`.
-    fn set(&mut self, field: &str, old: impl ToString, new: impl ToString) {
-        let new = new.to_string();
-        self.change(field, old, &new);
-        self.write(field, format!("{field} {new}"), ResultCheck::DeviceOk);
+    fn set(&mut self, field: &str, old: Shown, new: Shown) {
+        let command = format!("{field} {}", new.text);
+        self.change(field, old, new);
+        self.write(field, command, ResultCheck::DeviceOk);
     }
 
     /// The plain scalars of `phase` ([`params`]) that differ: one `key value` write each.
@@ -138,7 +292,11 @@ impl Gen<'_> {
                 continue;
             }
             let f = plain.format;
-            self.change(p.key, f.display(old), f.display(new));
+            self.change(
+                p.key,
+                Shown::of(old).with_text(f.display(old)),
+                Shown::of(new).with_text(f.display(new)),
+            );
             let command = format!("{} {}", p.key, f.command_value(new));
             self.write(p.key, command, ResultCheck::DeviceOk);
         }
@@ -161,16 +319,21 @@ fn settled(settle: Settle, v: u64, iface: Option<&InterfaceInfo>) -> u64 {
 fn pkt_size_writes(g: &mut Gen<'_>, cur: &DeviceConfig, to: &DeviceConfig) {
     let (lo, hi) = (to.min_pkt_size, to.max_pkt_size);
     if lo == hi {
+        // A range before is `[min, max]` in JSON.
         let old = if cur.min_pkt_size == cur.max_pkt_size {
-            cur.min_pkt_size.to_string()
+            Shown::of(cur.min_pkt_size)
         } else {
-            format!("{}..{}", cur.min_pkt_size, cur.max_pkt_size)
+            Shown {
+                text: format!("{}..{}", cur.min_pkt_size, cur.max_pkt_size),
+                json: serde_json::json!([cur.min_pkt_size, cur.max_pkt_size]),
+                hidden: false,
+            }
         };
         if cur.min_pkt_size != lo {
-            g.change("pkt_size", old, lo);
+            g.change("pkt_size", old, Shown::of(lo));
             g.write("pkt_size", format!("pkt_size {lo}"), ResultCheck::DeviceOk);
         } else if cur.max_pkt_size != hi {
-            g.change("pkt_size", old, lo);
+            g.change("pkt_size", old, Shown::of(lo));
             g.write(
                 "pkt_size",
                 format!("max_pkt_size {hi}"),
@@ -180,10 +343,10 @@ fn pkt_size_writes(g: &mut Gen<'_>, cur: &DeviceConfig, to: &DeviceConfig) {
         return;
     }
     if cur.min_pkt_size != lo {
-        g.set("min_pkt_size", cur.min_pkt_size, lo);
+        g.set("min_pkt_size", Shown::of(cur.min_pkt_size), Shown::of(lo));
     }
     if cur.max_pkt_size != hi {
-        g.set("max_pkt_size", cur.max_pkt_size, hi);
+        g.set("max_pkt_size", Shown::of(cur.max_pkt_size), Shown::of(hi));
     }
 }
 
@@ -213,21 +376,31 @@ pub fn device_writes(
 
     // Lower clone_skb and burst first: netif_receive, imix and !SHARED refuse them (§2.6).
     if to.clone_skb == 0 && cur.clone_skb != 0 {
-        g.set("clone_skb", cur.clone_skb, 0);
+        g.set("clone_skb", Shown::of(cur.clone_skb), Shown::of(0u64));
         cur.clone_skb = 0;
     }
     if to.burst == 1 && cur.burst != 1 {
-        g.set("burst", cur.burst, 1);
+        g.set("burst", Shown::of(cur.burst), Shown::of(1u64));
         cur.burst = 1;
     }
     if to.xmit_mode != cur.xmit_mode {
-        g.set("xmit_mode", cur.xmit_mode, to.xmit_mode);
+        g.set(
+            "xmit_mode",
+            Shown::of(cur.xmit_mode),
+            Shown::of(to.xmit_mode),
+        );
     }
     // SHARED before clone_skb > 0 or burst > 1 (§2.6 rule 3).
     if to.flags.contains(Flag::SHARED) && !cur.flags.contains(Flag::SHARED) {
-        g.change("flags", "-SHARED", "+SHARED");
-        g.write("flags", "flag SHARED".into(), ResultCheck::DeviceOk);
+        let before = flag_list(cur.flags);
         cur.flags.set(Flag::SHARED, true);
+        g.change_keys(
+            "flags",
+            "-SHARED".into(),
+            "+SHARED".into(),
+            vec![flags_key(before, flag_list(cur.flags))],
+        );
+        g.write("flags", "flag SHARED".into(), ResultCheck::DeviceOk);
     }
     // Sizes before rate (§2.6 rule 5).
     if !pkt_sizes_match(&cur, to) {
@@ -236,45 +409,54 @@ pub fn device_writes(
         cur.max_pkt_size = to.max_pkt_size;
     }
     if to.imix_weights != cur.imix_weights && !to.imix_weights.is_empty() {
-        let text = |w: &[crate::model::ImixEntry]| {
-            w.iter()
-                .map(|e| format!("{},{}", e.size, e.weight))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        let new = text(&to.imix_weights);
-        g.change(
-            "imix_weights",
-            if cur.imix_weights.is_empty() {
-                "(none)".into()
-            } else {
-                text(&cur.imix_weights)
-            },
-            &new,
-        );
+        let new = imix(&to.imix_weights);
+        let text = new.text.clone();
+        g.change("imix_weights", imix(&cur.imix_weights), new);
         // imix_weights leaves Result as it was (REFERENCE §4).
         g.write(
             "imix_weights",
-            format!("imix_weights {new}"),
+            format!("imix_weights {text}"),
             ResultCheck::NotUpdated,
         );
     }
     if to.clone_skb != cur.clone_skb {
-        g.set("clone_skb", cur.clone_skb, to.clone_skb);
+        g.set(
+            "clone_skb",
+            Shown::of(cur.clone_skb),
+            Shown::of(to.clone_skb),
+        );
     }
     if to.burst != cur.burst {
-        g.set("burst", cur.burst, to.burst);
+        g.set("burst", Shown::of(cur.burst), Shown::of(to.burst));
     }
     g.plain(Phase::Counts, &cur, to, iface);
     if to.delay != cur.delay {
         let old = if cur.delay == DELAY_NEVER_WRITTEN {
-            "never".to_owned()
+            Shown::unset("never")
         } else {
-            format!("{} ns", cur.delay)
+            Shown::of(cur.delay).with_text(format!("{} ns", cur.delay))
+        };
+        // `rate` and `ratep` are typed as the rate (the kernel keeps none: null before) and
+        // the delay it sets.
+        let rate_keys = |key: &str, rate: u64, old: &Shown| {
+            vec![
+                KeyChange {
+                    field: key.to_owned(),
+                    old: serde_json::Value::Null,
+                    new: rate.into(),
+                    hidden: false,
+                },
+                KeyChange {
+                    field: "delay".into(),
+                    old: old.json.clone(),
+                    new: to.delay.into(),
+                    hidden: false,
+                },
+            ]
         };
         match pacing {
             Pacing::Delay => {
-                g.change("delay", old, to.delay);
+                g.change("delay", old, Shown::of(to.delay));
                 g.write(
                     "delay",
                     format!("delay {}", to.delay),
@@ -282,11 +464,23 @@ pub fn device_writes(
                 );
             }
             Pacing::Rate(m) => {
-                g.change("rate", old, format!("{m} Mb/s (delay {} ns)", to.delay));
+                let typed = rate_keys("rate", m, &old);
+                g.change_keys(
+                    "rate",
+                    old.text,
+                    format!("{m} Mb/s (delay {} ns)", to.delay),
+                    typed,
+                );
                 g.write("rate", format!("rate {m}"), ResultCheck::DeviceOk);
             }
             Pacing::RateP(p) => {
-                g.change("ratep", old, format!("{p} pps (delay {} ns)", to.delay));
+                let typed = rate_keys("ratep", p, &old);
+                g.change_keys(
+                    "ratep",
+                    old.text,
+                    format!("{p} pps (delay {} ns)", to.delay),
+                    typed,
+                );
                 g.write("ratep", format!("ratep {p}"), ResultCheck::DeviceOk);
             }
         }
@@ -313,11 +507,11 @@ pub fn device_writes(
             // One IPv6 write must happen for the kernel to switch mode.
             if differs || (switching && i == 0) {
                 let old = if v6_known {
-                    old.to_string()
+                    Shown::of(old)
                 } else {
-                    "(hidden)".into()
+                    Shown::hidden()
                 };
-                g.set(field, old, new);
+                g.set(field, old, Shown::of(new));
             }
         }
     } else {
@@ -329,12 +523,8 @@ pub fn device_writes(
         ];
         for (field, old, new) in fields {
             if !v4_known || old != new {
-                let shown_old = if v4_known {
-                    show_v4(old)
-                } else {
-                    "(hidden)".into()
-                };
-                g.change(field, shown_old, show_v4(new));
+                let shown_old = if v4_known { v4(old) } else { Shown::hidden() };
+                g.change(field, shown_old, v4(new));
                 // Unset is written as a lone NUL: the kernel stores the empty string, which
                 // for src_min means "the interface's address" (REFERENCE §2.3). A missing
                 // value would make pre-6.15 kernels read past the write buffer (§2.0); the
@@ -346,15 +536,15 @@ pub fn device_writes(
     }
 
     if to.dst_mac != cur.dst_mac {
-        g.set("dst_mac", cur.dst_mac, to.dst_mac);
+        g.set("dst_mac", Shown::of(cur.dst_mac), Shown::of(to.dst_mac));
     }
     if to.src_mac != cur.src_mac {
         // Zero means "use the interface's MAC" (REFERENCE §2.3).
         let show = |m: crate::model::MacAddr| {
             if m.is_zero() {
-                "(interface MAC)".to_owned()
+                Shown::unset("(interface MAC)")
             } else {
-                m.to_string()
+                Shown::of(m)
             }
         };
         g.change("src_mac", show(cur.src_mac), show(to.src_mac));
@@ -375,7 +565,7 @@ pub fn device_writes(
     // MPLS and VLAN turn each other off (§2.3); MPLS goes first so that VLAN has the last word.
     let mut force_vlan = false;
     if to.mpls != cur.mpls {
-        g.change("mpls", show_mpls(&cur.mpls), show_mpls(&to.mpls));
+        g.change("mpls", mpls(&cur.mpls), mpls(&to.mpls));
         if to.mpls.is_empty() {
             if to.vlan.is_some() {
                 // Writing vlan_id clears the label stack.
@@ -406,10 +596,11 @@ pub fn device_writes(
         cur.mpls = to.mpls.clone();
     }
     if to.vlan != cur.vlan || to.svlan != cur.svlan || force_vlan {
-        g.change(
+        g.change_keys(
             "vlan",
             format!("{} / svlan {}", show_vlan(cur.vlan), show_vlan(cur.svlan)),
             format!("{} / svlan {}", show_vlan(to.vlan), show_vlan(to.svlan)),
+            vlan_keys((cur.vlan, cur.svlan), (to.vlan, to.svlan)),
         );
         match to.vlan {
             None => {
@@ -470,9 +661,8 @@ pub fn device_writes(
         if cur.node != Some(n) {
             g.set(
                 "node",
-                cur.node
-                    .map_or_else(|| "(none)".to_owned(), |n| n.to_string()),
-                n,
+                cur.node.map_or_else(|| Shown::unset("(none)"), Shown::of),
+                Shown::of(n),
             );
         }
     }
@@ -480,14 +670,17 @@ pub fn device_writes(
         g.set(
             "spi",
             if spi_known {
-                cur.spi.to_string()
+                Shown::of(cur.spi)
             } else {
-                "(hidden)".into()
+                Shown::hidden()
             },
-            to.spi,
+            Shown::of(to.spi),
         );
     }
 
+    // Each flag is its own line in the plan; in JSON each carries the whole list before and
+    // after, so that consecutive flag changes merge into one change of `flags`.
+    let mut flags_now = cur.flags;
     for flag in Flag::ALL.iter().copied().filter(|f| managed_flag(*f)) {
         let want = to.flags.contains(flag);
         let have = cur.flags.contains(flag);
@@ -503,7 +696,9 @@ pub fn device_writes(
             } else {
                 ("-", format!("flag !{flag}"))
             };
-            g.change(
+            let before = flag_list(flags_now);
+            flags_now.set(flag, want);
+            g.change_keys(
                 "flags",
                 if have {
                     format!("+{flag}")
@@ -511,17 +706,26 @@ pub fn device_writes(
                     format!("-{flag}")
                 },
                 format!("{sign}{flag}"),
+                vec![flags_key(before, flag_list(flags_now))],
             );
             g.write("flags", cmd, ResultCheck::DeviceOk);
         }
     }
     // !SHARED after clone_skb 0 and burst 1 (§2.6 rule 2); !IPV6 last (rule 8).
     if !to.flags.contains(Flag::SHARED) && cur.flags.contains(Flag::SHARED) {
-        g.change("flags", "+SHARED", "-SHARED");
+        let before = flag_list(flags_now);
+        flags_now.set(Flag::SHARED, false);
+        g.change_keys(
+            "flags",
+            "+SHARED".into(),
+            "-SHARED".into(),
+            vec![flags_key(before, flag_list(flags_now))],
+        );
         g.write("flags", "flag !SHARED".into(), ResultCheck::DeviceOk);
     }
     if !to.ipv6() && cur.ipv6() {
-        g.change("ipv6", "on", "off");
+        // Not a key: the IPv4 address changes say it in JSON.
+        g.change_keys("ipv6", "on".into(), "off".into(), Vec::new());
         g.write("flags", "flag !IPV6".into(), ResultCheck::DeviceOk);
     }
     g.out

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub use device::{device_writes, DeviceDiff, FieldChange};
+pub use device::{device_writes, DeviceDiff, FieldChange, KeyChange};
 
 use crate::kernel::KernelProfile;
 use crate::model::{

@@ -124,8 +124,8 @@ fn value_schema(p: &params::Param, rust_type: &str) -> Value {
                 .unwrap_or_else(|| panic!("`{}` has no range", p.key));
             json!({ "type": "integer", "minimum": r.lo, "maximum": r.hi })
         }
-        "Ipv4Addr" => json!({ "type": "string", "format": "ipv4" }),
-        "Ipv6Addr" => json!({ "type": "string", "format": "ipv6" }),
+        "Ipv4Addr" | "V4Addr" => json!({ "type": "string", "format": "ipv4" }),
+        "Ipv6Addr" | "V6Addr" => json!({ "type": "string", "format": "ipv6" }),
         "MacAddr" => json!({
             "type": "string",
             "pattern": "^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$"

@@ -32,31 +32,100 @@ pub use io::MAX_STATE_FILE_BYTES;
 pub use scan::{LocationIndex, MAX_ALIAS_EXPANSION, MAX_NESTING_DEPTH, MAX_YAML_NODES};
 
 /// Where each key of the loaded files is, to locate later errors (for example a write the
-/// kernel refused) in the source.
+/// kernel refused, or a thread this box lacks) in the source, with the line to show.
 #[derive(Debug, Clone, Default)]
 pub struct SourceMap {
-    // One index per file, shared by its devices: cloning it per device made loading a file
-    // of N devices take O(N²) time and memory (5000 devices: 75 s and 24 GB).
-    devices: HashMap<DeviceName, (PathBuf, Arc<LocationIndex>)>,
+    files: Vec<SourceFile>,
+    // An index into `files`: one index per file, shared by its devices; cloning it per device
+    // made loading a file of N devices take O(N²) time and memory (5000 devices: 75 s, 24 GB).
+    devices: HashMap<DeviceName, usize>,
+    /// Each thread of `threads:`: the file and element that first list it.
+    threads: HashMap<ThreadId, (usize, usize)>,
+}
+
+/// One loaded file: its name, its text (for the source line under a diagnostic) and index.
+#[derive(Debug, Clone)]
+struct SourceFile {
+    path: PathBuf,
+    text: Arc<str>,
+    index: Arc<LocationIndex>,
+}
+
+impl SourceFile {
+    fn ctx(&self) -> FileCtx<'_> {
+        FileCtx {
+            file: &self.path,
+            text: &self.text,
+            index: &self.index,
+            line_starts: OnceCell::new(),
+        }
+    }
 }
 
 impl SourceMap {
     /// Location of `field` of `device` (or of the device entry itself for `None`).
     pub fn locate(&self, device: &DeviceName, field: Option<&str>) -> Option<Location> {
-        let (file, index) = self.devices.get(device)?;
-        let mut path = vec!["devices".to_owned(), device.as_str().to_owned()];
-        if let Some(f) = field {
-            path.push(f.to_owned());
-        }
-        index
+        let f = &self.files[*self.devices.get(device)?];
+        let path = device_path(device, field.map(|k| self.written_key(device, k)));
+        f.index
             .value_mark(&path)
-            .or_else(|| index.key_mark(&path))
+            .or_else(|| f.index.key_mark(&path))
             .map(|(line, column)| Location {
-                file: file.clone(),
+                file: f.path.clone(),
                 line,
                 column,
             })
     }
+
+    /// The key the state file uses for `field` of `device`: `dst` where the file says
+    /// `dst` for `dst_min` (its other name), otherwise `field`.
+    pub fn written_key<'a>(&self, device: &DeviceName, field: &'a str) -> &'a str {
+        let wrote = |key: &str| {
+            self.devices.get(device).is_some_and(|&f| {
+                self.files[f]
+                    .index
+                    .key_mark(&device_path(device, Some(key)))
+                    .is_some()
+            })
+        };
+        if field == "dst_min" && !wrote("dst_min") && wrote("dst") {
+            "dst"
+        } else {
+            field
+        }
+    }
+
+    /// A located problem with `field` of `device` (the device entry itself for `None`),
+    /// rendered as `validate` renders its own: `None` when the device is not from these files.
+    pub fn device_diagnostic(
+        &self,
+        device: &DeviceName,
+        field: Option<&str>,
+        message: String,
+        help: Option<String>,
+    ) -> Option<Diagnostic> {
+        let f = &self.files[*self.devices.get(device)?];
+        let path = device_path(device, field.map(|k| self.written_key(device, k)));
+        Some(f.ctx().diag(&path, field.is_none(), message, help))
+    }
+
+    /// A located problem with `thread` of the `threads:` list.
+    pub fn thread_diagnostic(
+        &self,
+        thread: ThreadId,
+        message: String,
+        help: Option<String>,
+    ) -> Option<Diagnostic> {
+        let (file, element) = *self.threads.get(&thread)?;
+        let path = ["threads".to_owned(), element.to_string()];
+        Some(self.files[file].ctx().diag(&path, false, message, help))
+    }
+}
+
+fn device_path(device: &DeviceName, field: Option<&str>) -> Vec<String> {
+    let mut path = vec!["devices".to_owned(), device.as_str().to_owned()];
+    path.extend(field.map(str::to_owned));
+    path
 }
 
 /// A loaded desired state with its source locations.
@@ -131,6 +200,12 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
             syntax_error,
         } = scan(text);
         let index = Arc::new(index);
+        let file_no = sources.files.len();
+        sources.files.push(SourceFile {
+            path: file.to_path_buf(),
+            text: Arc::from(*text),
+            index: Arc::clone(&index),
+        });
         let ctx = FileCtx {
             file,
             text,
@@ -147,9 +222,14 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
             continue;
         };
         if let Some(t) = parsed.threads {
-            threads
-                .get_or_insert_with(BTreeSet::new)
-                .extend(t.into_iter().map(ThreadId));
+            let owned = threads.get_or_insert_with(BTreeSet::new);
+            for (element, t) in t.into_iter().enumerate() {
+                owned.insert(ThreadId(t));
+                sources
+                    .threads
+                    .entry(ThreadId(t))
+                    .or_insert((file_no, element));
+            }
         }
         for (raw_name, spec) in parsed.devices {
             let path = vec!["devices".to_owned(), raw_name.clone()];
@@ -214,9 +294,27 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
                     }
                 }
             }
-            sources
-                .devices
-                .insert(name, (file.to_path_buf(), Arc::clone(&index)));
+            sources.devices.insert(name, file_no);
+        }
+    }
+    // `threads:` may come from another file than the devices, so this rule waits for all.
+    if let Some(owned) = &threads {
+        for (name, dev) in &desired.devices {
+            if !owned.contains(&dev.thread) {
+                diags.extend(sources.device_diagnostic(
+                    name,
+                    Some("thread"),
+                    format!(
+                        "thread {} is not one of the threads this state owns (`threads: [{}]`)",
+                        dev.thread,
+                        list(owned)
+                    ),
+                    Some(format!(
+                        "add {} to `threads:`, or put the device on one of those threads",
+                        dev.thread
+                    )),
+                ));
+            }
         }
     }
     if !diags.is_empty() {
@@ -230,4 +328,12 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
         files: files.iter().map(|(p, _)| p.to_path_buf()).collect(),
         notes,
     })
+}
+
+fn list(threads: &BTreeSet<ThreadId>) -> String {
+    threads
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

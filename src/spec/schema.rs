@@ -2,11 +2,9 @@
 //! names, so one grep finds the reference, the code and the kernel source. The keys, their
 //! order and their types are the rows of [`crate::model::params`].
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-
 use serde::{Deserialize, Serialize};
 
-use crate::model::{params, MacAddr, XmitMode};
+use crate::model::{params, MacAddr, V4Addr, V6Addr, XmitMode};
 pub use crate::model::{ImixWeights, MplsLabel};
 
 /// A state file.

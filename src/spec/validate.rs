@@ -8,15 +8,15 @@
 //! Validation needs no kernel: a device passes when some supported kernel accepts it, and
 //! [`kernel_notes`] names the kernels that would not. `plan` judges the live kernel.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv6Addr;
 
 use super::schema::DeviceSpec;
 use crate::error::did_you_mean;
 use crate::kernel::KernelProfile;
 use crate::model::params::{self, row, Param, MAX_10_DIGITS, MAX_IMIX_ENTRIES, MIN_PKT_SIZE};
 use crate::model::{
-    DesiredDevice, DeviceConfig, Flag, FlagSet, ImixWeights, MplsLabel, Pacing, ThreadId, Vlan,
-    XmitMode,
+    DesiredDevice, DeviceConfig, Flag, FlagSet, ImixWeights, MplsLabel, Pacing, ThreadId, V4Addr,
+    V6Addr, Vlan, XmitMode,
 };
 
 /// Which check found a problem. Each rule knows the keys it reads besides the one it
@@ -308,12 +308,12 @@ impl Validator<'_> {
                 "dst is another name for dst_min; give only one".into(),
             );
         }
-        let v4 = |a: Option<Ipv4Addr>| a.map(|a| a.to_string()).unwrap_or_default();
+        let v4 = |a: Option<V4Addr>| a.map(|a| a.0.to_string()).unwrap_or_default();
         self.c.dst_min = v4(s.dst.or(s.dst_min));
         self.c.dst_max = v4(s.dst_max);
         self.c.src_min = v4(s.src_min);
         self.c.src_max = v4(s.src_max);
-        let un = |a: Option<Ipv6Addr>| a.unwrap_or(Ipv6Addr::UNSPECIFIED);
+        let un = |a: Option<V6Addr>| a.map_or(Ipv6Addr::UNSPECIFIED, |a| a.0);
         self.c.dst6 = un(s.dst6);
         self.c.dst6_min = un(s.dst6_min);
         self.c.dst6_max = un(s.dst6_max);
@@ -704,13 +704,13 @@ pub fn spec_from_config(
     }
     s.delay = (config.delay != d.delay).then_some(config.delay);
     if config.ipv6() {
-        s.dst6 = Some(config.dst6);
-        let nz = |a: Ipv6Addr| (!a.is_unspecified()).then_some(a);
+        s.dst6 = Some(V6Addr(config.dst6));
+        let nz = |a: Ipv6Addr| (!a.is_unspecified()).then_some(V6Addr(a));
         s.dst6_min = nz(config.dst6_min);
         s.dst6_max = nz(config.dst6_max);
         s.src6 = nz(config.src6);
     } else {
-        let v4 = |a: &str| a.parse().ok();
+        let v4 = |a: &str| a.parse().ok().map(V4Addr);
         s.dst = v4(&config.dst_min);
         s.dst_max = v4(&config.dst_max);
         s.src_min = v4(&config.src_min);

@@ -119,6 +119,16 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 SYMBOL = {"add": "+", "change": "~", "remove": "-", "recreate": "-/+"}
 
 
+def show_value(change, which):
+    """A typed value of a change (plan JSON format_version 2) as plan text shows it."""
+    value = change.get(which)
+    if value is None:
+        return "(hidden)" if which == "old" and change.get("hidden") else "(unset)"
+    if isinstance(value, list):
+        return ", ".join(" ".join(map(str, v)) if isinstance(v, list) else str(v) for v in value)
+    return str(value)
+
+
 def render_plan(doc):
     """The plan as text for diff mode: one line per device action and field change, then the writes."""
     lines = []
@@ -137,7 +147,8 @@ def render_plan(doc):
         lines.append(head)
         for change in act.get("changes") or []:
             lines.append(
-                "    %s: %s -> %s" % (change.get("field"), change.get("old"), change.get("new"))
+                "    %s: %s -> %s"
+                % (change.get("field"), show_value(change, "old"), show_value(change, "new"))
             )
     summary = doc.get("summary") or {}
     if not doc.get("changes"):
