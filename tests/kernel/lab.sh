@@ -132,7 +132,7 @@
 #                        honouring CARGO_TARGET_DIR)
 #   PGSTATE_LAB_CACHE    cache dir (default /var/cache/pgstate-lab)
 #   PGSTATE_LAB_KERNELS  series to use, any of "5.10 6.1 6.12 7.2" (default for
-#                        test/prepare/kernels: "6.1 6.12"; for shell-cmd/try: "6.12")
+#                        test/prepare/kernels: all four; bench: "6.1 6.12"; shell-cmd/try: "6.12")
 #   PGSTATE_LAB_PKG_5_10, PGSTATE_LAB_PKG_6_1, PGSTATE_LAB_PKG_6_12, PGSTATE_LAB_PKG_7_2
 #                        force an exact package name for a series
 #                        (e.g. linux-image-6.1.0-56-cloud-amd64)
@@ -262,6 +262,8 @@ ensure_host_tools() {
 # ---------------------------------------------------------------- kernels --
 
 SUPPORTED_SERIES="5.10 6.1 6.12 7.2"
+# What `test`, `prepare` and `kernels` use by default: all four generations (issue 11).
+LAB_SERIES=$SUPPORTED_SERIES
 
 # series_suite SERIES: "" = the host's configured apt sources (bookworm), else the
 # Debian suite read through a private apt configuration (see private_apt_dir).
@@ -816,7 +818,7 @@ cmd_prepare() {
   ensure_host_tools
   with_lock
   local s kernels
-  kernels=$(kernels_for "6.1 6.12")
+  kernels=$(kernels_for "$LAB_SERIES")
   for s in $kernels; do
     prepare_kernel "$s"
   done
@@ -824,7 +826,7 @@ cmd_prepare() {
 
 cmd_kernels() {
   local s kernels
-  kernels=$(kernels_for "6.1 6.12")
+  kernels=$(kernels_for "$LAB_SERIES")
   for s in $kernels; do
     resolve_kernel "$s"
     printf '%s %s %s\n' "$s" "$KPKG" "$KVER"
@@ -967,7 +969,7 @@ cmd_test() {
   for name in "${SCENARIOS[@]}"; do
     [[ $name == "$DIFF_SCENARIO" ]] && diff=1
   done
-  kernels=$(kernels_for "6.1 6.12")
+  kernels=$(kernels_for "$LAB_SERIES")
   for s in $kernels; do
     # prepare in a subshell (with errexit active) so that one unavailable
     # kernel is reported as failures instead of aborting the whole run
