@@ -350,7 +350,8 @@ fn pkt_size_writes(g: &mut Gen<'_>, cur: &DeviceConfig, to: &DeviceConfig) {
     }
 }
 
-/// The writes that take device `name` from `from` to `to`.
+/// The writes that take device `name` from `from` to `to`, phase by phase in the order the
+/// kernel needs (REFERENCE §2.6).
 ///
 /// `fresh_known` says `from` is a device just added, whose hidden fields (the other address
 /// family, spi, FLOW_SEQ with no flows, VLAN priority while VLAN is off) are known defaults;
@@ -364,73 +365,130 @@ pub fn device_writes(
     profile: &KernelProfile,
     iface: Option<&InterfaceInfo>,
 ) -> DeviceDiff {
-    let mut g = Gen {
-        name,
-        out: DeviceDiff::default(),
+    let mut d = Steps {
+        g: Gen {
+            name,
+            out: DeviceDiff::default(),
+        },
+        cur: from.clone(),
+        to,
+        iface,
+        fresh_known,
+        v4_known: fresh_known || !from.ipv6(),
+        v6_known: fresh_known || from.ipv6(),
+        spi_known: fresh_known || from.flags.contains(Flag::IPSEC),
+        flow_seq_known: fresh_known || from.flows > 0,
     };
-    let mut cur = from.clone();
-    let v4_known = fresh_known || !from.ipv6();
-    let v6_known = fresh_known || from.ipv6();
-    let spi_known = fresh_known || from.flags.contains(Flag::IPSEC);
-    let flow_seq_known = fresh_known || from.flows > 0;
+    d.modes_before_sizes();
+    d.sizes();
+    d.clone_and_burst();
+    d.plain(Phase::Counts);
+    d.pacing(pacing);
+    d.addresses();
+    d.macs();
+    d.plain(Phase::Traffic);
+    d.tags(profile);
+    d.plain(Phase::Qos);
+    d.node_and_spi();
+    d.flags();
+    d.g.out
+}
 
-    // Lower clone_skb and burst first: netif_receive, imix and !SHARED refuse them (§2.6).
-    if to.clone_skb == 0 && cur.clone_skb != 0 {
-        g.set("clone_skb", Shown::of(cur.clone_skb), Shown::of(0u64));
-        cur.clone_skb = 0;
+/// One device's plan in the making: the writes so far, and what the device is after them.
+struct Steps<'a> {
+    g: Gen<'a>,
+    /// The device as the writes so far leave it.
+    cur: DeviceConfig,
+    to: &'a DeviceConfig,
+    iface: Option<&'a InterfaceInfo>,
+    fresh_known: bool,
+    v4_known: bool,
+    v6_known: bool,
+    spi_known: bool,
+    flow_seq_known: bool,
+}
+
+impl Steps<'_> {
+    /// The plain scalars of `phase` that differ.
+    fn plain(&mut self, phase: Phase) {
+        self.g.plain(phase, &self.cur, self.to, self.iface);
     }
-    if to.burst == 1 && cur.burst != 1 {
-        g.set("burst", Shown::of(cur.burst), Shown::of(1u64));
-        cur.burst = 1;
+
+    /// Lower clone_skb and burst first: netif_receive, imix and !SHARED refuse them; the
+    /// mode; SHARED before clone_skb > 0 or burst > 1 (§2.6 rules 1–3).
+    fn modes_before_sizes(&mut self) {
+        let (g, cur, to) = (&mut self.g, &mut self.cur, self.to);
+        if to.clone_skb == 0 && cur.clone_skb != 0 {
+            g.set("clone_skb", Shown::of(cur.clone_skb), Shown::of(0u64));
+            cur.clone_skb = 0;
+        }
+        if to.burst == 1 && cur.burst != 1 {
+            g.set("burst", Shown::of(cur.burst), Shown::of(1u64));
+            cur.burst = 1;
+        }
+        if to.xmit_mode != cur.xmit_mode {
+            g.set(
+                "xmit_mode",
+                Shown::of(cur.xmit_mode),
+                Shown::of(to.xmit_mode),
+            );
+        }
+        if to.flags.contains(Flag::SHARED) && !cur.flags.contains(Flag::SHARED) {
+            let before = flag_list(cur.flags);
+            cur.flags.set(Flag::SHARED, true);
+            g.change_keys(
+                "flags",
+                "-SHARED".into(),
+                "+SHARED".into(),
+                vec![flags_key(before, flag_list(cur.flags))],
+            );
+            g.write("flags", "flag SHARED".into(), ResultCheck::DeviceOk);
+        }
     }
-    if to.xmit_mode != cur.xmit_mode {
-        g.set(
-            "xmit_mode",
-            Shown::of(cur.xmit_mode),
-            Shown::of(to.xmit_mode),
-        );
+
+    /// Packet sizes, before `rate` (§2.6 rule 5), and imix weights (after clone_skb 0).
+    fn sizes(&mut self) {
+        let (g, cur, to) = (&mut self.g, &mut self.cur, self.to);
+        if !pkt_sizes_match(cur, to) {
+            pkt_size_writes(g, cur, to);
+            cur.min_pkt_size = to.min_pkt_size;
+            cur.max_pkt_size = to.max_pkt_size;
+        }
+        if to.imix_weights != cur.imix_weights && !to.imix_weights.is_empty() {
+            let new = imix(&to.imix_weights);
+            let text = new.text.clone();
+            g.change("imix_weights", imix(&cur.imix_weights), new);
+            // imix_weights leaves Result as it was (REFERENCE §4).
+            g.write(
+                "imix_weights",
+                format!("imix_weights {text}"),
+                ResultCheck::NotUpdated,
+            );
+        }
     }
-    // SHARED before clone_skb > 0 or burst > 1 (§2.6 rule 3).
-    if to.flags.contains(Flag::SHARED) && !cur.flags.contains(Flag::SHARED) {
-        let before = flag_list(cur.flags);
-        cur.flags.set(Flag::SHARED, true);
-        g.change_keys(
-            "flags",
-            "-SHARED".into(),
-            "+SHARED".into(),
-            vec![flags_key(before, flag_list(cur.flags))],
-        );
-        g.write("flags", "flag SHARED".into(), ResultCheck::DeviceOk);
+
+    /// Raised clone_skb and burst, now that SHARED and the mode allow them.
+    fn clone_and_burst(&mut self) {
+        let (g, cur, to) = (&mut self.g, &self.cur, self.to);
+        if to.clone_skb != cur.clone_skb {
+            g.set(
+                "clone_skb",
+                Shown::of(cur.clone_skb),
+                Shown::of(to.clone_skb),
+            );
+        }
+        if to.burst != cur.burst {
+            g.set("burst", Shown::of(cur.burst), Shown::of(to.burst));
+        }
     }
-    // Sizes before rate (§2.6 rule 5).
-    if !pkt_sizes_match(&cur, to) {
-        pkt_size_writes(&mut g, &cur, to);
-        cur.min_pkt_size = to.min_pkt_size;
-        cur.max_pkt_size = to.max_pkt_size;
-    }
-    if to.imix_weights != cur.imix_weights && !to.imix_weights.is_empty() {
-        let new = imix(&to.imix_weights);
-        let text = new.text.clone();
-        g.change("imix_weights", imix(&cur.imix_weights), new);
-        // imix_weights leaves Result as it was (REFERENCE §4).
-        g.write(
-            "imix_weights",
-            format!("imix_weights {text}"),
-            ResultCheck::NotUpdated,
-        );
-    }
-    if to.clone_skb != cur.clone_skb {
-        g.set(
-            "clone_skb",
-            Shown::of(cur.clone_skb),
-            Shown::of(to.clone_skb),
-        );
-    }
-    if to.burst != cur.burst {
-        g.set("burst", Shown::of(cur.burst), Shown::of(to.burst));
-    }
-    g.plain(Phase::Counts, &cur, to, iface);
-    if to.delay != cur.delay {
+
+    /// `delay`, `rate` or `ratep`: all set the delay; `rate` converts with the packet size
+    /// written above.
+    fn pacing(&mut self, pacing: Pacing) {
+        let (g, cur, to) = (&mut self.g, &self.cur, self.to);
+        if to.delay == cur.delay {
+            return;
+        }
         let old = if cur.delay == DELAY_NEVER_WRITTEN {
             Shown::unset("never")
         } else {
@@ -486,85 +544,107 @@ pub fn device_writes(
         }
     }
 
-    // Addresses: each family is hidden while the other is active (§3.3 L7), so a switch
-    // writes every field of the new family.
-    if to.ipv6() {
-        let switching = !cur.ipv6();
-        let fields = [
-            ("dst6", cur.dst6, to.dst6),
-            ("dst6_min", cur.dst6_min, to.dst6_min),
-            ("dst6_max", cur.dst6_max, to.dst6_max),
-            ("src6", cur.src6, to.src6),
-        ];
-        for (i, (field, old, new)) in fields.into_iter().enumerate() {
-            let link_local_default =
-                field == "src6" && new.is_unspecified() && is_link_local(old) && !switching;
-            let differs = if v6_known {
-                old != new && !link_local_default
-            } else {
-                true
-            };
-            // One IPv6 write must happen for the kernel to switch mode.
-            if differs || (switching && i == 0) {
-                let old = if v6_known {
-                    Shown::of(old)
+    /// Addresses: each family is hidden while the other is active (§3.3 L7), so a switch
+    /// writes every field of the new family.
+    fn addresses(&mut self) {
+        let (g, cur, to) = (&mut self.g, &self.cur, self.to);
+        if to.ipv6() {
+            let switching = !cur.ipv6();
+            let fields = [
+                ("dst6", cur.dst6, to.dst6),
+                ("dst6_min", cur.dst6_min, to.dst6_min),
+                ("dst6_max", cur.dst6_max, to.dst6_max),
+                ("src6", cur.src6, to.src6),
+            ];
+            for (i, (field, old, new)) in fields.into_iter().enumerate() {
+                let link_local_default =
+                    field == "src6" && new.is_unspecified() && is_link_local(old) && !switching;
+                let differs = if self.v6_known {
+                    old != new && !link_local_default
                 } else {
-                    Shown::hidden()
+                    true
                 };
-                g.set(field, old, Shown::of(new));
+                // One IPv6 write must happen for the kernel to switch mode.
+                if differs || (switching && i == 0) {
+                    let old = if self.v6_known {
+                        Shown::of(old)
+                    } else {
+                        Shown::hidden()
+                    };
+                    g.set(field, old, Shown::of(new));
+                }
             }
-        }
-    } else {
-        let fields = [
-            ("dst_min", &cur.dst_min, &to.dst_min),
-            ("dst_max", &cur.dst_max, &to.dst_max),
-            ("src_min", &cur.src_min, &to.src_min),
-            ("src_max", &cur.src_max, &to.src_max),
-        ];
-        for (field, old, new) in fields {
-            if !v4_known || old != new {
-                let shown_old = if v4_known { v4(old) } else { Shown::hidden() };
-                g.change(field, shown_old, v4(new));
-                // Unset is written as a lone NUL: the kernel stores the empty string, which
-                // for src_min means "the interface's address" (REFERENCE §2.3). A missing
-                // value would make pre-6.15 kernels read past the write buffer (§2.0); the
-                // NUL is a value byte on every version and the newline after it ends it.
-                let value = if new.is_empty() { "\0" } else { new.as_str() };
-                g.write(field, format!("{field} {value}"), ResultCheck::DeviceOk);
+        } else {
+            let fields = [
+                ("dst_min", &cur.dst_min, &to.dst_min),
+                ("dst_max", &cur.dst_max, &to.dst_max),
+                ("src_min", &cur.src_min, &to.src_min),
+                ("src_max", &cur.src_max, &to.src_max),
+            ];
+            for (field, old, new) in fields {
+                if !self.v4_known || old != new {
+                    let shown_old = if self.v4_known {
+                        v4(old)
+                    } else {
+                        Shown::hidden()
+                    };
+                    g.change(field, shown_old, v4(new));
+                    // Unset is written as a lone NUL: the kernel stores the empty string,
+                    // which for src_min means "the interface's address" (REFERENCE §2.3). A
+                    // missing value would make pre-6.15 kernels read past the write buffer
+                    // (§2.0); the NUL is a value byte on every version and the newline after
+                    // it ends it.
+                    let value = if new.is_empty() { "\0" } else { new.as_str() };
+                    g.write(field, format!("{field} {value}"), ResultCheck::DeviceOk);
+                }
             }
         }
     }
 
-    if to.dst_mac != cur.dst_mac {
-        g.set("dst_mac", Shown::of(cur.dst_mac), Shown::of(to.dst_mac));
+    /// MAC addresses; a zero source MAC means "use the interface's" (REFERENCE §2.3).
+    fn macs(&mut self) {
+        let (g, cur, to) = (&mut self.g, &self.cur, self.to);
+        if to.dst_mac != cur.dst_mac {
+            g.set("dst_mac", Shown::of(cur.dst_mac), Shown::of(to.dst_mac));
+        }
+        if to.src_mac != cur.src_mac {
+            let show = |m: crate::model::MacAddr| {
+                if m.is_zero() {
+                    Shown::unset("(interface MAC)")
+                } else {
+                    Shown::of(m)
+                }
+            };
+            g.change("src_mac", show(cur.src_mac), show(to.src_mac));
+            g.write(
+                "src_mac",
+                format!("src_mac {}", to.src_mac),
+                ResultCheck::DeviceOk,
+            );
+        }
     }
-    if to.src_mac != cur.src_mac {
-        // Zero means "use the interface's MAC" (REFERENCE §2.3).
-        let show = |m: crate::model::MacAddr| {
-            if m.is_zero() {
-                Shown::unset("(interface MAC)")
-            } else {
-                Shown::of(m)
-            }
-        };
-        g.change("src_mac", show(cur.src_mac), show(to.src_mac));
-        g.write(
-            "src_mac",
-            format!("src_mac {}", to.src_mac),
-            ResultCheck::DeviceOk,
-        );
-    }
-    g.plain(Phase::Traffic, &cur, to, iface);
 
-    // Priority and CFI survive their tag being turned off (only the id becomes 0xffff, §2.3
-    // vlan_id row), so what the device showed before this plan still holds after the MPLS or
-    // SVLAN steps below turn the tags off. A tag that is off now hides them: unknown, except
-    // on a fresh device.
-    let known = |t: Option<Vlan>| t.or(fresh_known.then(Vlan::default));
-    let (vlan_bits, svlan_bits) = (known(cur.vlan), known(cur.svlan));
-    // MPLS and VLAN turn each other off (§2.3); MPLS goes first so that VLAN has the last word.
-    let mut force_vlan = false;
-    if to.mpls != cur.mpls {
+    /// MPLS and VLAN tags, which turn each other off (§2.3): MPLS goes first so that VLAN
+    /// has the last word.
+    fn tags(&mut self, profile: &KernelProfile) {
+        // Priority and CFI survive their tag being turned off (only the id becomes 0xffff,
+        // §2.3 vlan_id row), so what the device showed before this plan still holds after
+        // the MPLS or SVLAN steps below turn the tags off. A tag that is off now hides them:
+        // unknown, except on a fresh device.
+        let fresh_known = self.fresh_known;
+        let known = |t: Option<Vlan>| t.or(fresh_known.then(Vlan::default));
+        let (vlan_bits, svlan_bits) = (known(self.cur.vlan), known(self.cur.svlan));
+        let force_vlan = self.mpls(profile);
+        self.vlans(vlan_bits, svlan_bits, force_vlan);
+    }
+
+    /// The label stack. Returns whether the VLAN id must be written to clear it.
+    fn mpls(&mut self, profile: &KernelProfile) -> bool {
+        let (g, cur, to) = (&mut self.g, &mut self.cur, self.to);
+        if to.mpls == cur.mpls {
+            return false;
+        }
+        let mut force_vlan = false;
         g.change("mpls", mpls(&cur.mpls), mpls(&to.mpls));
         if to.mpls.is_empty() {
             if to.vlan.is_some() {
@@ -594,141 +674,151 @@ pub fn device_writes(
             }
         }
         cur.mpls = to.mpls.clone();
+        force_vlan
     }
-    if to.vlan != cur.vlan || to.svlan != cur.svlan || force_vlan {
+
+    /// VLAN and SVLAN, given the priority and CFI the kernel keeps for each tag.
+    fn vlans(&mut self, vlan_bits: Option<Vlan>, svlan_bits: Option<Vlan>, force_vlan: bool) {
+        let (g, cur, to) = (&mut self.g, &mut self.cur, self.to);
+        if to.vlan == cur.vlan && to.svlan == cur.svlan && !force_vlan {
+            return;
+        }
         g.change_keys(
             "vlan",
             format!("{} / svlan {}", show_vlan(cur.vlan), show_vlan(cur.svlan)),
             format!("{} / svlan {}", show_vlan(to.vlan), show_vlan(to.svlan)),
             vlan_keys((cur.vlan, cur.svlan), (to.vlan, to.svlan)),
         );
-        match to.vlan {
-            None => {
-                // An id above 4095 turns VLAN and SVLAN off and leaves Result alone.
-                g.write("vlan_id", "vlan_id 4096".into(), ResultCheck::NotUpdated);
+        let Some(v) = to.vlan else {
+            // An id above 4095 turns VLAN and SVLAN off and leaves Result alone.
+            g.write("vlan_id", "vlan_id 4096".into(), ResultCheck::NotUpdated);
+            return;
+        };
+        if to.svlan.is_none() && cur.svlan.is_some() {
+            // svlan_id > 4095 turns both tags off; the VLAN is set again below.
+            g.write("svlan_id", "svlan_id 4096".into(), ResultCheck::NotUpdated);
+            cur.vlan = None;
+            cur.svlan = None;
+        }
+        if cur.vlan.map(|x| x.id) != Some(v.id) || force_vlan {
+            g.write(
+                "vlan_id",
+                format!("vlan_id {}", v.id),
+                ResultCheck::DeviceOk,
+            );
+        }
+        tag_bits(g, "vlan", vlan_bits, v);
+        if let Some(s) = to.svlan {
+            if cur.svlan.map(|x| x.id) != Some(s.id) {
+                g.write(
+                    "svlan_id",
+                    format!("svlan_id {}", s.id),
+                    ResultCheck::DeviceOk,
+                );
             }
-            Some(v) => {
-                if to.svlan.is_none() && cur.svlan.is_some() {
-                    // svlan_id > 4095 turns both tags off; the VLAN is set again below.
-                    g.write("svlan_id", "svlan_id 4096".into(), ResultCheck::NotUpdated);
-                    cur.vlan = None;
-                    cur.svlan = None;
-                }
-                let before = vlan_bits;
-                if cur.vlan.map(|x| x.id) != Some(v.id) || force_vlan {
-                    g.write(
-                        "vlan_id",
-                        format!("vlan_id {}", v.id),
-                        ResultCheck::DeviceOk,
-                    );
-                }
-                if before.map(|x| x.p) != Some(v.p) {
-                    g.write("vlan_p", format!("vlan_p {}", v.p), ResultCheck::DeviceOk);
-                }
-                if before.map(|x| x.cfi) != Some(v.cfi) {
-                    g.write(
-                        "vlan_cfi",
-                        format!("vlan_cfi {}", v.cfi),
-                        ResultCheck::DeviceOk,
-                    );
-                }
-                if let Some(s) = to.svlan {
-                    let before = svlan_bits;
-                    if cur.svlan.map(|x| x.id) != Some(s.id) {
-                        g.write(
-                            "svlan_id",
-                            format!("svlan_id {}", s.id),
-                            ResultCheck::DeviceOk,
-                        );
-                    }
-                    if before.map(|x| x.p) != Some(s.p) {
-                        g.write("svlan_p", format!("svlan_p {}", s.p), ResultCheck::DeviceOk);
-                    }
-                    if before.map(|x| x.cfi) != Some(s.cfi) {
-                        g.write(
-                            "svlan_cfi",
-                            format!("svlan_cfi {}", s.cfi),
-                            ResultCheck::DeviceOk,
-                        );
-                    }
-                }
-            }
+            tag_bits(g, "svlan", svlan_bits, s);
         }
     }
 
-    g.plain(Phase::Qos, &cur, to, iface);
-    if let Some(n) = to.node {
-        if cur.node != Some(n) {
+    /// `node` (it cannot go back to "no node": a re-add, see [`recreate_reason`]) and the
+    /// IPsec SPI, hidden without IPSEC.
+    fn node_and_spi(&mut self) {
+        let (g, cur, to) = (&mut self.g, &self.cur, self.to);
+        if let Some(n) = to.node {
+            if cur.node != Some(n) {
+                g.set(
+                    "node",
+                    cur.node.map_or_else(|| Shown::unset("(none)"), Shown::of),
+                    Shown::of(n),
+                );
+            }
+        }
+        if to.flags.contains(Flag::IPSEC) && (!self.spi_known || cur.spi != to.spi) {
             g.set(
-                "node",
-                cur.node.map_or_else(|| Shown::unset("(none)"), Shown::of),
-                Shown::of(n),
+                "spi",
+                if self.spi_known {
+                    Shown::of(cur.spi)
+                } else {
+                    Shown::hidden()
+                },
+                Shown::of(to.spi),
             );
         }
     }
-    if to.flags.contains(Flag::IPSEC) && (!spi_known || cur.spi != to.spi) {
-        g.set(
-            "spi",
-            if spi_known {
-                Shown::of(cur.spi)
-            } else {
-                Shown::hidden()
-            },
-            Shown::of(to.spi),
-        );
-    }
 
-    // Each flag is its own line in the plan; in JSON each carries the whole list before and
-    // after, so that consecutive flag changes merge into one change of `flags`.
-    let mut flags_now = cur.flags;
-    for flag in Flag::ALL.iter().copied().filter(|f| managed_flag(*f)) {
-        let want = to.flags.contains(flag);
-        let have = cur.flags.contains(flag);
-        let write = if flag == Flag::FLOW_SEQ {
-            // FLOW_SEQ is shown only while flows > 0 (§3.3 Flags rules).
-            to.flows > 0 && (!flow_seq_known || want != have)
-        } else {
-            want != have
-        };
-        if write {
-            let (sign, cmd) = if want {
-                ("+", format!("flag {flag}"))
+    /// Flags, then `!SHARED` after clone_skb 0 and burst 1 (§2.6 rule 2) and `!IPV6` last
+    /// (rule 8).
+    fn flags(&mut self) {
+        let (g, cur, to) = (&mut self.g, &self.cur, self.to);
+        // Each flag is its own line in the plan; in JSON each carries the whole list before
+        // and after, so that consecutive flag changes merge into one change of `flags`.
+        let mut flags_now = cur.flags;
+        for flag in Flag::ALL.iter().copied().filter(|f| managed_flag(*f)) {
+            let want = to.flags.contains(flag);
+            let have = cur.flags.contains(flag);
+            let write = if flag == Flag::FLOW_SEQ {
+                // FLOW_SEQ is shown only while flows > 0 (§3.3 Flags rules).
+                to.flows > 0 && (!self.flow_seq_known || want != have)
             } else {
-                ("-", format!("flag !{flag}"))
+                want != have
             };
+            if write {
+                let (sign, cmd) = if want {
+                    ("+", format!("flag {flag}"))
+                } else {
+                    ("-", format!("flag !{flag}"))
+                };
+                let before = flag_list(flags_now);
+                flags_now.set(flag, want);
+                g.change_keys(
+                    "flags",
+                    if have {
+                        format!("+{flag}")
+                    } else {
+                        format!("-{flag}")
+                    },
+                    format!("{sign}{flag}"),
+                    vec![flags_key(before, flag_list(flags_now))],
+                );
+                g.write("flags", cmd, ResultCheck::DeviceOk);
+            }
+        }
+        if !to.flags.contains(Flag::SHARED) && cur.flags.contains(Flag::SHARED) {
             let before = flag_list(flags_now);
-            flags_now.set(flag, want);
+            flags_now.set(Flag::SHARED, false);
             g.change_keys(
                 "flags",
-                if have {
-                    format!("+{flag}")
-                } else {
-                    format!("-{flag}")
-                },
-                format!("{sign}{flag}"),
+                "+SHARED".into(),
+                "-SHARED".into(),
                 vec![flags_key(before, flag_list(flags_now))],
             );
-            g.write("flags", cmd, ResultCheck::DeviceOk);
+            g.write("flags", "flag !SHARED".into(), ResultCheck::DeviceOk);
+        }
+        if !to.ipv6() && cur.ipv6() {
+            // Not a key: the IPv4 address changes say it in JSON.
+            g.change_keys("ipv6", "on".into(), "off".into(), Vec::new());
+            g.write("flags", "flag !IPV6".into(), ResultCheck::DeviceOk);
         }
     }
-    // !SHARED after clone_skb 0 and burst 1 (§2.6 rule 2); !IPV6 last (rule 8).
-    if !to.flags.contains(Flag::SHARED) && cur.flags.contains(Flag::SHARED) {
-        let before = flag_list(flags_now);
-        flags_now.set(Flag::SHARED, false);
-        g.change_keys(
-            "flags",
-            "+SHARED".into(),
-            "-SHARED".into(),
-            vec![flags_key(before, flag_list(flags_now))],
+}
+
+/// Priority and CFI of one tag (`vlan` or `svlan`), written where `before` (what the kernel
+/// keeps, if known) differs.
+fn tag_bits(g: &mut Gen<'_>, tag: &str, before: Option<Vlan>, want: Vlan) {
+    if before.map(|x| x.p) != Some(want.p) {
+        g.write(
+            &format!("{tag}_p"),
+            format!("{tag}_p {}", want.p),
+            ResultCheck::DeviceOk,
         );
-        g.write("flags", "flag !SHARED".into(), ResultCheck::DeviceOk);
     }
-    if !to.ipv6() && cur.ipv6() {
-        // Not a key: the IPv4 address changes say it in JSON.
-        g.change_keys("ipv6", "on".into(), "off".into(), Vec::new());
-        g.write("flags", "flag !IPV6".into(), ResultCheck::DeviceOk);
+    if before.map(|x| x.cfi) != Some(want.cfi) {
+        g.write(
+            &format!("{tag}_cfi"),
+            format!("{tag}_cfi {}", want.cfi),
+            ResultCheck::DeviceOk,
+        );
     }
-    g.out
 }
 
 fn is_link_local(a: Ipv6Addr) -> bool {
