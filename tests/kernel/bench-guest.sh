@@ -60,11 +60,15 @@ traced() {
   "$STRACE" -f -y -qq -e trace=write -o "$trace" "$@"
 }
 
-# An empty box. A `reset` written by somebody else (a sample script's exit trap) may still be
-# pending on an idle thread, which acts on it when it next wakes (every 100 ms) and would
-# remove a device added before then: give the threads that time.
+# An empty box. `reset` only flags every thread (T_REMDEVALL), and a thread without devices
+# acts on the flag when it next wakes (every 100 ms, longer under TCG), removing a device
+# added before then too: reset only a box that has devices (waiting for them to go also
+# waits for the flag to be used), and give the threads time to use a reset somebody else
+# wrote (a sample script's exit trap).
 reset_box() {
-  pg_reset >/dev/null 2>&1 || { echo "bench: pktgen reset failed"; exit 1; }
+  if [[ -n $(pg_devices) ]]; then
+    pg_reset >/dev/null 2>&1 || { echo "bench: pktgen reset failed"; exit 1; }
+  fi
   sleep 0.3
 }
 

@@ -221,14 +221,8 @@ pg_wait_empty() {
 }
 
 # pg_reset: stop pktgen, `reset`, and wait until no device files remain.
-#
-# Only when there are devices: `reset` only flags every thread (T_REMDEVALL) and a thread
-# with no device acts on the flag when it next wakes, up to a second later (longer under
-# TCG). A device added meanwhile, say by a sample script in append mode, is then removed
-# too. With devices present, waiting for them to go also waits for the flag to be used.
 pg_reset() {
   echo stop >"$PG/pgctrl" 2>/dev/null
-  [ -n "$(pg_devices)" ] || return 0
   echo reset >"$PG/pgctrl" || return 1
   pg_wait_empty 10
 }
