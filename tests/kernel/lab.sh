@@ -24,6 +24,9 @@
 #                          usual setup; prints its output, exits with its status
 #   lab.sh try             boot and run tests/kernel/try.sh in the guest
 #   lab.sh kernels         print the kernel packages that would be used
+#   lab.sh bench [PARTS]   the benchmark (write counts against the lower bound, the kernel's
+#                          sample scripts, plan/apply time, unrelated interfaces, watch);
+#                          see tests/kernel/lab-bench.sh and BENCHMARKS.md
 #   lab.sh system          the Debian package, the pgstate-watch service and the Ansible
 #                          module on a Debian bookworm system (systemd) booted with the
 #                          6.12 kernel; see tests/kernel/lab-system.sh
