@@ -12,6 +12,7 @@ mod diagnostics;
 mod document;
 mod io;
 mod scan;
+mod value;
 
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -198,6 +199,7 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
             limit,
             duplicates,
             syntax_error,
+            value,
         } = scan(text);
         let index = Arc::new(index);
         let file_no = sources.files.len();
@@ -216,9 +218,10 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
             limit,
             duplicates,
             syntax_error,
+            value,
         };
         let mut bad_fields = HashMap::new();
-        let Some(parsed) = parse_file(&ctx, &structure, &mut bad_fields, &mut diags) else {
+        let Some(parsed) = parse_file(&ctx, structure, &mut bad_fields, &mut diags) else {
             continue;
         };
         if let Some(t) = parsed.threads {

@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+use serde::Deserialize;
+
 use super::diagnostics::{file_diag, render_path, FileCtx};
 use super::scan::Duplicate;
 use crate::error::{did_you_mean, Diagnostic, Location};
@@ -15,13 +17,15 @@ pub(super) struct Structure {
     pub(super) limit: Option<((usize, usize), String)>,
     pub(super) duplicates: Vec<Duplicate>,
     pub(super) syntax_error: Option<((usize, usize), String)>,
+    /// The value the pass built, when it could.
+    pub(super) value: Option<serde_yaml::Value>,
 }
 
 /// Parses one file into its schema. Structural problems become diagnostics; device entries
 /// are deserialised one by one so that every bad entry is reported, not just the first.
 pub(super) fn parse_file(
     ctx: &FileCtx<'_>,
-    structure: &Structure,
+    structure: Structure,
     bad_fields: &mut HashMap<String, Vec<String>>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<StateFile> {
@@ -70,7 +74,11 @@ pub(super) fn parse_file(
         ));
         return None;
     }
-    let value: serde_yaml::Value = match serde_yaml::from_str(ctx.text) {
+    let parsed = match structure.value {
+        Some(v) => Ok(v),
+        None => serde_yaml::from_str(ctx.text),
+    };
+    let value: serde_yaml::Value = match parsed {
         Ok(v) => v,
         Err(e) => {
             let location = e.location().map(|l| Location {
@@ -146,9 +154,7 @@ pub(super) fn parse_file(
                             // so when the whole entry has only known keys and deserialises,
                             // every key alone would too: the check would report nothing.
                             if only_known_keys(&body) {
-                                if let Ok(spec) =
-                                    serde_yaml::from_value::<DeviceSpec>(body.clone())
-                                {
+                                if let Ok(spec) = DeviceSpec::deserialize(&body) {
                                     out.devices.insert(name, spec);
                                     continue;
                                 }

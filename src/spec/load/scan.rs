@@ -3,10 +3,13 @@
 //! and refuses too deep nesting, too many nodes and alias bombs before serde_yaml sees the
 //! text. No I/O.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::Marker;
+
+use super::value::ValueBuilder;
 
 /// Deepest nesting a state file may have. A valid file nests five levels (top mapping →
 /// `devices` → device → key → list element → `[size, weight]`); anything deeper is refused
@@ -32,10 +35,14 @@ const MAX_INDEXED_SEQ_ELEMENTS: usize = 256;
 
 /// Positions of the keys and values of a YAML document, by path. Built with yaml-rust2's
 /// marked events because serde_yaml's values carry no positions.
+///
+/// A path is stored flat, each segment behind a NUL (`"\0devices\0eth0\0count"`): one
+/// string per node instead of a vector of strings, which made indexing cost more than
+/// parsing. A key that itself contains a NUL can only make a diagnostic point elsewhere.
 #[derive(Debug, Clone, Default)]
 pub struct LocationIndex {
-    keys: HashMap<Vec<String>, (usize, usize)>,
-    values: HashMap<Vec<String>, (usize, usize)>,
+    keys: HashMap<String, (usize, usize)>,
+    values: HashMap<String, (usize, usize)>,
 }
 
 impl LocationIndex {
@@ -46,13 +53,37 @@ impl LocationIndex {
 
     /// Line and column of the key at `path`.
     pub fn key_mark(&self, path: &[String]) -> Option<(usize, usize)> {
-        self.keys.get(path).copied()
+        self.keys.get(&flat_path(path)).copied()
     }
 
     /// Line and column of the value at `path`.
     pub fn value_mark(&self, path: &[String]) -> Option<(usize, usize)> {
-        self.values.get(path).copied()
+        self.values.get(&flat_path(path)).copied()
     }
+}
+
+fn flat_path(path: &[String]) -> String {
+    let mut flat = String::with_capacity(path.iter().map(|s| s.len() + 1).sum());
+    for seg in path {
+        push_segment(&mut flat, seg);
+    }
+    flat
+}
+
+fn push_segment(flat: &mut String, seg: &str) {
+    flat.push('\0');
+    flat.push_str(seg);
+}
+
+fn child_path(parent: &str, seg: &str) -> String {
+    let mut p = String::with_capacity(parent.len() + seg.len() + 1);
+    p.push_str(parent);
+    push_segment(&mut p, seg);
+    p
+}
+
+fn split_path(flat: &str) -> Vec<String> {
+    flat.split('\0').skip(1).map(str::to_owned).collect()
 }
 
 /// A line and a column, both 1-based.
@@ -71,16 +102,27 @@ pub(super) struct Scan {
     pub(super) duplicates: Vec<Duplicate>,
     /// yaml-rust2 could not parse the text here.
     pub(super) syntax_error: Option<((usize, usize), String)>,
+    /// The document's value, built in the same pass; `None` where serde_yaml must build it
+    /// (see `value`), and after a problem above.
+    pub(super) value: Option<serde_yaml::Value>,
 }
 
 /// Runs the event pass: positions, duplicate keys, nesting depth and alias expansion.
 pub(super) fn scan(text: &str) -> Scan {
     let mut b = IndexBuilder::default();
     let mut parser = Parser::new_from_str(text);
+    let mut ended = false;
     loop {
         match parser.next_token() {
-            // Only the first document is read; serde_yaml refuses more than one.
-            Ok((Event::StreamEnd | Event::DocumentEnd, _)) => break,
+            Ok((Event::StreamEnd, _)) => break,
+            // Only the first document is read; serde_yaml refuses more than one, in its words.
+            Ok((Event::DocumentEnd, _)) => {
+                if !matches!(parser.peek(), Ok((Event::StreamEnd, _))) {
+                    b.value.give_up();
+                }
+                ended = true;
+                break;
+            }
             Ok((ev, mark)) => {
                 if !b.on_event(ev, mark) {
                     break;
@@ -99,6 +141,10 @@ pub(super) fn scan(text: &str) -> Scan {
             }
         }
     }
+    let clean = b.scan.limit.is_none() && b.scan.syntax_error.is_none();
+    if ended && clean && b.scan.duplicates.is_empty() {
+        b.scan.value = b.value.finish();
+    }
     b.scan
 }
 
@@ -107,8 +153,9 @@ fn nesting_message() -> String {
 }
 
 enum Kind {
-    /// `key` is the scalar key whose value comes next (`None` for a complex or alias key);
-    /// `skip_value` is set when that key is a duplicate, so its value is not indexed twice.
+    /// `key` is the flat path of the scalar key whose value comes next (`None` for a complex
+    /// or alias key, or an unindexed mapping); `skip_value` is set when that key is a
+    /// duplicate, so its value is not indexed twice.
     Map {
         key: Option<String>,
         expect_key: bool,
@@ -122,8 +169,8 @@ enum Kind {
 /// An open mapping or sequence.
 struct Open {
     kind: Kind,
-    /// Its path, when it is indexed.
-    path: Option<Vec<String>>,
+    /// Its flat path, when it is indexed.
+    path: Option<String>,
     /// It is a (complex) mapping key rather than a value.
     is_key: bool,
     /// Its anchor id (0: none) and the node count when it started, to size the anchor.
@@ -134,6 +181,7 @@ struct Open {
 #[derive(Default)]
 struct IndexBuilder {
     scan: Scan,
+    value: ValueBuilder,
     stack: Vec<Open>,
     /// Nodes seen so far, aliases counted at their expanded size.
     nodes: u64,
@@ -151,34 +199,29 @@ impl IndexBuilder {
         (mark.line(), mark.col() + 1)
     }
 
-    /// Where the next node goes: whether it is a mapping key, and its path if it is an
+    /// Where the next node goes: whether it is a mapping key, and its flat path if it is an
     /// indexed value.
-    fn next_slot(&mut self) -> (bool, Option<Vec<String>>) {
+    fn next_slot(&mut self) -> (bool, Option<String>) {
         let Some(open) = self.stack.last_mut() else {
-            return (false, Some(Vec::new()));
+            return (false, Some(String::new()));
         };
-        let child = |seg: &str| {
-            open.path.as_ref().map(|p| {
-                let mut p = p.clone();
-                p.push(seg.to_owned());
-                p
-            })
-        };
+        let parent = open.path.as_deref();
         match &mut open.kind {
             Kind::Map {
                 expect_key: true, ..
             } => (true, None),
+            // A value's path is its key's.
             Kind::Map {
                 key, skip_value, ..
-            } => match (key.as_deref(), *skip_value) {
-                (Some(k), false) => (false, child(k)),
+            } => match (key.take(), *skip_value) {
+                (Some(k), false) => (false, Some(k)),
                 _ => (false, None),
             },
             Kind::Seq { next } => {
                 let i = *next;
                 *next += 1;
                 if i < MAX_INDEXED_SEQ_ELEMENTS {
-                    (false, child(&i.to_string()))
+                    (false, parent.map(|p| child_path(p, &i.to_string())))
                 } else {
                     (false, None)
                 }
@@ -222,9 +265,29 @@ impl IndexBuilder {
         }
     }
 
-    fn record_value(&mut self, path: Option<Vec<String>>, mark: Marker) {
+    fn record_value(&mut self, path: Option<String>, mark: Marker) {
         if let Some(p) = path.filter(|p| !p.is_empty()) {
             self.scan.index.values.entry(p).or_insert(Self::pos(mark));
+        }
+    }
+
+    /// Records the position of a scalar key and returns its flat path; `None` when its
+    /// mapping is not indexed, or already has the key (a duplicate, recorded as such).
+    fn record_key(&mut self, key: &str, mark: Marker) -> Option<String> {
+        let parent = self.stack.last().and_then(|o| o.path.as_deref())?;
+        let path = child_path(parent, key);
+        match self.scan.index.keys.entry(path.clone()) {
+            Entry::Occupied(e) => {
+                let first = *e.get();
+                self.scan
+                    .duplicates
+                    .push((split_path(e.key()), first, Self::pos(mark)));
+                None
+            }
+            Entry::Vacant(e) => {
+                e.insert(Self::pos(mark));
+                Some(path)
+            }
         }
     }
 
@@ -250,38 +313,22 @@ impl IndexBuilder {
             }
         }
         match ev {
-            Event::Scalar(value, _, anchor, _) => {
+            Event::Scalar(text, style, anchor, tag) => {
                 self.nodes = self.nodes.saturating_add(1);
                 if anchor != 0 {
                     self.anchor_sizes.insert(anchor, 1);
                 }
                 let (is_key, path) = self.next_slot();
                 if is_key {
-                    let parent = self.stack.last().and_then(|o| o.path.as_ref());
-                    let mut duplicate = false;
-                    if let Some(parent) = parent {
-                        let mut p = parent.clone();
-                        p.push(value.clone());
-                        match self.scan.index.keys.entry(p) {
-                            std::collections::hash_map::Entry::Occupied(e) => {
-                                let first = *e.get();
-                                self.scan.duplicates.push((
-                                    e.key().clone(),
-                                    first,
-                                    Self::pos(mark),
-                                ));
-                                duplicate = true;
-                            }
-                            std::collections::hash_map::Entry::Vacant(e) => {
-                                e.insert(Self::pos(mark));
-                            }
-                        }
-                    }
-                    self.key_done(Some(value), duplicate);
+                    let before = self.scan.duplicates.len();
+                    let path = self.record_key(&text, mark);
+                    let duplicate = self.scan.duplicates.len() > before;
+                    self.key_done(path, duplicate);
                 } else {
                     self.record_value(path, mark);
                     self.value_done();
                 }
+                self.value.scalar(text, style, anchor, tag.is_some());
             }
             Event::Alias(id) => {
                 let size = self.anchor_sizes.get(&id).copied().unwrap_or(1);
@@ -304,17 +351,20 @@ impl IndexBuilder {
                     self.record_value(path, mark);
                     self.value_done();
                 }
+                self.value.alias(id);
             }
-            Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
+            Event::MappingStart(anchor, ref tag) | Event::SequenceStart(anchor, ref tag) => {
                 if self.stack.len() >= MAX_NESTING_DEPTH {
                     self.scan.limit = Some((Self::pos(mark), nesting_message()));
                     return false;
                 }
+                let mapping = matches!(ev, Event::MappingStart(..));
+                self.value.start(mapping, anchor, tag.is_some());
                 let (is_key, path) = self.next_slot();
                 if !is_key {
                     self.record_value(path.clone(), mark);
                 }
-                let kind = if matches!(ev, Event::MappingStart(..)) {
+                let kind = if mapping {
                     Kind::Map {
                         key: None,
                         expect_key: true,
@@ -334,6 +384,7 @@ impl IndexBuilder {
                 self.nodes = self.nodes.saturating_add(1);
             }
             Event::MappingEnd | Event::SequenceEnd => {
+                self.value.end();
                 if let Some(open) = self.stack.pop() {
                     if open.anchor != 0 {
                         self.anchor_sizes
