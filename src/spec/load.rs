@@ -15,7 +15,7 @@ mod scan;
 mod value;
 
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -26,7 +26,7 @@ use crate::model::{DesiredState, DeviceName, ThreadId};
 use diagnostics::{file_diag, finish_diagnostics, sort_diagnostics, FileCtx};
 use document::{parse_file, Structure};
 use io::{read_state_file, state_files};
-use scan::{scan, Scan};
+use scan::{scan, Indexing, Scan};
 
 pub use diagnostics::{LoadError, MAX_DIAGNOSTICS};
 pub use io::MAX_STATE_FILE_BYTES;
@@ -182,7 +182,6 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
     let mut desired = DesiredState::default();
     let mut sources = SourceMap::default();
     let mut threads: Option<BTreeSet<ThreadId>> = None;
-    let mut origin: BTreeMap<DeviceName, (PathBuf, Option<Location>)> = BTreeMap::new();
     for (file, text) in files {
         if text.len() as u64 > MAX_STATE_FILE_BYTES {
             diags.push(file_diag(
@@ -194,18 +193,31 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
             ));
             continue;
         }
-        let Scan {
+        let text_arc: Arc<str> = Arc::from(*text);
+        // Most files have no problem: parse without positions, and index only when a
+        // diagnostic asks. A file the quick pass cannot take is scanned again, indexed.
+        let quick = scan(text, Indexing::Off);
+        let (
+            Scan {
+                marks: _,
+                limit,
+                duplicates,
+                syntax_error,
+                value,
+            },
             index,
-            limit,
-            duplicates,
-            syntax_error,
-            value,
-        } = scan(text);
+        ) = if quick.value.is_some() {
+            (quick, LocationIndex::lazy(Arc::clone(&text_arc)))
+        } else {
+            let mut full = scan(text, Indexing::On);
+            let marks = std::mem::take(&mut full.marks);
+            (full, LocationIndex::built(marks))
+        };
         let index = Arc::new(index);
         let file_no = sources.files.len();
         sources.files.push(SourceFile {
             path: file.to_path_buf(),
-            text: Arc::from(*text),
+            text: text_arc,
             index: Arc::clone(&index),
         });
         let ctx = FileCtx {
@@ -248,11 +260,12 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
                     continue;
                 }
             };
-            let here = ctx.locate(&path, true);
-            if let Some((first_file, first_loc)) = origin.get(&name) {
-                let first = first_loc
-                    .as_ref()
-                    .map_or_else(|| first_file.display().to_string(), ToString::to_string);
+            if let Some(&first_file) = sources.devices.get(&name) {
+                let first_file = &sources.files[first_file];
+                let first = first_file
+                    .ctx()
+                    .locate(&path, true)
+                    .map_or_else(|| first_file.path.display().to_string(), |l| l.to_string());
                 diags.push(ctx.diag(
                     &path,
                     true,
@@ -261,7 +274,6 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
                 ));
                 continue;
             }
-            origin.insert(name.clone(), (file.to_path_buf(), here));
             // Keys already reported as unknown or of the wrong type were left out of `spec`;
             // rules that mention them would only repeat the problem, or be wrong.
             let bad = bad_fields.get(&raw_name).map_or(&[][..], Vec::as_slice);

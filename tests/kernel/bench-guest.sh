@@ -2,7 +2,7 @@
 # pgstate's benchmark on a real kernel: runs in the lab guest under bash (for EPOCHREALTIME),
 # started by `lab.sh bench`. Prints one marker line per figure, parsed by lab-bench.sh:
 #   @@BENCH writes NAME STRACE_WRITES PGSTATE_WRITES CONVERGED(0|1)
-#   @@BENCH time N CAT_US PLAN_US APPLY1_US         (medians over $BENCH_REPS runs)
+#   @@BENCH time N CAT_US PLAN_US APPLY1_US         (medians of $BENCH_TIME_REPS interleaved rounds, default 9)
 #   @@BENCH ifaces PLAN8_US PLAN8_WITH_1000_US
 #   @@BENCH sample NAME SCRIPT_WRITES SCRIPT_US EMPTY_WRITES EMPTY_US RERUN_WRITES RERUN_US NO_CHANGES(0|1)
 #   @@BENCH watch SAVE_TO_CONVERGED_US RSS_KB RECONCILES
@@ -129,6 +129,7 @@ guest_path() {
 # ---- time: plan and apply against the floor of reading every pktgen file ----
 bench_time() {
   local n cat_us plan_us apply_us i a b
+  local TIME_REPS=${BENCH_TIME_REPS:-9}
   for n in 1 8 64 256 512; do
     reset_box
     a=$SCRATCH/n$n.yaml
@@ -136,14 +137,19 @@ bench_time() {
     "$BENCH/gen-devices.sh" "n$n" "$n" 1000 >"$a"
     "$BENCH/gen-devices.sh" "n$n" "$n" 1001 >"$b"
     apply_quiet "$a" || { echo "@@BENCH time $n -1 -1 -1"; continue; }
-    cat_us=$(median_us sh -c 'cat /proc/net/pktgen/*')
-    plan_us=$(median_us pgstate plan "$a")
-    local out=()
-    for ((i = 0; i < REPS; i++)); do
-      out+=("$(time_us pgstate apply -q "$b")")
-      out+=("$(time_us pgstate apply -q "$a")")
+    # Interleaved, so that a slow moment of the host (the lab shares its cores) falls on
+    # the floor and on pgstate alike rather than on one of them.
+    local cats=() plans=() applies=()
+    for ((i = 0; i < TIME_REPS; i++)); do
+      cats+=("$(time_us sh -c 'cat /proc/net/pktgen/*')")
+      plans+=("$(time_us pgstate plan "$a")")
+      applies+=("$(time_us pgstate apply -q "$b")")
+      cats+=("$(time_us sh -c 'cat /proc/net/pktgen/*')")
+      applies+=("$(time_us pgstate apply -q "$a")")
     done
-    apply_us=$(median "${out[@]}")
+    cat_us=$(median "${cats[@]}")
+    plan_us=$(median "${plans[@]}")
+    apply_us=$(median "${applies[@]}")
     echo "@@BENCH time $n $cat_us $plan_us $apply_us"
   done
 }

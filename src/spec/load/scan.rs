@@ -5,6 +5,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::Marker;
@@ -36,11 +37,20 @@ const MAX_INDEXED_SEQ_ELEMENTS: usize = 256;
 /// Positions of the keys and values of a YAML document, by path. Built with yaml-rust2's
 /// marked events because serde_yaml's values carry no positions.
 ///
-/// A path is stored flat, each segment behind a NUL (`"\0devices\0eth0\0count"`): one
-/// string per node instead of a vector of strings, which made indexing cost more than
-/// parsing. A key that itself contains a NUL can only make a diagnostic point elsewhere.
+/// A file without problems needs no positions, so a loaded file's index is built from its
+/// text at the first question ([`LocationIndex::lazy`]): indexing every node cost as much as
+/// parsing it (callgrind, 256-device plan), and only diagnostics read the index.
 #[derive(Debug, Clone, Default)]
 pub struct LocationIndex {
+    source: Option<Arc<str>>,
+    marks: OnceLock<Marks>,
+}
+
+/// A path is stored flat, each segment behind a NUL (`"\0devices\0eth0\0count"`): one string
+/// per node instead of a vector of strings. A key that itself contains a NUL can only make a
+/// diagnostic point elsewhere.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Marks {
     keys: HashMap<String, (usize, usize)>,
     values: HashMap<String, (usize, usize)>,
 }
@@ -48,18 +58,49 @@ pub struct LocationIndex {
 impl LocationIndex {
     /// Indexes `text`; a document that does not parse gives a partial or empty index.
     pub fn build(text: &str) -> LocationIndex {
-        scan(text).index
+        LocationIndex::built(scan(text, Indexing::On).marks)
+    }
+
+    /// An index of `text` that is built when it is first asked.
+    pub(super) fn lazy(text: Arc<str>) -> LocationIndex {
+        LocationIndex {
+            source: Some(text),
+            marks: OnceLock::new(),
+        }
+    }
+
+    pub(super) fn built(marks: Marks) -> LocationIndex {
+        LocationIndex {
+            source: None,
+            marks: OnceLock::from(marks),
+        }
+    }
+
+    fn marks(&self) -> &Marks {
+        self.marks.get_or_init(|| match &self.source {
+            Some(text) => scan(text, Indexing::On).marks,
+            None => Marks::default(),
+        })
     }
 
     /// Line and column of the key at `path`.
     pub fn key_mark(&self, path: &[String]) -> Option<(usize, usize)> {
-        self.keys.get(&flat_path(path)).copied()
+        self.marks().keys.get(&flat_path(path)).copied()
     }
 
     /// Line and column of the value at `path`.
     pub fn value_mark(&self, path: &[String]) -> Option<(usize, usize)> {
-        self.values.get(&flat_path(path)).copied()
+        self.marks().values.get(&flat_path(path)).copied()
     }
+}
+
+/// Whether the pass records positions (and so finds duplicate keys by their text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Indexing {
+    On,
+    /// Positions are left for later; a duplicate key still stops the value (it gives up), so
+    /// the caller scans again with positions to report it.
+    Off,
 }
 
 fn flat_path(path: &[String]) -> String {
@@ -95,7 +136,7 @@ pub(super) type Duplicate = (Vec<String>, Pos, Pos);
 /// What the event pass over one document found.
 #[derive(Debug, Default)]
 pub(super) struct Scan {
-    pub(super) index: LocationIndex,
+    pub(super) marks: Marks,
     /// A structural limit that was hit (nesting, alias expansion); the pass stopped there.
     pub(super) limit: Option<((usize, usize), String)>,
     /// Keys given twice in one mapping: path, first position, second position.
@@ -108,8 +149,11 @@ pub(super) struct Scan {
 }
 
 /// Runs the event pass: positions, duplicate keys, nesting depth and alias expansion.
-pub(super) fn scan(text: &str) -> Scan {
-    let mut b = IndexBuilder::default();
+pub(super) fn scan(text: &str, indexing: Indexing) -> Scan {
+    let mut b = IndexBuilder {
+        indexing,
+        ..IndexBuilder::default()
+    };
     let mut parser = Parser::new_from_str(text);
     let mut ended = false;
     loop {
@@ -178,9 +222,9 @@ struct Open {
     nodes_before: u64,
 }
 
-#[derive(Default)]
 struct IndexBuilder {
     scan: Scan,
+    indexing: Indexing,
     value: ValueBuilder,
     stack: Vec<Open>,
     /// Nodes seen so far, aliases counted at their expanded size.
@@ -193,6 +237,21 @@ struct IndexBuilder {
     anchor_sizes: HashMap<usize, u64>,
 }
 
+impl Default for IndexBuilder {
+    fn default() -> Self {
+        IndexBuilder {
+            scan: Scan::default(),
+            indexing: Indexing::On,
+            value: ValueBuilder::default(),
+            stack: Vec::new(),
+            nodes: 0,
+            expanded: 0,
+            written: 0,
+            anchor_sizes: HashMap::new(),
+        }
+    }
+}
+
 impl IndexBuilder {
     fn pos(mark: Marker) -> (usize, usize) {
         // yaml-rust2 lines are 1-based and columns 0-based.
@@ -203,7 +262,7 @@ impl IndexBuilder {
     /// indexed value.
     fn next_slot(&mut self) -> (bool, Option<String>) {
         let Some(open) = self.stack.last_mut() else {
-            return (false, Some(String::new()));
+            return (false, (self.indexing == Indexing::On).then(String::new));
         };
         let parent = open.path.as_deref();
         match &mut open.kind {
@@ -267,7 +326,7 @@ impl IndexBuilder {
 
     fn record_value(&mut self, path: Option<String>, mark: Marker) {
         if let Some(p) = path.filter(|p| !p.is_empty()) {
-            self.scan.index.values.entry(p).or_insert(Self::pos(mark));
+            self.scan.marks.values.entry(p).or_insert(Self::pos(mark));
         }
     }
 
@@ -276,7 +335,7 @@ impl IndexBuilder {
     fn record_key(&mut self, key: &str, mark: Marker) -> Option<String> {
         let parent = self.stack.last().and_then(|o| o.path.as_deref())?;
         let path = child_path(parent, key);
-        match self.scan.index.keys.entry(path.clone()) {
+        match self.scan.marks.keys.entry(path.clone()) {
             Entry::Occupied(e) => {
                 let first = *e.get();
                 self.scan

@@ -368,7 +368,7 @@ mod tests {
     }
 
     fn built(text: &str) -> Option<Value> {
-        super::super::scan::scan(text).value
+        super::super::scan::scan(text, super::super::scan::Indexing::Off).value
     }
 
     /// Whole documents: the value built in the scan is serde_yaml's, or is left to it.
