@@ -55,6 +55,9 @@
 #        @@LAB BEGIN ...            guest setup finished
 #        @@SCENARIO <name> BEGIN    scenario started
 #        @@SCENARIO <name> PASS     scenario exited 0
+#        @@SCENARIO <name> N/A      scenario exited 77: what it tests does not exist on
+#                                   this kernel (it prints why); reported as N/A, neither
+#                                   passed nor failed
 #        @@SCENARIO <name> FAIL rc=N  (137: killed by the per-scenario time
 #                                   limit; 125: pktgen reset failed; 126:
 #                                   interface setup failed)
@@ -79,7 +82,7 @@
 #
 # Writing scenarios (tests/kernel/scenarios/NN-name.sh, busybox sh): each runs
 # in its own `sh` (cwd /root, stdin /dev/null) after guest-lib.sh was sourced;
-# exit status 0 = PASS. Before each one pktgen is reset (no device files) and
+# exit status 0 = PASS, 77 = N/A (only for a subject this kernel lacks; say why). Before each one pktgen is reset (no device files) and
 # the interfaces are re-asserted: d0..d3 dummy up (MAC 02:00:00:00:00:0N),
 # va/vb veth pair up (02:00:00:00:01:0a/0b), dn dummy down, lo up.
 # pgstate is /usr/bin/pgstate, the repo's states/ is /states; `ip` is
@@ -119,7 +122,8 @@
 # (guest-lib.sh wraps `ip` as /sbin/ip). bash has no such problem: under
 # /lab/bash, `ip` on PATH is iproute2's /sbin/ip.
 #
-# pktgen samples (PGSTATE_LAB_SAMPLES=1, for benchmarks): for each booted series,
+# pktgen samples (PGSTATE_LAB_SAMPLES=1, for benchmarks and scenario 55-import, which turns
+# it on): for each booted series,
 # Debian's linux-source-<series> (150 MB; same apt sources as the kernel; the
 # kernel's version when apt has it) is downloaded into <cache>/debs and only
 # samples/pktgen/* is extracted from /usr/src/linux-source-<series>.tar.xz into
@@ -142,7 +146,8 @@
 #   PGSTATE_LAB_TOOLS    1 (default) = /lab/bash and /lab/strace in the guest; 0 = leave
 #                        them out
 #   PGSTATE_LAB_SAMPLES  1 = fetch linux-source-<series> and put samples/pktgen/*
-#                        into the guest at /samples/pktgen (default 0)
+#                        into the guest at /samples/pktgen (default 0; `test` turns it on
+#                        when scenario 55-import is selected)
 #   PGSTATE_LAB_MEM      guest memory in MiB (default 512)
 #   PGSTATE_LAB_SMP      guest vCPUs (default 2; pktgen gets one kpktgend_N per vCPU)
 #   PGSTATE_LAB_BOOT_TIMEOUT      seconds per qemu boot (default 1200)

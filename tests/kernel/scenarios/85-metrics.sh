@@ -47,8 +47,9 @@ assert_eq "$repairs" 0 "pgstate_watch_repairs_total before any drift"
 assert_eq "$(value pgstate_watch_failures_total)" 0 "pgstate_watch_failures_total"
 last=$(value pgstate_last_converge_timestamp_seconds)
 now=$(date +%s)
-[ -n "$last" ] && [ "$last" -le "$now" ] && [ "$last" -gt $((now - 600)) ] ||
+if ! { [ -n "$last" ] && [ "$last" -le "$now" ] && [ "$last" -gt $((now - 600)) ]; }; then
   fail "pgstate_last_converge_timestamp_seconds '$last' is not a recent time (now $now)"
+fi
 
 note "drift behind watch's back"
 pg_set eth0@0 "count 1"
