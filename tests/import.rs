@@ -50,11 +50,21 @@ fn prints_a_valid_state_with_its_origin() {
         ),
         "{state}"
     );
-    assert!(state.contains("  eth0@1:\n    thread: 1\n    count: 5\n"), "{state}");
-    assert!(text(&out.stderr).starts_with("note: "), "{}", text(&out.stderr));
+    assert!(
+        state.contains("  eth0@1:\n    thread: 1\n    count: 5\n"),
+        "{state}"
+    );
+    assert!(
+        text(&out.stderr).starts_with("note: "),
+        "{}",
+        text(&out.stderr)
+    );
     let valid = pgstate(&["validate", "-"], Some(state.as_bytes()));
     assert_eq!(valid.status.code(), Some(0), "{}", text(&valid.stderr));
-    assert_eq!(text(&valid.stdout), "<stdin>: valid (2 devices in 1 file)\n");
+    assert_eq!(
+        text(&valid.stdout),
+        "<stdin>: valid (2 devices in 1 file)\n"
+    );
     // -q keeps the notes back.
     let quiet = pgstate(
         &["-q", "import", "sample04", "--", "-i", "eth0", "-6"],
@@ -95,11 +105,18 @@ fn mistakes_exit_one_with_one_clear_line() {
             "error: unknown sample 'sample06'",
         ),
         // The script's options come after `--`, so that they are not read as pgstate's.
-        (&["import", "sample02", "-i", "eth0"], "error: unexpected argument '-i'"),
+        (
+            &["import", "sample02", "-i", "eth0"],
+            "error: unexpected argument '-i'",
+        ),
     ] {
         let out = pgstate(args, None);
         assert_eq!(out.status.code(), Some(1), "{args:?}");
-        assert!(text(&out.stderr).starts_with(message), "{args:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).starts_with(message),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
         assert_eq!(text(&out.stdout), "", "{args:?}");
     }
 }
