@@ -122,8 +122,8 @@
 # (guest-lib.sh wraps `ip` as /sbin/ip). bash has no such problem: under
 # /lab/bash, `ip` on PATH is iproute2's /sbin/ip.
 #
-# pktgen samples (PGSTATE_LAB_SAMPLES=1, for benchmarks and scenario 55-import, which turns
-# it on): for each booted series,
+# pktgen samples (PGSTATE_LAB_SAMPLES=1, for benchmarks and scenarios 55-import and
+# 56-import-running, which turn it on): for each booted series,
 # Debian's linux-source-<series> (150 MB; same apt sources as the kernel; the
 # kernel's version when apt has it) is downloaded into <cache>/debs and only
 # samples/pktgen/* is extracted from /usr/src/linux-source-<series>.tar.xz into
@@ -147,7 +147,7 @@
 #                        them out
 #   PGSTATE_LAB_SAMPLES  1 = fetch linux-source-<series> and put samples/pktgen/*
 #                        into the guest at /samples/pktgen (default 0; `test` turns it on
-#                        when scenario 55-import is selected)
+#                        when scenario 55-import or 56-import-running is selected)
 #   PGSTATE_LAB_MEM      guest memory in MiB (default 512)
 #   PGSTATE_LAB_SMP      guest vCPUs (default 2; pktgen gets one kpktgend_N per vCPU)
 #   PGSTATE_LAB_BOOT_TIMEOUT      seconds per qemu boot (default 1200)
@@ -191,9 +191,9 @@ LAB_TOOLS=${PGSTATE_LAB_TOOLS:-1}
 TRANSCRIPT_PLAN=${PGSTATE_LAB_TRANSCRIPT_PLAN:-$REPO_ROOT/../shared/pktgen/transcripts/linux-6.12.txt}
 # the scenario that records a live transcript (step 5 of the header)
 DIFF_SCENARIO=90-differential
-# the scenario that runs the kernel's samples/pktgen scripts: selecting it turns on
+# the scenarios that run the kernel's samples/pktgen scripts: selecting one turns on
 # PGSTATE_LAB_SAMPLES
-SAMPLES_SCENARIO=55-import
+SAMPLES_SCENARIOS=" 55-import 56-import-running "
 
 # Modules the guest needs, with insmod parameters. Dependencies are added
 # (and ordered) from modules.dep.
@@ -985,7 +985,7 @@ cmd_test() {
   local bad=0 s qrc t0 t1 prc kernels diff=0
   for name in "${SCENARIOS[@]}"; do
     [[ $name == "$DIFF_SCENARIO" ]] && diff=1
-    [[ $name == "$SAMPLES_SCENARIO" ]] && LAB_SAMPLES=1
+    [[ $SAMPLES_SCENARIOS == *" $name "* ]] && LAB_SAMPLES=1
   done
   kernels=$(kernels_for "$LAB_SERIES")
   for s in $kernels; do

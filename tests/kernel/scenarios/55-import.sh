@@ -25,26 +25,12 @@ if ! grep -q 'trap_exit' "$S/functions.sh"; then
 fi
 mkdir -p /tmp/imp
 
-# settle_threads: no thread may have a removal pending when a script adds its device. A
-# `reset` (the guest's before this scenario, or a script's) only flags the threads, and an
-# idle thread acts on the flag when it next wakes, also removing a device added in between
-# (REFERENCE §2.2; seen on 6.1 under TCG). So each thread gets a device and a
-# rem_device_all, and once those devices are gone every flag has been used.
-settle_threads() {
-  for _t in "$PG"/kpktgend_*; do
-    _n=${_t##*kpktgend_}
-    pg_write "kpktgend_$_n" "add_device d3@settle$_n" >/dev/null || fail "add_device d3@settle$_n"
-    pg_write "kpktgend_$_n" "rem_device_all" >/dev/null || fail "rem_device_all on kpktgend_$_n"
-  done
-  wait_until 10 _pg_no_devices || { pg_dump; fail "the threads kept their devices"; }
-}
-
 # run_script SCRIPT ARGS...: on settled threads, SCRIPT ARGS -a under bash; it must leave
 # a device.
 run_script() {
   _script=$1
   shift
-  settle_threads
+  pg_settle_threads || { pg_dump; fail "the threads did not settle"; }
   # shellcheck disable=SC2086  # env_append is empty or one word
   if ! (cd "$S" && env $env_append /lab/bash "./$_script" "$@" -a) >/tmp/imp/out 2>&1; then
     cat /tmp/imp/out
