@@ -213,10 +213,12 @@ bench_samples() {
   fi
   sample_lines | while read -r name script args; do
     st=$SCRATCH/$name.yaml
-    # The script's configuration, left in place by append mode on an empty box.
+    # The script's configuration, left in place by append mode on an empty box. APPEND=yes
+    # too: 6.1's functions.sh sets its reset-on-exit trap before `-a` is parsed (see
+    # scenario 55-import).
     reset_box
     # shellcheck disable=SC2086  # args is a word list
-    run_sample "$script" $args -a >"$SCRATCH/$name.script.out" 2>&1
+    APPEND=yes run_sample "$script" $args -a >"$SCRATCH/$name.script.out" 2>&1
     pgstate show >"$st" 2>"$SCRATCH/$name.show.err" || {
       echo "bench: $name: show failed"
       cat "$SCRATCH/$name.script.out" "$SCRATCH/$name.show.err"
