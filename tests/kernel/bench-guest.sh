@@ -85,10 +85,22 @@ bench_writes() {
   local name from to n plan conv
   corpus_lines | while read -r name from to; do
     reset_box
-    if [[ $from != - ]]; then
-      apply_quiet "$from" || { echo "@@BENCH writes $name -1 -1 0"; continue; }
+    # A state this kernel cannot hold (say imix_weights before 5.15) is refused before any
+    # write: the transition is not applicable here, and the report checks that the write
+    # model agrees (it has no bound for it).
+    if [[ $from != - ]] && ! apply_quiet "$from"; then
+      if grep -q 'needs Linux' "$SCRATCH/apply.out"; then
+        echo "@@BENCH writes $name na na na"
+      else
+        echo "@@BENCH writes $name -1 -1 0"
+      fi
+      continue
     fi
     if ! traced "$SCRATCH/trace" pgstate apply --json "$to" >"$SCRATCH/apply.json" 2>"$SCRATCH/apply.err"; then
+      if grep -q 'needs Linux' "$SCRATCH/apply.err" "$SCRATCH/apply.json"; then
+        echo "@@BENCH writes $name na na na"
+        continue
+      fi
       echo "bench: $name: apply failed:"
       cat "$SCRATCH/apply.err"
       echo "@@BENCH writes $name -1 -1 0"
