@@ -62,5 +62,6 @@ fn canonical(desired: &DesiredState, profile: &KernelProfile) -> StateFile {
                 )
             })
             .collect(),
+        namespaces: Default::default(),
     }
 }

@@ -304,7 +304,10 @@ pub fn error_json(format_version: u32, e: &anyhow::Error) -> String {
 pub struct ValidJson {
     pub format_version: u32,
     pub valid: bool,
+    /// Devices of every namespace of the state.
     pub devices: usize,
+    /// The names of `namespaces:` (added in format 1 without a version change: a new key).
+    pub namespaces: Vec<String>,
     pub files: Vec<String>,
     /// Valid, but refused by some supported kernels.
     pub notes: Vec<ProblemJson>,

@@ -259,7 +259,7 @@ impl<P: Procfs, C: Clock> WatchSession<P, C> {
             return LoadOutcome::Unchanged;
         }
         self.seen = Some(fp);
-        match load_path(&self.path) {
+        match load_path(&self.path).and_then(without_namespaces) {
             Err(error) => {
                 self.invalid = true;
                 self.stats.bump(|s| s.invalid += 1);
@@ -702,4 +702,24 @@ pub fn run_observed<P: Procfs, C: Clock>(
         Some(e) if session.config().once => Err(e),
         _ => Ok(summary),
     }
+}
+
+/// `watch` keeps the namespace it runs in; a state with `namespaces:` is refused as invalid
+/// rather than having its top level applied alone.
+fn without_namespaces(
+    loaded: crate::spec::LoadedState,
+) -> Result<crate::spec::LoadedState, crate::spec::LoadError> {
+    if loaded.namespaces.is_empty() {
+        return Ok(loaded);
+    }
+    Err(crate::spec::LoadError::Invalid(vec![crate::Diagnostic {
+        location: None,
+        file: loaded.files.first().cloned().unwrap_or_default(),
+        path: "namespaces".into(),
+        message: "`watch` manages only the namespace it runs in; a state with `namespaces:` \
+                  is applied with `pgstate apply`"
+            .into(),
+        source_line: None,
+        help: None,
+    }]))
 }
