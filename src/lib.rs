@@ -34,7 +34,7 @@
 //! | [`procfs`] | the `Procfs` trait, the real directory, the parsers, reading the live state |
 //! | [`spec`] | state files: schema, loading with located diagnostics, validation |
 //! | [`plan`](mod@plan) | the pure planner: desired + live → ordered writes |
-//! | [`apply`](mod@apply) | carrying a plan out: both error channels, verification, rollback |
+//! | [`apply`](mod@apply), [`namespaces`] | carrying a plan out: both error channels, verification, rollback; several network namespaces planned together and applied all or none |
 //! | [`run`], [`watch`] | traffic runs and results; keeping a box converged as files change |
 //!
 //! # Features
@@ -56,6 +56,7 @@ pub mod spec;
 pub mod plan;
 
 pub mod apply;
+pub mod namespaces;
 
 pub mod run;
 pub mod watch;

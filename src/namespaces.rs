@@ -1,0 +1,183 @@
+//! Several network namespaces from one state: planned together, applied one after the other,
+//! each through its own [`Procfs`].
+//!
+//! Every network namespace has its own pktgen (REFERENCE §5.7), so a state with
+//! `namespaces:` is several boxes. The caller gives one [`Target`] per namespace with the
+//! procfs that reaches it from inside (a `procfs::netns::NetnsProcfs`, or the process's own
+//! for the namespace pgstate runs in); nothing here changes namespace or opens anything.
+//!
+//! **Policy: all namespaces or none.** Every namespace is read and planned before the first
+//! write, so a state one namespace cannot take (a missing interface, a thread it lacks)
+//! changes nothing anywhere. Then the namespaces are applied in order, each verified by
+//! reading back, as `apply` does for one box. When a namespace fails, it is rolled back by
+//! [`execute_plan`] itself, and the namespaces applied before it are restored to what they
+//! were before this apply ([`restore`]: planned from their snapshot, written, verified); the
+//! namespaces after it were not touched. [`ApplyAllError`] says all of this per namespace.
+
+use std::fmt;
+use std::sync::atomic::AtomicBool;
+
+use crate::apply::{execute_plan, plan_against, restore, ApplyError, ApplyReport, RollbackReport};
+use crate::model::{DesiredState, LiveState, NamespaceName};
+use crate::plan::{Environment, Plan};
+use crate::procfs::Procfs;
+
+/// One namespace of a state, and the procfs that reaches its pktgen from inside it.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    /// `None` for the namespace pgstate runs in (the top-level `devices:`).
+    pub name: Option<&'a NamespaceName>,
+    /// Its pktgen.
+    pub procfs: &'a dyn Procfs,
+    /// What it must hold.
+    pub desired: &'a DesiredState,
+}
+
+/// How output names a namespace: `namespace h1`, or `this namespace` for pgstate's own.
+pub fn label(name: Option<&NamespaceName>) -> String {
+    match name {
+        Some(n) => format!("namespace {n}"),
+        None => "this namespace".to_owned(),
+    }
+}
+
+/// One namespace, read and planned.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The reading the plan was made from (the snapshot a rollback returns to).
+    pub live: LiveState,
+    /// The facts it was planned with.
+    pub env: Environment,
+    /// The writes.
+    pub plan: Plan,
+}
+
+/// A namespace that could not be read or planned; nothing was written anywhere.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {error}", label(.namespace.as_ref()))]
+pub struct PlanAllError {
+    /// Which one (`None`: pgstate's own).
+    pub namespace: Option<NamespaceName>,
+    /// Why.
+    pub error: ApplyError,
+}
+
+/// Reads and plans every target, in order; the first that fails ends it.
+pub fn plan_all(targets: &[Target<'_>]) -> Result<Vec<Planned>, PlanAllError> {
+    targets
+        .iter()
+        .map(|t| {
+            plan_against(t.procfs, t.desired)
+                .map(|(live, env, plan)| Planned { live, env, plan })
+                .map_err(|error| PlanAllError {
+                    namespace: t.name.cloned(),
+                    error,
+                })
+        })
+        .collect()
+}
+
+/// A namespace that failed to apply, and what became of the others.
+#[derive(Debug)]
+pub struct ApplyAllError {
+    /// The namespace that failed (`None`: pgstate's own).
+    pub namespace: Option<NamespaceName>,
+    /// Its error, with its own rollback report.
+    pub error: ApplyError,
+    /// The namespaces applied before it with writes, each with what restoring it did.
+    pub restored: Vec<(Option<NamespaceName>, RollbackReport)>,
+    /// Namespaces applied before it that needed no writes: nothing to restore.
+    pub unchanged: Vec<Option<NamespaceName>>,
+    /// The namespaces after it: not touched.
+    pub untouched: Vec<Option<NamespaceName>>,
+}
+
+impl ApplyAllError {
+    /// Whether every namespace is as it was before apply: the failed one rolled back and the
+    /// ones before it restored.
+    pub fn everything_restored(&self) -> bool {
+        let own = match &self.error {
+            ApplyError::Write(f) => f.rollback.restored,
+            ApplyError::Interrupted { rollback, .. } | ApplyError::Verify { rollback, .. } => {
+                rollback.restored
+            }
+            // Nothing was written: planning and the stale check come before the first write.
+            ApplyError::Observe(_) | ApplyError::Plan(_) | ApplyError::Stale(_) => true,
+            ApplyError::Unverified { .. } => false,
+        };
+        own && self.restored.iter().all(|(_, r)| r.restored)
+    }
+}
+
+impl fmt::Display for ApplyAllError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", label(self.namespace.as_ref()), self.error)?;
+        for (name, report) in &self.restored {
+            write!(
+                f,
+                "\n{} (applied before it): {report}",
+                label(name.as_ref())
+            )?;
+        }
+        for name in &self.unchanged {
+            write!(
+                f,
+                "\n{} (applied before it): needed no writes, unchanged",
+                label(name.as_ref())
+            )?;
+        }
+        for name in &self.untouched {
+            write!(f, "\n{}: not touched", label(name.as_ref()))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApplyAllError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// Applies each target's plan in order (see the module's policy); `planned` is
+/// [`plan_all`]'s result for the same targets.
+pub fn apply_all(
+    targets: &[Target<'_>],
+    planned: Vec<Planned>,
+    interrupt: &AtomicBool,
+) -> Result<Vec<ApplyReport>, Box<ApplyAllError>> {
+    let mut reports: Vec<ApplyReport> = Vec::new();
+    let mut snapshots = Vec::new();
+    for (i, (t, p)) in targets.iter().zip(planned).enumerate() {
+        let Planned { live, env, plan } = p;
+        match execute_plan(t.procfs, t.desired, &live, &env, plan, interrupt) {
+            Ok(report) => {
+                reports.push(report);
+                snapshots.push((live, env));
+            }
+            Err(error) => {
+                tracing::warn!(namespace = %label(t.name), %error, "apply failed; restoring the namespaces applied before it");
+                let mut restored = Vec::new();
+                let mut unchanged = Vec::new();
+                for ((before, report), (live, env)) in
+                    targets[..i].iter().zip(&reports).zip(&snapshots)
+                {
+                    if report.writes == 0 {
+                        unchanged.push(before.name.cloned());
+                    } else {
+                        let rollback = restore(before.procfs, live, before.desired, env);
+                        restored.push((before.name.cloned(), rollback));
+                    }
+                }
+                return Err(Box::new(ApplyAllError {
+                    namespace: t.name.cloned(),
+                    error,
+                    restored,
+                    unchanged,
+                    untouched: targets[i + 1..].iter().map(|t| t.name.cloned()).collect(),
+                }));
+            }
+        }
+    }
+    Ok(reports)
+}
