@@ -351,6 +351,10 @@ pub struct ShowArgs {
     /// JSON instead of YAML.
     #[arg(long)]
     pub json: bool,
+    /// Every network namespace of /run/netns (`ip netns`) that has pktgen devices, and this
+    /// one if it has any, as one state with `namespaces:`.
+    #[arg(long)]
+    pub all_namespaces: bool,
 }
 
 #[cfg(test)]

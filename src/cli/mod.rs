@@ -19,6 +19,7 @@ mod destroy;
 mod diff;
 mod man;
 mod metrics;
+mod netns;
 mod plan;
 mod run;
 mod schema;

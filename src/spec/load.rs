@@ -126,6 +126,32 @@ impl SourceMap {
         Some(self.files[file].ctx().diag(&path, false, message, help))
     }
 
+    /// A located problem with a namespace itself, for one that cannot be entered: at its
+    /// `netns:` value when it has one, else at its name.
+    pub fn namespace_diagnostic(
+        &self,
+        message: String,
+        help: Option<String>,
+    ) -> Option<Diagnostic> {
+        if self.prefix.is_empty() {
+            return None;
+        }
+        let mut netns = self.prefix.clone();
+        netns.push("netns".into());
+        if let Some(f) = self
+            .files
+            .iter()
+            .find(|f| f.index.value_mark(&netns).is_some())
+        {
+            return Some(f.ctx().diag(&netns, false, message, help));
+        }
+        let f = self
+            .files
+            .iter()
+            .find(|f| f.index.key_mark(&self.prefix).is_some())?;
+        Some(f.ctx().diag(&self.prefix, true, message, help))
+    }
+
     /// The path of `field` of `device` in the files.
     fn device_path(&self, device: &DeviceName, field: Option<&str>) -> Vec<String> {
         let mut path = self.prefix.clone();

@@ -13,7 +13,7 @@ pub use load::{
 };
 pub use schema::{DeviceSpec, ImixWeights, MplsLabel, NamespaceSpec, StateFile, DEVICE_KEYS};
 pub use validate::{kernel_notes, spec_from_config, validate_device, FieldError, Rule};
-pub use yaml::render_state_file;
+pub use yaml::{render_namespaces_state_file, render_state_file};
 
 use crate::kernel::KernelProfile;
 use crate::model::LiveState;

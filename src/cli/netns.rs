@@ -1,0 +1,330 @@
+//! Commands over the network namespaces of a state (`namespaces:`): each namespace's pktgen
+//! is reached through a `NetnsProcfs`, a thread inside it (REFERENCE §5.7); pgstate itself
+//! never changes namespace, and nothing opened in one namespace is used in another.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+
+use pgstate::model::NamespaceName;
+use pgstate::namespaces::Target;
+use pgstate::procfs::netns::{NetnsError, NetnsPath, NetnsProcfs};
+use pgstate::procfs::Procfs;
+use pgstate::spec::{LoadedState, SourceMap};
+
+use super::args::Cli;
+use super::common::open_procfs;
+use super::pktgen::{Access, Opened};
+
+/// The pktgen of every namespace of a state, entered.
+pub(super) struct Boxes {
+    /// The namespace pgstate runs in, when the state has a top-level `devices:`.
+    pub current: Option<Opened>,
+    /// The others, in the state's order.
+    pub others: Vec<(NamespaceName, NetnsPath, NetnsProcfs)>,
+}
+
+/// Enters every namespace of `loaded`. A namespace that cannot be entered is an error
+/// located at its `netns:` (or its name) in the state file; nothing has been read or written
+/// anywhere then.
+pub(super) fn open_all(cli: &Cli, loaded: &LoadedState, access: Access) -> Result<Boxes> {
+    // The module is global: loading it (for a change) or finding it missing is the same for
+    // every namespace.
+    let opened = open_procfs(cli, access)?;
+    if !opened.is_loaded() {
+        bail!(
+            "pktgen is not loaded, so the namespaces of this state have no pktgen to read; \
+             `pgstate apply` loads it"
+        );
+    }
+    let mut others = Vec::new();
+    for (name, ns) in &loaded.namespaces {
+        let path = NetnsPath::file(&ns.netns);
+        others.push((name.clone(), path.clone(), enter(&path, &ns.sources)?));
+    }
+    Ok(Boxes {
+        current: loaded.current.then_some(opened),
+        others,
+    })
+}
+
+/// Enters `path`; an error is located with `sources`.
+pub(super) fn enter(path: &NetnsPath, sources: &SourceMap) -> Result<NetnsProcfs> {
+    NetnsProcfs::enter(path).map_err(|e| {
+        let help = match &e {
+            NetnsError::Missing { .. } => {
+                Some("create it with `ip netns add NAME`, or give its file as `netns:`".into())
+            }
+            NetnsError::NotNetns { .. } => {
+                Some("`netns:` must name a network namespace file, such as /proc/PID/ns/net".into())
+            }
+            NetnsError::Io { .. } => None,
+        };
+        match sources.namespace_diagnostic(e.to_string(), help) {
+            Some(d) => anyhow::Error::new(d),
+            None => anyhow::Error::new(e),
+        }
+    })
+}
+
+impl Boxes {
+    /// The targets of `loaded` in order: the current namespace first, then the others.
+    pub fn targets<'a>(&'a self, loaded: &'a LoadedState) -> Vec<Target<'a>> {
+        let mut out = Vec::new();
+        if let Some(current) = &self.current {
+            out.push(Target {
+                name: None,
+                procfs: current.procfs() as &dyn Procfs,
+                desired: &loaded.desired,
+            });
+        }
+        for ((name, _, procfs), ns) in self.others.iter().zip(loaded.namespaces.values()) {
+            out.push(Target {
+                name: Some(name),
+                procfs,
+                desired: &ns.desired,
+            });
+        }
+        out
+    }
+
+    /// The netns file and the source map of each target, in [`targets`](Self::targets)'s
+    /// order.
+    pub fn places<'a>(&'a self, loaded: &'a LoadedState) -> Vec<(Option<&'a Path>, &'a SourceMap)> {
+        let mut out = Vec::new();
+        if self.current.is_some() {
+            out.push((None, &loaded.sources));
+        }
+        for ((_, path, _), ns) in self.others.iter().zip(loaded.namespaces.values()) {
+            out.push((Some(path.path()), &ns.sources));
+        }
+        out
+    }
+}
+
+/// A namespace that could not be read or planned, located in the state file when it can be.
+fn plan_error(
+    e: pgstate::namespaces::PlanAllError,
+    boxes_sources: &[&SourceMap],
+    targets: &[Target<'_>],
+) -> anyhow::Error {
+    let i = targets
+        .iter()
+        .position(|t| t.name == e.namespace.as_ref())
+        .unwrap_or(0);
+    let what = pgstate::namespaces::label(e.namespace.as_ref());
+    super::common::locate_plan_error_in(e.error, boxes_sources[i]).context(what)
+}
+
+/// `plan` of a state with `namespaces:`: every namespace read and planned, output grouped by
+/// namespace, `--json` with the `namespace` of every action and write.
+pub(super) fn plan(
+    cli: &Cli,
+    a: &super::args::PlanArgs,
+    loaded: &LoadedState,
+    stdout: &mut impl std::io::Write,
+) -> Result<super::common::Outcome> {
+    if a.out.is_some() {
+        bail!(
+            "a saved plan (--out) covers one network namespace, and this state has \
+             `namespaces:`; plan and apply the state itself"
+        );
+    }
+    let boxes = open_all(cli, loaded, Access::Read)?;
+    let targets = boxes.targets(loaded);
+    let places = boxes.places(loaded);
+    let sources: Vec<&SourceMap> = places.iter().map(|(_, s)| *s).collect();
+    let planned =
+        pgstate::namespaces::plan_all(&targets).map_err(|e| plan_error(e, &sources, &targets))?;
+    let parts = parts(&targets, &places, planned.iter().map(|p| &p.plan));
+    if a.json {
+        writeln!(stdout, "{}", super::render::plan_json_parts(&parts))?;
+    } else {
+        write!(
+            stdout,
+            "{}",
+            super::render::plan_text_parts(&parts, cli.verbose > 0)
+        )?;
+    }
+    Ok(
+        if a.detailed_exitcode && planned.iter().any(|p| !p.plan.is_empty()) {
+            super::common::Outcome::Changes
+        } else {
+            super::common::Outcome::Ok
+        },
+    )
+}
+
+fn parts<'a>(
+    targets: &[Target<'a>],
+    places: &[(Option<&'a Path>, &'a SourceMap)],
+    plans: impl Iterator<Item = &'a pgstate::Plan>,
+) -> Vec<super::render::Part<'a>> {
+    targets
+        .iter()
+        .zip(places)
+        .zip(plans)
+        .map(|((t, (netns, sources)), plan)| super::render::Part {
+            name: t.name,
+            netns: *netns,
+            plan,
+            sources,
+        })
+        .collect()
+}
+
+/// `apply` of a state with `namespaces:`: all namespaces or none (see
+/// `pgstate::namespaces`); the error says what became of each namespace.
+pub(super) fn apply(
+    cli: &Cli,
+    json: bool,
+    lock: &super::args::LockArgs,
+    loaded: &LoadedState,
+    stdout: &mut impl std::io::Write,
+) -> Result<super::common::Outcome> {
+    let boxes = open_all(cli, loaded, Access::Change)?;
+    let _lock = super::common::take_lock(cli, lock)?;
+    let interrupt = super::common::interrupt_flag()?;
+    let targets = boxes.targets(loaded);
+    let places = boxes.places(loaded);
+    let sources: Vec<&SourceMap> = places.iter().map(|(_, s)| *s).collect();
+    let planned =
+        pgstate::namespaces::plan_all(&targets).map_err(|e| plan_error(e, &sources, &targets))?;
+    if !json && !cli.quiet && planned.iter().any(|p| !p.plan.is_empty()) {
+        let parts = parts(&targets, &places, planned.iter().map(|p| &p.plan));
+        write!(
+            stdout,
+            "{}",
+            super::render::plan_text_parts(&parts, cli.verbose > 0)
+        )?;
+        writeln!(stdout)?;
+    }
+    let reports = pgstate::namespaces::apply_all(&targets, planned, &interrupt).map_err(|e| {
+        let i = targets
+            .iter()
+            .position(|t| t.name == e.namespace.as_ref())
+            .unwrap_or(0);
+        let located = super::common::refused_setting(&e.error, sources[i]);
+        let summary = if e.everything_restored() {
+            "apply failed; every namespace is as it was before"
+        } else {
+            "apply failed; NOT every namespace could be restored (see below)"
+        };
+        let err = anyhow::Error::new(*e).context(summary);
+        match located {
+            Some(l) => err.context(l),
+            None => err,
+        }
+    })?;
+    let parts = parts(&targets, &places, reports.iter().map(|r| &r.plan));
+    if json {
+        writeln!(stdout, "{}", super::render::apply_json_parts(&parts))?;
+    } else if !cli.quiet {
+        write!(stdout, "{}", super::render::apply_text_parts(&parts))?;
+    }
+    Ok(super::common::Outcome::Ok)
+}
+
+/// Where `ip netns add` puts the namespaces it names.
+const RUN_NETNS: &str = "/run/netns";
+
+/// Whether two files are the same namespace (the same nsfs inode).
+fn same_namespace(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// `show --all-namespaces`: every namespace under /run/netns with pktgen devices, and the
+/// current one if it has any, as one state. Each is read from inside it; a name that is
+/// the namespace pgstate runs in is shown once, at the top level.
+pub(super) fn show_all(
+    cli: &Cli,
+    json: bool,
+    stdout: &mut impl std::io::Write,
+) -> Result<super::common::Outcome> {
+    use anyhow::Context;
+    use pgstate::procfs::observe::read_live_state;
+    use pgstate::spec::{self, NamespaceSpec, StateFile};
+
+    let opened = open_procfs(cli, Access::Read)?;
+    let here = opened.procfs();
+    let live = read_live_state(here).context("reading the live state")?;
+    let current = !live.devices.is_empty();
+    let mut file = if current {
+        spec::state_file_from_live(&live, &super::common::profile_of(here))
+    } else {
+        StateFile::default()
+    };
+    let mut names: Vec<String> = match std::fs::read_dir(RUN_NETNS) {
+        Ok(dir) => dir
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).with_context(|| format!("listing {RUN_NETNS}")),
+    };
+    names.sort();
+    for name in names {
+        let Ok(ns_name) = NamespaceName::new(&name) else {
+            continue;
+        };
+        let path = NetnsPath::named(&name);
+        if same_namespace(path.path(), Path::new("/proc/self/ns/net")) {
+            continue;
+        }
+        if !opened.is_loaded() {
+            continue;
+        }
+        // A name left behind by a namespace that is gone (not a mount any more) is skipped
+        // with a note, not an error: the others are still shown.
+        let procfs = match NetnsProcfs::enter(&path) {
+            Ok(p) => p,
+            Err(e) => {
+                if !cli.quiet {
+                    eprintln!("note: skipping {}: {e}", ns_name);
+                }
+                continue;
+            }
+        };
+        let live = read_live_state(&procfs)
+            .with_context(|| format!("reading pktgen of namespace {ns_name}"))?;
+        if live.devices.is_empty() {
+            continue;
+        }
+        let devices =
+            spec::state_file_from_live(&live, &super::common::profile_of(&procfs)).devices;
+        file.namespaces.insert(
+            name,
+            NamespaceSpec {
+                netns: None,
+                threads: None,
+                devices,
+            },
+        );
+    }
+    // With nothing anywhere, the state of an empty namespace: `devices: {}`.
+    let current = current || file.namespaces.is_empty();
+    if json {
+        let mut doc = serde_json::to_value(&file)?;
+        if let serde_json::Value::Object(map) = &mut doc {
+            if !current {
+                map.remove("devices");
+                map.remove("threads");
+            }
+            map.insert(
+                "format_version".into(),
+                serde_json::Value::from(super::render::JSON_FORMAT_VERSION),
+            );
+        }
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&doc)?)?;
+    } else {
+        write!(
+            stdout,
+            "{}",
+            spec::render_namespaces_state_file(&file, current)?
+        )?;
+    }
+    Ok(super::common::Outcome::Ok)
+}
