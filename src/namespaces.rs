@@ -84,10 +84,9 @@ pub struct ApplyAllError {
     pub namespace: Option<NamespaceName>,
     /// Its error, with its own rollback report.
     pub error: ApplyError,
-    /// The namespaces applied before it with writes, each with what restoring it did.
-    pub restored: Vec<(Option<NamespaceName>, RollbackReport)>,
-    /// Namespaces applied before it that needed no writes: nothing to restore.
-    pub unchanged: Vec<Option<NamespaceName>>,
+    /// The namespaces applied before it, in order, each with what restoring it did; `None`
+    /// for one that needed no writes (nothing to restore).
+    pub before: Vec<(Option<NamespaceName>, Option<RollbackReport>)>,
     /// The namespaces after it: not touched.
     pub untouched: Vec<Option<NamespaceName>>,
 }
@@ -105,39 +104,43 @@ impl ApplyAllError {
             ApplyError::Observe(_) | ApplyError::Plan(_) | ApplyError::Stale(_) => true,
             ApplyError::Unverified { .. } => false,
         };
-        own && self.restored.iter().all(|(_, r)| r.restored)
+        own && self
+            .before
+            .iter()
+            .all(|(_, r)| r.as_ref().is_none_or(|r| r.restored))
     }
 }
 
 impl fmt::Display for ApplyAllError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", label(self.namespace.as_ref()), self.error)?;
-        for (name, report) in &self.restored {
-            write!(
-                f,
-                "\n{} (applied before it): {report}",
-                label(name.as_ref())
-            )?;
-        }
-        for name in &self.unchanged {
-            write!(
-                f,
-                "\n{} (applied before it): needed no writes, unchanged",
-                label(name.as_ref())
-            )?;
+        for (name, report) in &self.before {
+            match report {
+                Some(r) => write!(f, "\n{} (applied before it): {r}", label(name.as_ref()))?,
+                None => write!(
+                    f,
+                    "\n{} (applied before it): needed no writes, unchanged",
+                    label(name.as_ref())
+                )?,
+            }
         }
         for name in &self.untouched {
             write!(f, "\n{}: not touched", label(name.as_ref()))?;
         }
-        Ok(())
+        if self.everything_restored() {
+            write!(f, "\nEvery namespace is as it was before apply.")
+        } else {
+            write!(
+                f,
+                "\nNOT every namespace could be restored: see the rollback reports above."
+            )
+        }
     }
 }
 
-impl std::error::Error for ApplyAllError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
-    }
-}
+// No `source()`: the failed namespace's error is part of the message already, and a reader
+// of the chain would print it twice.
+impl std::error::Error for ApplyAllError {}
 
 /// Applies each target's plan in order (see the module's policy); `planned` is
 /// [`plan_all`]'s result for the same targets.
@@ -157,23 +160,18 @@ pub fn apply_all(
             }
             Err(error) => {
                 tracing::warn!(namespace = %label(t.name), %error, "apply failed; restoring the namespaces applied before it");
-                let mut restored = Vec::new();
-                let mut unchanged = Vec::new();
+                let mut before_it = Vec::new();
                 for ((before, report), (live, env)) in
                     targets[..i].iter().zip(&reports).zip(&snapshots)
                 {
-                    if report.writes == 0 {
-                        unchanged.push(before.name.cloned());
-                    } else {
-                        let rollback = restore(before.procfs, live, before.desired, env);
-                        restored.push((before.name.cloned(), rollback));
-                    }
+                    let rollback = (report.writes > 0)
+                        .then(|| restore(before.procfs, live, before.desired, env));
+                    before_it.push((before.name.cloned(), rollback));
                 }
                 return Err(Box::new(ApplyAllError {
                     namespace: t.name.cloned(),
                     error,
-                    restored,
-                    unchanged,
+                    before: before_it,
                     untouched: targets[i + 1..].iter().map(|t| t.name.cloned()).collect(),
                 }));
             }

@@ -169,9 +169,10 @@ fn a_failure_in_one_namespace_restores_those_applied_before_it() {
             assert!(err.everything_restored(), "{at}");
             assert_eq!(snapshot(&sims), before, "{at}");
             assert_eq!(sims[2].write_count(), h3_writes, "h3 untouched: {at}");
-            assert_eq!(err.restored.len(), 1, "{at}");
-            assert_eq!(err.restored[0].0.as_ref().unwrap().as_str(), "h1");
-            assert!(err.restored[0].1.writes > 0 && h1_planned > 0, "{at}");
+            assert_eq!(err.before.len(), 1, "{at}");
+            assert_eq!(err.before[0].0.as_ref().unwrap().as_str(), "h1");
+            let h1 = err.before[0].1.as_ref().expect("h1 was written to");
+            assert!(h1.writes > 0 && h1.restored && h1_planned > 0, "{at}");
             assert_eq!(err.untouched.len(), 1);
             let text = err.to_string();
             assert!(text.starts_with("namespace h2: write "), "{text}");
@@ -179,7 +180,12 @@ fn a_failure_in_one_namespace_restores_those_applied_before_it() {
                 text.contains("\nnamespace h1 (applied before it): rolled back with"),
                 "{text}"
             );
-            assert!(text.ends_with("\nnamespace h3: not touched"), "{text}");
+            assert!(
+                text.ends_with(
+                    "\nnamespace h3: not touched\nEvery namespace is as it was before apply."
+                ),
+                "{text}"
+            );
         }
     }
 }
@@ -199,7 +205,7 @@ fn a_namespace_that_needed_no_writes_is_reported_unchanged() {
     let planned = plan_all(&t).unwrap();
     assert!(planned[0].plan.is_empty());
     let err = apply_all(&t, planned, &AtomicBool::new(false)).unwrap_err();
-    assert!(err.restored.is_empty() && err.unchanged.len() == 1, "{err}");
+    assert!(matches!(err.before.as_slice(), [(_, None)]), "{err}");
     assert!(err
         .to_string()
         .contains("namespace h1 (applied before it): needed no writes"));

@@ -205,12 +205,7 @@ pub(super) fn apply(
             .position(|t| t.name == e.namespace.as_ref())
             .unwrap_or(0);
         let located = super::common::refused_setting(&e.error, sources[i]);
-        let summary = if e.everything_restored() {
-            "apply failed; every namespace is as it was before"
-        } else {
-            "apply failed; NOT every namespace could be restored (see below)"
-        };
-        let err = anyhow::Error::new(*e).context(summary);
+        let err = anyhow::Error::new(*e);
         match located {
             Some(l) => err.context(l),
             None => err,
