@@ -179,3 +179,107 @@ pub fn apply_all(
     }
     Ok(reports)
 }
+
+/// When one namespace's streams ran, from the kernel's own timestamps: the earliest
+/// `started:` and the latest `stopped:` of its device files (`ktime_get()` in µs, the
+/// monotonic clock, which all namespaces share; REFERENCE §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Window {
+    /// Earliest `started:`, µs.
+    pub started_us: u64,
+    /// Latest `stopped:`, µs.
+    pub stopped_us: u64,
+}
+
+/// The window of the devices of `procfs` that have run (`started:` not 0); `None` when none
+/// has.
+pub fn run_window(procfs: &dyn Procfs) -> Result<Option<Window>, crate::procfs::ProcfsError> {
+    use crate::procfs::PgFile;
+    let mut window: Option<Window> = None;
+    for name in procfs.list()? {
+        let Ok(device) = crate::model::DeviceName::new(&name) else {
+            continue;
+        };
+        if name == "pgctrl" || crate::model::ThreadId::from_file_name(&name).is_some() {
+            continue;
+        }
+        let text = match procfs.read(&PgFile::Device(device)) {
+            Ok(t) => t,
+            // Removed meanwhile: it has no window any more.
+            Err(crate::procfs::ProcfsError::Missing { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        let Ok(d) = crate::procfs::parse::parse_device(&name, &text) else {
+            continue;
+        };
+        if d.started_us == 0 {
+            continue;
+        }
+        let w = window.get_or_insert(Window {
+            started_us: d.started_us,
+            stopped_us: d.stopped_us,
+        });
+        w.started_us = w.started_us.min(d.started_us);
+        w.stopped_us = w.stopped_us.max(d.stopped_us);
+    }
+    Ok(window)
+}
+
+/// Whether the namespaces' streams ran at the same time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Overlap {
+    /// Time all of them were running at once, ms (0 when some never overlapped).
+    pub all_ms: u64,
+    /// When they did not all overlap: the longest time between the end of one and the start
+    /// of a later one, ms.
+    pub gap_ms: u64,
+    /// From the first start to the last stop, ms.
+    pub span_ms: u64,
+    /// Every namespace ran at the same time as every other (`all_ms > 0`).
+    pub concurrent: bool,
+}
+
+/// The overlap of `windows` (at least one).
+pub fn overlap(windows: &[Window]) -> Option<Overlap> {
+    let latest_start = windows.iter().map(|w| w.started_us).max()?;
+    let earliest_stop = windows.iter().map(|w| w.stopped_us).min()?;
+    let first = windows.iter().map(|w| w.started_us).min()?;
+    let last = windows.iter().map(|w| w.stopped_us).max()?;
+    let all_us = earliest_stop.saturating_sub(latest_start);
+    Some(Overlap {
+        all_ms: all_us / 1000,
+        gap_ms: latest_start.saturating_sub(earliest_stop) / 1000,
+        span_ms: last.saturating_sub(first) / 1000,
+        concurrent: all_us > 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(a: u64, b: u64) -> Window {
+        Window {
+            started_us: a,
+            stopped_us: b,
+        }
+    }
+
+    #[test]
+    fn overlap_is_the_time_all_windows_share() {
+        let o = overlap(&[
+            w(1_000_000, 3_000_000),
+            w(1_500_000, 4_000_000),
+            w(2_000_000, 2_600_000),
+        ])
+        .unwrap();
+        assert_eq!(
+            (o.all_ms, o.gap_ms, o.span_ms, o.concurrent),
+            (600, 0, 3000, true)
+        );
+        // One after the other: no overlap, a gap of 250 ms.
+        let o = overlap(&[w(0, 1_000_000), w(1_250_000, 2_000_000)]).unwrap();
+        assert_eq!((o.all_ms, o.gap_ms, o.concurrent), (0, 250, false));
+        assert_eq!(overlap(&[]), None);
+    }
+}

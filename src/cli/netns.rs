@@ -185,6 +185,20 @@ pub(super) fn apply(
     let boxes = open_all(cli, loaded, Access::Change)?;
     let _lock = super::common::take_lock(cli, lock)?;
     let interrupt = super::common::interrupt_flag()?;
+    converge_all(cli, &boxes, loaded, json, &interrupt, stdout)?;
+    Ok(super::common::Outcome::Ok)
+}
+
+/// Plans and applies every namespace (the lock held by the caller), printing the plan and
+/// the result as `apply` does.
+fn converge_all(
+    cli: &Cli,
+    boxes: &Boxes,
+    loaded: &LoadedState,
+    json: bool,
+    interrupt: &std::sync::atomic::AtomicBool,
+    stdout: &mut impl std::io::Write,
+) -> Result<()> {
     let targets = boxes.targets(loaded);
     let places = boxes.places(loaded);
     let sources: Vec<&SourceMap> = places.iter().map(|(_, s)| *s).collect();
@@ -199,7 +213,7 @@ pub(super) fn apply(
         )?;
         writeln!(stdout)?;
     }
-    let reports = pgstate::namespaces::apply_all(&targets, planned, &interrupt).map_err(|e| {
+    let reports = pgstate::namespaces::apply_all(&targets, planned, interrupt).map_err(|e| {
         let i = targets
             .iter()
             .position(|t| t.name == e.namespace.as_ref())
@@ -217,7 +231,7 @@ pub(super) fn apply(
     } else if !cli.quiet {
         write!(stdout, "{}", super::render::apply_text_parts(&parts))?;
     }
-    Ok(super::common::Outcome::Ok)
+    Ok(())
 }
 
 /// Where `ip netns add` puts the namespaces it names.
@@ -320,6 +334,368 @@ pub(super) fn show_all(
             "{}",
             spec::render_namespaces_state_file(&file, current)?
         )?;
+    }
+    Ok(super::common::Outcome::Ok)
+}
+
+/// One namespace's pktgen for `run`, `stop` and `status`: shared between threads, with its
+/// name (`None`: the namespace pgstate runs in) and file.
+pub(super) struct Shared {
+    pub name: Option<NamespaceName>,
+    pub netns: Option<NetnsPath>,
+    pub procfs: std::sync::Arc<dyn Procfs + Send + Sync>,
+}
+
+/// `run` of a state with `namespaces:`: converge every namespace (all or none), then start
+/// them all at once, each `start` written from inside its namespace by a thread of its own,
+/// and report per namespace, in total, and how far the runs overlapped by the kernel's
+/// timestamps.
+pub(super) fn run(
+    cli: &Cli,
+    a: &super::args::RunArgs,
+    loaded: &LoadedState,
+    stdout: &mut impl std::io::Write,
+) -> Result<super::common::Outcome> {
+    use anyhow::Context;
+    use std::sync::Arc;
+
+    super::common::same_namespace_for_pgctrl(&cli.proc_root)?;
+    let boxes = open_all(cli, loaded, Access::Change)?;
+    let _lock = super::common::take_lock(cli, &a.lock)?;
+    let interrupt = super::common::interrupt_flag()?;
+    // Converge first, exactly as `apply` does (all namespaces or none).
+    converge_all(
+        cli,
+        &boxes,
+        loaded,
+        a.json,
+        &interrupt,
+        &mut std::io::sink(),
+    )?;
+    if interrupt.load(std::sync::atomic::Ordering::SeqCst) {
+        bail!("interrupted before traffic started");
+    }
+    // Each namespace gets two threads inside it: the one that read and converged it, for
+    // readings and `stop`, and one more for the `start` that blocks until its streams are
+    // done.
+    let mut runs: Vec<(Shared, Arc<dyn Procfs + Send + Sync>)> = Vec::new();
+    let Boxes { current, others } = boxes;
+    if let Some(opened) = current {
+        let opened = opened.into_shared();
+        runs.push((
+            Shared {
+                name: None,
+                netns: None,
+                procfs: Arc::clone(&opened),
+            },
+            opened,
+        ));
+    }
+    for ((name, path, reader), ns) in others.into_iter().zip(loaded.namespaces.values()) {
+        let starter = enter(&path, &ns.sources)?;
+        runs.push((
+            Shared {
+                name: Some(name),
+                netns: Some(path),
+                procfs: Arc::new(reader),
+            },
+            Arc::new(starter),
+        ));
+    }
+    let opts = pgstate::run::RunOptions {
+        duration: a.duration,
+        interrupt,
+        ..pgstate::run::RunOptions::default()
+    };
+    if !a.json && !cli.quiet {
+        writeln!(
+            stdout,
+            "Starting {} at once.",
+            super::render::count(runs.len(), "namespace")
+        )?;
+    }
+    let outcomes: Vec<Result<pgstate::run::RunOutcome, pgstate::run::RunError>> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = runs
+                .iter()
+                .map(|(shared, starter)| {
+                    let (procfs, starter, opts) =
+                        (Arc::clone(&shared.procfs), Arc::clone(starter), &opts);
+                    scope.spawn(move || {
+                        pgstate::run::run_traffic_with(procfs, starter, opts, |_, _| {})
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(pgstate::run::RunError::Procfs(
+                            pgstate::procfs::ProcfsError::Io {
+                                path: "pgctrl".into(),
+                                error: std::io::Error::other("the run thread panicked"),
+                            },
+                        ))
+                    })
+                })
+                .collect()
+        });
+    let mut windows = Vec::new();
+    let mut per_ns = Vec::new();
+    let mut failed = Vec::new();
+    for ((shared, _), outcome) in runs.iter().zip(outcomes) {
+        let what = pgstate::namespaces::label(shared.name.as_ref());
+        match outcome {
+            Ok(o) => {
+                let window = pgstate::namespaces::run_window(&*shared.procfs)
+                    .with_context(|| format!("{what}: reading the run's timestamps"))?;
+                windows.extend(window);
+                per_ns.push((shared, o, window));
+            }
+            Err(e) => failed.push(format!("{what}: {e}")),
+        }
+    }
+    let overlap = if windows.len() == runs.len() {
+        pgstate::namespaces::overlap(&windows)
+    } else {
+        None
+    };
+    let problems = per_ns.iter().any(|(_, o, _)| o.has_problems()) || !failed.is_empty();
+    if a.json {
+        let doc = serde_json::json!({
+            "format_version": super::render::JSON_FORMAT_VERSION,
+            "ok": !problems,
+            "total": super::render::totals(
+                &per_ns.iter().flat_map(|(_, o, _)| o.devices.clone()).collect::<Vec<_>>()
+            ),
+            "overlap": overlap,
+            "failed": failed,
+            "namespaces": per_ns.iter().map(|(s, o, w)| serde_json::json!({
+                "namespace": s.name,
+                "netns": s.netns.as_ref().map(|n| n.to_string()),
+                "ended_by": o.ended_by,
+                "wall_ms": o.wall_ms,
+                "ok": !o.has_problems(),
+                "window": w,
+                "total": super::render::totals(&o.devices),
+                "devices": o.devices,
+            })).collect::<Vec<_>>(),
+        });
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&doc)?)?;
+    } else {
+        for (s, o, w) in &per_ns {
+            write!(
+                stdout,
+                "{}",
+                super::render::namespace_header(
+                    s.name.as_ref(),
+                    s.netns.as_ref().map(|n| n.path())
+                )
+            )?;
+            write!(
+                stdout,
+                "{}",
+                super::render::indent(&super::render::results_text(&o.devices, Some(o)))
+            )?;
+            if let Some(w) = w {
+                writeln!(
+                    stdout,
+                    "  ran {} ms by the kernel's clock (started {} us, stopped {} us)",
+                    (w.stopped_us - w.started_us) / 1000,
+                    w.started_us,
+                    w.stopped_us
+                )?;
+            }
+            writeln!(stdout)?;
+        }
+        let all: Vec<_> = per_ns
+            .iter()
+            .flat_map(|(_, o, _)| o.devices.clone())
+            .collect();
+        let t = super::render::totals(&all);
+        writeln!(
+            stdout,
+            "Total: {} packets, {} errors in {}.",
+            t.packets,
+            t.errors,
+            super::render::count(per_ns.len(), "namespace")
+        )?;
+        match overlap {
+            Some(o) if o.concurrent => writeln!(
+                stdout,
+                "Overlap: all {} ran at the same time for {} ms (first start to last stop: {} ms).",
+                super::render::count(windows.len(), "namespace"),
+                o.all_ms,
+                o.span_ms
+            )?,
+            Some(o) => writeln!(
+                stdout,
+                "Overlap: none; the namespaces ran one after another ({} ms between one's end and another's start; first start to last stop: {} ms).",
+                o.gap_ms, o.span_ms
+            )?,
+            None => writeln!(stdout, "Overlap: unknown (not every namespace ran).")?,
+        }
+        for f in &failed {
+            writeln!(stdout, "error: {f}")?;
+        }
+    }
+    if !failed.is_empty() {
+        bail!(
+            "the run failed in {}",
+            super::render::count(failed.len(), "namespace")
+        );
+    }
+    Ok(if problems {
+        super::common::Outcome::TrafficProblems
+    } else {
+        super::common::Outcome::Ok
+    })
+}
+
+/// The namespaces `stop` and `status` act on: those of STATE, or with `all` this one and
+/// every one of /run/netns (each once: a name that is this namespace is left out).
+fn selected(cli: &Cli, state: Option<&Path>, all: bool) -> Result<Vec<Shared>> {
+    use std::sync::Arc;
+    let mut out = Vec::new();
+    let opened = open_procfs(cli, Access::Read)?;
+    if !opened.is_loaded() {
+        return Ok(out);
+    }
+    let mut current = true;
+    let mut named: Vec<(NamespaceName, NetnsPath, Option<SourceMap>)> = Vec::new();
+    if let Some(state) = state {
+        let loaded = super::common::load(state)?;
+        current = loaded.current;
+        for (name, ns) in loaded.namespaces {
+            named.push((name, NetnsPath::file(&ns.netns), Some(ns.sources)));
+        }
+    } else if all {
+        for name in run_netns_names()? {
+            let path = NetnsPath::named(name.as_str());
+            if !same_namespace(path.path(), Path::new("/proc/self/ns/net")) {
+                named.push((name, path, None));
+            }
+        }
+    }
+    if current {
+        out.push(Shared {
+            name: None,
+            netns: None,
+            procfs: opened.into_shared(),
+        });
+    }
+    for (name, path, sources) in named {
+        let procfs = match &sources {
+            Some(s) => enter(&path, s)?,
+            None => NetnsProcfs::enter(&path)?,
+        };
+        out.push(Shared {
+            name: Some(name),
+            netns: Some(path),
+            procfs: Arc::new(procfs),
+        });
+    }
+    Ok(out)
+}
+
+/// The `ip netns` names under /run/netns, sorted.
+fn run_netns_names() -> Result<Vec<NamespaceName>> {
+    use anyhow::Context;
+    let mut names: Vec<NamespaceName> = match std::fs::read_dir(RUN_NETNS) {
+        Ok(dir) => dir
+            .filter_map(|e| NamespaceName::new(e.ok()?.file_name().to_str()?).ok())
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).with_context(|| format!("listing {RUN_NETNS}")),
+    };
+    names.sort();
+    Ok(names)
+}
+
+/// `stop STATE` / `stop --all-namespaces`: `stop` written in each namespace from inside it,
+/// then each waited for until idle.
+pub(super) fn stop(
+    cli: &Cli,
+    state: Option<&Path>,
+    all: bool,
+    stdout: &mut impl std::io::Write,
+) -> Result<super::common::Outcome> {
+    super::common::same_namespace_for_pgctrl(&cli.proc_root)?;
+    let boxes = selected(cli, state, all)?;
+    let mut failed = Vec::new();
+    for b in &boxes {
+        if let Err(e) = pgstate::run::stop(&*b.procfs) {
+            failed.push(format!(
+                "{}: {e}",
+                pgstate::namespaces::label(b.name.as_ref())
+            ));
+        }
+    }
+    if !failed.is_empty() {
+        bail!("stopping traffic failed in {}", failed.join("; "));
+    }
+    if !cli.quiet {
+        writeln!(
+            stdout,
+            "Stopped: no pktgen device is running in {}.",
+            super::render::count(boxes.len(), "namespace")
+        )?;
+    }
+    Ok(super::common::Outcome::Ok)
+}
+
+/// `status STATE` / `status --all-namespaces`: the results per namespace.
+pub(super) fn status(
+    cli: &Cli,
+    a: &super::args::StatusArgs,
+    stdout: &mut impl std::io::Write,
+) -> Result<super::common::Outcome> {
+    use super::args::StatusFormat;
+    use anyhow::Context;
+    let format = if a.json { StatusFormat::Json } else { a.format };
+    if format == StatusFormat::Prometheus {
+        bail!("--format prometheus covers one namespace; run it inside each (ip netns exec NS pgstate status --format prometheus)");
+    }
+    let boxes = selected(cli, a.state.as_deref(), a.all_namespaces)?;
+    let mut reports = Vec::new();
+    for b in &boxes {
+        let what = pgstate::namespaces::label(b.name.as_ref());
+        let devices = pgstate::run::reports(&*b.procfs, pgstate::run::ReportMode::Status)
+            .with_context(|| format!("{what}: reading results"))?;
+        reports.push((b, devices));
+    }
+    if format == StatusFormat::Json {
+        let all: Vec<_> = reports.iter().flat_map(|(_, d)| d.clone()).collect();
+        let doc = serde_json::json!({
+            "format_version": super::render::JSON_FORMAT_VERSION,
+            "running": all.iter().any(|d| d.running),
+            "total": super::render::totals(&all),
+            "namespaces": reports.iter().map(|(b, d)| serde_json::json!({
+                "namespace": b.name,
+                "netns": b.netns.as_ref().map(|n| n.to_string()),
+                "running": d.iter().any(|d| d.running),
+                "total": super::render::totals(d),
+                "devices": d,
+            })).collect::<Vec<_>>(),
+        });
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&doc)?)?;
+    } else {
+        for (b, devices) in &reports {
+            write!(
+                stdout,
+                "{}",
+                super::render::namespace_header(
+                    b.name.as_ref(),
+                    b.netns.as_ref().map(|n| n.path())
+                )
+            )?;
+            write!(
+                stdout,
+                "{}",
+                super::render::indent(&super::render::results_text(devices, None))
+            )?;
+            writeln!(stdout)?;
+        }
     }
     Ok(super::common::Outcome::Ok)
 }

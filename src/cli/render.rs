@@ -624,14 +624,14 @@ struct RunJson<'a> {
 
 /// Sums over all devices.
 #[derive(Serialize)]
-struct Totals {
-    packets: u64,
-    errors: u64,
-    pps: u64,
-    mbps: u64,
+pub struct Totals {
+    pub packets: u64,
+    pub errors: u64,
+    pub pps: u64,
+    pub mbps: u64,
 }
 
-fn totals(devices: &[pgstate::run::DeviceReport]) -> Totals {
+pub fn totals(devices: &[pgstate::run::DeviceReport]) -> Totals {
     Totals {
         packets: devices.iter().map(|d| d.packets).sum(),
         errors: devices.iter().map(|d| d.errors).sum(),

@@ -11,15 +11,16 @@ use pgstate::run::{self, RunOptions};
 use super::args::{Cli, RunArgs};
 use super::common::Outcome;
 use super::common::{
-    converge, current_namespace_only, interrupt_flag, load, open_procfs, same_namespace_for_pgctrl,
-    take_lock,
+    converge, interrupt_flag, load, open_procfs, same_namespace_for_pgctrl, take_lock,
 };
 use super::pktgen::Access;
 use super::{progress, render};
 
 pub(super) fn run(cli: &Cli, a: &RunArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let loaded = load(&a.state)?;
-    current_namespace_only(&loaded, "run")?;
+    if !loaded.namespaces.is_empty() {
+        return super::netns::run(cli, a, &loaded, stdout);
+    }
     same_namespace_for_pgctrl(&cli.proc_root)?;
     let opened = open_procfs(cli, Access::Change)?;
     let _lock = take_lock(cli, &a.lock)?;
