@@ -210,3 +210,23 @@ fn a_namespace_that_needed_no_writes_is_reported_unchanged() {
         .to_string()
         .contains("namespace h1 (applied before it): needed no writes"));
 }
+
+#[test]
+fn the_netns_lab_example_converges_in_each_of_its_namespaces() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("states/netns-lab.yaml");
+    let state = pgstate::load_path(&path).unwrap();
+    assert!(!state.current);
+    let names: Vec<&str> = state.namespaces.keys().map(|n| n.as_str()).collect();
+    assert_eq!(names, ["h1", "h2", "h3"]);
+    for profile in PROFILES {
+        let sims = [
+            common::lab::lab_with(profile, &["h1-eth0"]),
+            common::lab::lab_with(profile, &["h2-eth0", "h2-eth1"]),
+            common::lab::lab_with(profile, &["h3-eth0"]),
+        ];
+        assert!(converge(&state, &sims) > 0);
+        let again = plan_all(&targets(&state, &sims)).unwrap();
+        assert!(again.iter().all(|p| p.plan.is_empty()));
+        assert_eq!(sims[1].device_names(), ["h2-eth0", "h2-eth1"]);
+    }
+}
