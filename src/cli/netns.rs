@@ -699,3 +699,121 @@ pub(super) fn status(
     }
     Ok(super::common::Outcome::Ok)
 }
+
+/// `watch` of a state with `namespaces:`: one watch session per namespace, each in a thread
+/// of its own with its namespace's procfs (a `ReattachingNetns`: a namespace that goes away
+/// is logged and re-attached when it comes back), taking turns for the box lock. Each
+/// session re-reads the state files and keeps its own part of them. systemd hears from the
+/// first session (this namespace's, or the first of `namespaces:`).
+pub(super) fn watch(
+    cli: &Cli,
+    a: &super::args::WatchArgs,
+    loaded: &LoadedState,
+    opened: Opened,
+    config: pgstate::watch::WatchConfig,
+    terminate: &std::sync::atomic::AtomicBool,
+    hangup: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Result<super::common::Outcome> {
+    use anyhow::Context;
+    use pgstate::procfs::netns::ReattachingNetns;
+    use pgstate::watch::WatchPart;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    if a.metrics_listen.is_some() {
+        bail!("--metrics-listen covers one namespace, and this state has `namespaces:`");
+    }
+    if !opened.is_loaded() {
+        bail!("pktgen is not loaded, so the namespaces of this state have no pktgen to read");
+    }
+    let turn = Arc::new(Mutex::new(()));
+    let mut sessions: Vec<(String, Arc<dyn Procfs + Send + Sync>, WatchPart)> = Vec::new();
+    if loaded.current {
+        sessions.push((
+            "this namespace".into(),
+            opened.into_shared(),
+            WatchPart::Current,
+        ));
+    }
+    for (name, ns) in &loaded.namespaces {
+        let path = NetnsPath::file(&ns.netns);
+        let procfs = ReattachingNetns::enter(&path).map_err(|e| {
+            match ns.sources.namespace_diagnostic(e.to_string(), None) {
+                Some(d) => anyhow::Error::new(d),
+                None => anyhow::Error::new(e),
+            }
+        })?;
+        sessions.push((
+            format!("namespace {name}"),
+            Arc::new(procfs),
+            WatchPart::Named(name.clone()),
+        ));
+    }
+    tracing::info!(
+        namespaces = sessions.len(),
+        "watching every namespace of the state, one session each"
+    );
+    let flags: Vec<Arc<AtomicBool>> = sessions.iter().map(|_| Arc::default()).collect();
+    let done = AtomicBool::new(false);
+    let results = std::thread::scope(|scope| {
+        // SIGHUP sets one flag; every session needs to see it.
+        scope.spawn(|| {
+            while !done.load(Ordering::SeqCst) {
+                if hangup.swap(false, Ordering::SeqCst) {
+                    for f in &flags {
+                        f.store(true, Ordering::SeqCst);
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(
+                    pgstate::watch::SIGNAL_CHECK_MS,
+                ));
+            }
+        });
+        let handles: Vec<_> = sessions
+            .into_iter()
+            .zip(&flags)
+            .enumerate()
+            .map(|(i, ((what, procfs, part), flag))| {
+                let config = pgstate::watch::WatchConfig {
+                    part,
+                    turn: Some(Arc::clone(&turn)),
+                    ..config.clone()
+                };
+                let state = &a.state;
+                scope.spawn(move || {
+                    let span = tracing::info_span!("ns", namespace = %what);
+                    let _enter = span.enter();
+                    let mut systemd;
+                    let mut quiet = pgstate::watch::NoObserver;
+                    let observer: &mut dyn pgstate::watch::Observer = if i == 0 {
+                        systemd = super::systemd::Systemd::from_env(None);
+                        &mut systemd
+                    } else {
+                        &mut quiet
+                    };
+                    pgstate::watch::watch(procfs, state, config, terminate, flag, observer)
+                        .with_context(|| format!("{what}: watching {}", state.display()))
+                })
+            })
+            .collect();
+        let results: Vec<_> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a watch session panicked")))
+            })
+            .collect();
+        done.store(true, Ordering::SeqCst);
+        results
+    });
+    let _ = cli;
+    let mut in_sync = true;
+    for r in results {
+        in_sync &= r?.in_sync;
+    }
+    Ok(if a.once && a.check_only && !in_sync {
+        super::common::Outcome::Changes
+    } else {
+        super::common::Outcome::Ok
+    })
+}

@@ -166,3 +166,28 @@ wait "$runner"
 cat /tmp/forever.txt
 assert_match "$(ns_cat h1 kpktgend_0)" '^Running: $'
 assert_match "$(cat /tmp/forever.txt)" '^Total: '
+
+note "watch keeps the three namespaces; one that goes away is re-attached when it returns"
+"$PGSTATE" watch --poll-interval 300ms "$STATES/netns-lab.yaml" >/tmp/watch.log 2>&1 &
+watcher=$!
+converged() { "$PGSTATE" -q plan --detailed-exitcode "$STATES/netns-lab.yaml" >/dev/null 2>&1; }
+wait_until 60 converged || { cat /tmp/watch.log; fail "watch did not converge the namespaces"; }
+in_ns h3 sh -c 'echo "count 3" > /proc/net/pktgen/h3-eth0' || fail "drift in h3"
+wait_until 30 sh -c "$IP netns exec h3 grep -q '^Params: count 100000 ' /proc/net/pktgen/h3-eth0" ||
+  { cat /tmp/watch.log; fail "drift in h3 not repaired"; }
+# h3 goes away, and with it the veth pair h2-eth1/h3-eth0 (so h2 loses h2-eth1 too).
+$IP netns del h3 || fail "ip netns del h3"
+wait_until 30 grep -q 'network namespace is gone' /tmp/watch.log ||
+  { cat /tmp/watch.log; fail "no log of h3 going away"; }
+kill -0 "$watcher" || fail "watch ended when a namespace went away"
+$IP netns add h3 || fail "ip netns add h3 again"
+$IP link add h2-eth1 netns h2 type veth peer name h3-eth0 netns h3 || fail "veth h2-h3 again"
+$IP -n h2 link set h2-eth1 up || fail "h2-eth1 up again"
+$IP -n h3 link set h3-eth0 up || fail "h3-eth0 up again"
+wait_until 60 converged || { cat /tmp/watch.log; fail "not converged after h3 came back"; }
+assert_match "$(ns_cat h3 kpktgend_1)" '^Stopped: h3-eth0 $'
+assert_match "$(ns_cat h2 kpktgend_1)" '^Stopped: h2-eth1 $'
+kill -TERM "$watcher"
+wait "$watcher"
+cat /tmp/watch.log
+assert_match "$(cat /tmp/watch.log)" 'network namespace is back; re-attached'
