@@ -414,18 +414,53 @@ pub(super) fn run(
             super::render::count(runs.len(), "namespace")
         )?;
     }
+    // Live progress on a terminal: one line, per namespace and in total, rewritten in place.
+    let show_progress = !a.no_progress
+        && !a.json
+        && !cli.quiet
+        && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let latest: Vec<std::sync::Mutex<(u64, u64)>> =
+        runs.iter().map(|_| std::sync::Mutex::new((0, 0))).collect();
     let outcomes: Vec<Result<pgstate::run::RunOutcome, pgstate::run::RunError>> =
         std::thread::scope(|scope| {
             let handles: Vec<_> = runs
                 .iter()
-                .map(|(shared, starter)| {
+                .zip(&latest)
+                .map(|((shared, starter), latest)| {
                     let (procfs, starter, opts) =
                         (Arc::clone(&shared.procfs), Arc::clone(starter), &opts);
                     scope.spawn(move || {
-                        pgstate::run::run_traffic_with(procfs, starter, opts, |_, _| {})
+                        pgstate::run::run_traffic_with(procfs, starter, opts, |samples, _| {
+                            let sent = samples.iter().map(|s| s.packets).sum();
+                            let count = samples.iter().map(|s| s.count).sum();
+                            *latest
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner) = (sent, count);
+                        })
                     })
                 })
                 .collect();
+            while show_progress && handles.iter().any(|h| !h.is_finished()) {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                let mut line = String::new();
+                let (mut sent_all, mut count_all) = (0, 0);
+                for ((shared, _), latest) in runs.iter().zip(&latest) {
+                    let (sent, count) = *latest
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    sent_all += sent;
+                    count_all += count;
+                    let name = shared
+                        .name
+                        .as_ref()
+                        .map_or_else(|| "here".to_owned(), ToString::to_string);
+                    line.push_str(&format!("{name}: {sent}/{count}  "));
+                }
+                eprint!("\r{line}total: {sent_all}/{count_all} packets\x1b[K");
+            }
+            if show_progress {
+                eprintln!();
+            }
             handles
                 .into_iter()
                 .map(|h| {
