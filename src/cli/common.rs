@@ -71,19 +71,6 @@ pub(super) fn converge(
         .map_err(|e| locate_apply_error(e, loaded))
 }
 
-/// Refuses a state with `namespaces:` for a command that acts only on the namespace it runs
-/// in: applying its top level alone would leave out (or, without a top level, empty) the
-/// rest.
-pub(super) fn current_namespace_only(loaded: &LoadedState, command: &str) -> Result<()> {
-    if !loaded.namespaces.is_empty() {
-        anyhow::bail!(
-            "`{command}` acts only on the network namespace it runs in, and this state has \
-             `namespaces:`"
-        );
-    }
-    Ok(())
-}
-
 pub(super) fn load(path: &Path) -> Result<LoadedState> {
     spec::load_path(path).map_err(anyhow::Error::new)
 }

@@ -9,9 +9,7 @@ use pgstate::apply::plan_against;
 
 use super::args::{Cli, DestroyArgs};
 use super::common::Outcome;
-use super::common::{
-    converge, current_namespace_only, interrupt_flag, live_text, load, open_procfs, take_lock,
-};
+use super::common::{converge, interrupt_flag, live_text, load, open_procfs, take_lock};
 use super::pktgen::Access;
 use super::render;
 use super::render::count;
@@ -29,7 +27,9 @@ pub(super) fn run(cli: &Cli, a: &DestroyArgs, stdout: &mut impl Write) -> Result
         );
     }
     let mut loaded = load(&a.state)?;
-    current_namespace_only(&loaded, "destroy")?;
+    if !loaded.namespaces.is_empty() {
+        return super::netns::destroy(cli, a, loaded, stdout, confirm);
+    }
     loaded.desired.devices.clear();
     // Without pktgen there is nothing to remove, and no reason to load it.
     let opened = open_procfs(cli, Access::Read)?;

@@ -852,3 +852,70 @@ pub(super) fn watch(
         super::common::Outcome::Ok
     })
 }
+
+/// `destroy` of a state with `namespaces:`: every device on the owned threads of every
+/// namespace of the state, all namespaces or none. On a terminal it shows the plan and asks;
+/// what was agreed to is what happens: a namespace that changed meanwhile refuses it.
+pub(super) fn destroy(
+    cli: &Cli,
+    a: &super::args::DestroyArgs,
+    mut loaded: LoadedState,
+    stdout: &mut impl std::io::Write,
+    confirm: impl FnOnce(&str) -> Result<()>,
+) -> Result<super::common::Outcome> {
+    loaded.desired.devices.clear();
+    for ns in loaded.namespaces.values_mut() {
+        ns.desired.devices.clear();
+    }
+    let boxes = open_all(cli, &loaded, Access::Read)?;
+    let targets = boxes.targets(&loaded);
+    let places = boxes.places(&loaded);
+    let sources: Vec<&SourceMap> = places.iter().map(|(_, s)| *s).collect();
+    let agreed = if a.yes {
+        None
+    } else {
+        let planned = pgstate::namespaces::plan_all(&targets)
+            .map_err(|e| plan_error(e, &sources, &targets))?;
+        let shown = parts(&targets, &places, planned.iter().map(|p| &p.plan));
+        write!(
+            stdout,
+            "{}",
+            super::render::plan_text_parts(&shown, cli.verbose > 0)
+        )?;
+        stdout.flush()?;
+        if planned.iter().all(|p| p.plan.is_empty()) {
+            return Ok(super::common::Outcome::Ok);
+        }
+        let removed: usize = planned
+            .iter()
+            .map(|p| p.plan.count(pgstate::plan::ActionKind::Remove))
+            .sum();
+        confirm(&format!(
+            "Remove these devices from pktgen in {}? {}. Only 'yes' removes them: ",
+            super::render::count(planned.len(), "namespace"),
+            super::render::count(removed, "device")
+        ))?;
+        Some(planned.into_iter().map(|p| p.plan).collect::<Vec<_>>())
+    };
+    let _lock = super::common::take_lock(cli, &a.lock)?;
+    let interrupt = super::common::interrupt_flag()?;
+    let planned =
+        pgstate::namespaces::plan_all(&targets).map_err(|e| plan_error(e, &sources, &targets))?;
+    if let Some(agreed) = agreed {
+        for ((t, p), before) in targets.iter().zip(&planned).zip(&agreed) {
+            if p.plan != *before {
+                bail!(
+                    "{} changed while destroy asked; nothing was removed, run it again",
+                    pgstate::namespaces::label(t.name)
+                );
+            }
+        }
+    }
+    let reports = pgstate::namespaces::apply_all(&targets, planned, &interrupt)
+        .map_err(|e| anyhow::Error::new(*e))?;
+    if !cli.quiet {
+        let done = parts(&targets, &places, reports.iter().map(|r| &r.plan));
+        write!(stdout, "{}", super::render::apply_text_parts(&done))?;
+    }
+    Ok(super::common::Outcome::Ok)
+}

@@ -191,3 +191,14 @@ kill -TERM "$watcher"
 wait "$watcher"
 cat /tmp/watch.log
 assert_match "$(cat /tmp/watch.log)" 'network namespace is back; re-attached'
+
+note "destroy empties every namespace of the state, and nothing else"
+expect_rc 0 "$PGSTATE" destroy --yes "$STATES/netns-lab.yaml"
+assert_match "$OUT" 'All 3 namespaces applied and verified'
+for n in $NSS; do
+  for t in 0 1; do
+    assert_match "$(ns_cat "$n" "kpktgend_$t")" '^Stopped: $' "$n kpktgend_$t"
+  done
+done
+expect_rc 0 "$PGSTATE" destroy --yes "$STATES/netns-lab.yaml"
+assert_match "$OUT" '0 writes in total'
