@@ -267,18 +267,8 @@ pub(super) fn show_all(
     } else {
         StateFile::default()
     };
-    let mut names: Vec<String> = match std::fs::read_dir(RUN_NETNS) {
-        Ok(dir) => dir
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(e).with_context(|| format!("listing {RUN_NETNS}")),
-    };
-    names.sort();
-    for name in names {
-        let Ok(ns_name) = NamespaceName::new(&name) else {
-            continue;
-        };
+    for ns_name in run_netns_names()? {
+        let name = ns_name.as_str().to_owned();
         let path = NetnsPath::named(&name);
         if same_namespace(path.path(), Path::new("/proc/self/ns/net")) {
             continue;
@@ -741,7 +731,6 @@ pub(super) fn status(
 /// session re-reads the state files and keeps its own part of them. systemd hears from the
 /// first session (this namespace's, or the first of `namespaces:`).
 pub(super) fn watch(
-    cli: &Cli,
     a: &super::args::WatchArgs,
     loaded: &LoadedState,
     opened: Opened,
@@ -841,7 +830,6 @@ pub(super) fn watch(
         done.store(true, Ordering::SeqCst);
         results
     });
-    let _ = cli;
     let mut in_sync = true;
     for r in results {
         in_sync &= r?.in_sync;

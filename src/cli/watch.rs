@@ -43,7 +43,7 @@ pub(super) fn run(cli: &Cli, a: &WatchArgs) -> Result<Outcome> {
     // load now is watched as one box until it is fixed, as before).
     if let Ok(loaded) = super::common::load(&a.state) {
         if !loaded.namespaces.is_empty() {
-            return super::netns::watch(cli, a, &loaded, opened, config, &terminate, &hangup);
+            return super::netns::watch(a, &loaded, opened, config, &terminate, &hangup);
         }
     }
     let shared = opened.into_shared();
