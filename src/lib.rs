@@ -33,6 +33,7 @@
 //! | [`model`] | pure data: desired and live state, device names, flags, values |
 //! | [`procfs`] | the `Procfs` trait, the real directory, the parsers, reading the live state |
 //! | [`spec`] | state files: schema, loading with located diagnostics, validation |
+//! | [`import`] | the state a kernel `samples/pktgen` script configures, from its options |
 //! | [`plan`](mod@plan) | the pure planner: desired + live → ordered writes |
 //! | [`apply`](mod@apply), [`namespaces`] | carrying a plan out: both error channels, verification, rollback; several network namespaces planned together and applied all or none |
 //! | [`run`], [`watch`] | traffic runs and results; keeping a box converged as files change |
@@ -52,6 +53,8 @@ pub mod model;
 
 pub mod procfs;
 pub mod spec;
+
+pub mod import;
 
 pub mod plan;
 

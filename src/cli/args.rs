@@ -24,6 +24,7 @@ const IGNORED_GLOBALS: &[(&str, &[&str])] = &[
     ("completions", &["proc_root", "lock_file"]),
     ("man", &["proc_root", "lock_file"]),
     ("schema", &["proc_root", "lock_file"]),
+    ("import", &["proc_root", "lock_file"]),
 ];
 
 impl Cli {
@@ -170,6 +171,21 @@ pub enum Command {
     Man(ManArgs),
     /// Print the JSON Schema of state files (for editors and other tools).
     Schema,
+    /// Print the state a kernel samples/pktgen script configures, given its options after
+    /// `--` (e.g. `import sample01 -- -i eth0 -m 02:00:00:00:00:01`).
+    Import(ImportArgs),
+}
+
+/// `import` arguments.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The script: sample01 … sample05, netif-receive, queue-xmit, or its file name
+    /// (pktgen_sample01_simple.sh, …).
+    pub sample: String,
+    /// The script's own options (parameters.sh: -i -s -d -m -p -k -t -f -c -n -b -w -6 -a
+    /// -v -x), after `--`.
+    #[arg(last = true, value_name = "SCRIPT_ARGS")]
+    pub args: Vec<String>,
 }
 
 /// `completions` arguments.

@@ -17,6 +17,7 @@ mod clear_counters;
 mod completions;
 mod destroy;
 mod diff;
+mod import;
 mod man;
 mod metrics;
 mod netns;
@@ -93,5 +94,6 @@ pub fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         Command::Completions(a) => completions::run(a, out),
         Command::Man(a) => man::run(a, out),
         Command::Schema => schema::run(out),
+        Command::Import(a) => import::run(a, cli.quiet, out),
     }
 }

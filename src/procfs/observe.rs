@@ -132,7 +132,7 @@ fn stray_files(names: Vec<String>, live: &LiveState) -> Vec<String> {
         .filter(|n| {
             n != "pgctrl"
                 && ThreadId::from_file_name(n).is_none()
-                && !live.devices.keys().any(|d| d.as_str() == n)
+                && DeviceName::new(n).map_or(true, |d| !live.devices.contains_key(&d))
         })
         .collect()
 }

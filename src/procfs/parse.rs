@@ -5,7 +5,7 @@
 //! unknown lines are collected in `unknown_lines` rather than failing, so a newer kernel
 //! never breaks a readback. Tests assert that `unknown_lines` stays empty for every fixture.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv6Addr;
 
 use crate::model::params::{self, Format};
 use crate::model::{
@@ -111,49 +111,53 @@ pub struct DeviceFile {
     pub unknown_lines: Vec<String>,
 }
 
-/// The whitespace-separated tokens of `line`, exactly as [`str::split_whitespace`] splits
-/// them, but over bytes when the line is ASCII: a kernel prints only ASCII, and this runs
-/// over every byte of every device file, under emulators too.
-fn tokens(line: &str) -> Tokens<'_> {
-    Tokens {
-        rest: line,
-        ascii: line.is_ascii(),
-    }
-}
-
-struct Tokens<'a> {
-    rest: &'a str,
-    ascii: bool,
-}
-
 /// `char::is_whitespace` for an ASCII byte: space, `\t`, `\n`, `\x0b`, `\x0c` and `\r`.
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t'..=b'\r')
 }
 
-impl<'a> Iterator for Tokens<'a> {
-    type Item = &'a str;
-
-    fn next(&mut self) -> Option<&'a str> {
-        if !self.ascii {
-            let rest = self.rest.trim_start_matches(char::is_whitespace);
-            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-            self.rest = &rest[end..];
-            return (end > 0).then(|| &rest[..end]);
-        }
-        let bytes = self.rest.as_bytes();
-        let Some(start) = bytes.iter().position(|&b| !is_space(b)) else {
-            self.rest = "";
-            return None;
-        };
-        let end = bytes[start..]
-            .iter()
-            .position(|&b| is_space(b))
-            .map_or(bytes.len(), |n| start + n);
-        let tok = &self.rest[start..end];
-        self.rest = &self.rest[end..];
-        Some(tok)
+/// The line of `text` at `*pos` (without its `\n`), with its whitespace-separated tokens (as
+/// [`str::split_whitespace`] splits them) pushed onto `toks` in the same pass over its bytes,
+/// over bytes when the text is ASCII (a kernel prints only ASCII). `*pos` moves to the next
+/// line; `None` past the end.
+fn next_line<'a>(
+    text: &'a str,
+    pos: &mut usize,
+    ascii: bool,
+    toks: &mut Vec<&'a str>,
+) -> Option<&'a str> {
+    let start = *pos;
+    if start >= text.len() {
+        return None;
     }
+    if !ascii {
+        let end = text[start..].find('\n').map_or(text.len(), |n| start + n);
+        *pos = end + 1;
+        let line = &text[start..end];
+        toks.extend(line.split_whitespace());
+        return Some(line);
+    }
+    let bytes = text.as_bytes();
+    let mut i = start;
+    let mut token = None;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'\n' {
+            break;
+        }
+        if is_space(b) {
+            if let Some(t) = token.take() {
+                toks.push(&text[t..i]);
+            }
+        } else if token.is_none() {
+            token = Some(i);
+        }
+        i += 1;
+    }
+    if let Some(t) = token {
+        toks.push(&text[t..i]);
+    }
+    *pos = i + 1;
+    Some(&text[start..i])
 }
 
 /// Is `tok` a `key:` label? IPv6 values such as `::` or `fe80::` also end in `:`, so a key
@@ -170,27 +174,27 @@ fn as_key(tok: &str) -> Option<&str> {
 
 /// Splits `key: value  key: value` into pairs; a key followed by another key has an empty
 /// value (`dst_min:   dst_max: `). A token that is not a key is yielded as `("", token)`.
-fn pairs(line: &str) -> Pairs<'_> {
+fn pairs<'a, 'b>(toks: &'b [&'a str]) -> Pairs<'a, 'b> {
     Pairs {
-        toks: tokens(line),
+        toks: toks.iter(),
         next_key: None,
     }
 }
 
-struct Pairs<'a> {
-    toks: Tokens<'a>,
+struct Pairs<'a, 'b> {
+    toks: std::slice::Iter<'b, &'a str>,
     /// A key already read as the token after a key without a value.
     next_key: Option<&'a str>,
 }
 
-impl<'a> Iterator for Pairs<'a> {
+impl<'a> Iterator for Pairs<'a, '_> {
     type Item = (&'a str, &'a str);
 
     fn next(&mut self) -> Option<(&'a str, &'a str)> {
         let key = match self.next_key.take() {
             Some(key) => key,
             None => {
-                let tok = self.toks.next()?;
+                let tok = *self.toks.next()?;
                 match as_key(tok) {
                     Some(key) => key,
                     None => return Some(("", tok)),
@@ -198,7 +202,7 @@ impl<'a> Iterator for Pairs<'a> {
             }
         };
         match self.toks.next() {
-            Some(v) => match as_key(v) {
+            Some(&v) => match as_key(v) {
                 Some(following) => {
                     self.next_key = Some(following);
                     Some((key, ""))
@@ -227,17 +231,6 @@ fn hex_byte(file: &str, line: usize, key: &str, v: &str) -> Result<u8, ParseErro
     })
 }
 
-/// Canonical form of an IPv4 address string as the kernel keeps it raw: a valid address in
-/// dotted-quad form, empty when unset, and anything else kept as written (so that it never
-/// compares equal to a valid desired address). `0.0.0.0` stays distinct from unset: an empty
-/// `src_min` makes `pktgen_setup_inject` use the interface's address (REFERENCE §2.3).
-pub fn canonical_ipv4(raw: &str) -> String {
-    match raw.parse::<Ipv4Addr>() {
-        Ok(a) => a.to_string(),
-        Err(_) => raw.to_owned(),
-    }
-}
-
 /// Parses a device file (REFERENCE §3.3, §8.3–8.8).
 pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
     // Lines that are absent mean "default", and the defaults that differ between kernels
@@ -260,32 +253,37 @@ pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
     let mut plain_seen = 0u64; // bits indexed like `params::PARAMS`
     let mut spi_seen = false;
     let mut flags = FlagSet::EMPTY;
-    let mut lines = text.lines().enumerate().peekable();
-    while let Some((idx, raw)) = lines.next() {
-        let ln = idx + 1;
-        let line = raw.trim();
-        if let Some(rest) = raw.strip_prefix("Result:") {
+    // Each line is split into tokens once, and the whole file is checked for ASCII once: this
+    // runs over every byte of every device file on each readback, under emulators too.
+    let ascii = text.is_ascii();
+    let mut toks: Vec<&str> = Vec::with_capacity(24);
+    let mut pos = 0;
+    let mut ln = 0;
+    loop {
+        let line_start = pos;
+        toks.clear();
+        let Some(raw) = next_line(text, &mut pos, ascii, &mut toks) else {
+            break;
+        };
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        ln += 1;
+        if raw.starts_with("Result:") {
             // Everything from `Result: ` to EOF is the result (REFERENCE §3.3).
-            let mut result = rest.strip_prefix(' ').unwrap_or(rest).to_owned();
-            for (_, more) in lines.by_ref() {
-                result.push('\n');
-                result.push_str(more);
-            }
-            out.result = result.trim_end_matches(['\n', ' ']).to_owned();
+            out.result = result_text(&text[line_start..]).unwrap_or_default();
             break;
         }
-        if line.is_empty() {
+        let Some(&first) = toks.first() else {
             continue;
-        }
-        if line == "Current:" {
+        };
+        let line = &toks[..];
+        if first == "Current:" && line.len() == 1 {
             section_current = true;
             continue;
         }
-        let first = tokens(line).next().unwrap_or_default();
         if section_current {
             match first {
                 "imix_size_counts:" => {
-                    for tok in tokens(line).skip(1) {
+                    for &tok in &line[1..] {
                         let (s, n) = tok.split_once(',').unwrap_or((tok, "0"));
                         out.imix_size_counts.push((
                             num(file, ln, "imix_size_counts", s)?,
@@ -320,9 +318,8 @@ pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
             "Params:" => {
                 saw_params = true;
                 // `Params: count %llu  min_pkt_size: %u  max_pkt_size: %u`
-                let mut toks = tokens(line);
-                if toks.any(|t| t == "count") {
-                    if let Some(v) = toks.next() {
+                if let Some(at) = line.iter().position(|&t| t == "count") {
+                    if let Some(v) = line.get(at + 1) {
                         out.config.count = num(file, ln, "count", v)?;
                     }
                 }
@@ -335,7 +332,7 @@ pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
                 }
             }
             "imix_weights:" => {
-                for tok in tokens(line).skip(1) {
+                for &tok in &line[1..] {
                     let (s, w) = tok.split_once(',').ok_or_else(|| ParseError {
                         file: file.to_owned(),
                         line: ln,
@@ -348,7 +345,7 @@ pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
                 }
             }
             "mpls:" => {
-                for tok in tokens(line).skip(1) {
+                for &tok in &line[1..] {
                     let tok = tok.trim_end_matches(',');
                     let label = u32::from_str_radix(tok, 16).map_err(|_| ParseError {
                         file: file.to_owned(),
@@ -376,7 +373,7 @@ pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
                 }
             }
             "Flags:" => {
-                for tok in tokens(line).skip(1) {
+                for &tok in &line[1..] {
                     if let Some(spi) = tok.strip_prefix("spi:") {
                         out.config.spi = num(file, ln, "spi", spi)?;
                         spi_seen = true;
@@ -424,10 +421,14 @@ pub fn parse_device(file: &str, text: &str) -> Result<DeviceFile, ParseError> {
                             };
                         }
                         "ifname" => out.ifname = v.to_owned(),
-                        "dst_min" => c.dst_min = canonical_ipv4(v),
-                        "dst_max" => c.dst_max = canonical_ipv4(v),
-                        "src_min" => c.src_min = canonical_ipv4(v),
-                        "src_max" => c.src_max = canonical_ipv4(v),
+                        // Kept as the kernel prints it (`%pI4`, or empty when unset): the
+                        // desired side holds the same dotted-quad form, and `0.0.0.0` stays
+                        // distinct from unset, since an empty `src_min` makes
+                        // `pktgen_setup_inject` use the interface's address (REFERENCE §2.3).
+                        "dst_min" => c.dst_min = v.to_owned(),
+                        "dst_max" => c.dst_max = v.to_owned(),
+                        "src_min" => c.src_min = v.to_owned(),
+                        "src_max" => c.src_max = v.to_owned(),
                         "saddr" | "daddr" | "min_daddr" | "max_daddr" | "min_saddr"
                         | "max_saddr" => {
                             let addr: Ipv6Addr = v.parse().map_err(|_| ParseError {
@@ -649,17 +650,27 @@ mod tests {
             "\u{85}key:\u{2028}value\u{feff}",
         ] {
             assert_eq!(
-                tokens(text).collect::<Vec<_>>(),
+                all_tokens(text),
                 text.split_whitespace().collect::<Vec<_>>(),
                 "{text:?}"
             );
         }
     }
 
+    fn all_tokens(text: &str) -> Vec<&str> {
+        let (mut toks, mut pos) = (Vec::new(), 0);
+        while next_line(text, &mut pos, text.is_ascii(), &mut toks).is_some() {}
+        toks
+    }
+
+    fn pairs_of(line: &str) -> Vec<(&str, &str)> {
+        pairs(&all_tokens(line)).collect()
+    }
+
     #[test]
     fn ipv6_values_ending_in_a_colon_are_not_keys() {
         assert_eq!(
-            pairs("saddr: ::  min_saddr: fe80::  max_saddr: ::").collect::<Vec<_>>(),
+            pairs_of("saddr: ::  min_saddr: fe80::  max_saddr: ::"),
             vec![
                 ("saddr", "::"),
                 ("min_saddr", "fe80::"),
@@ -667,7 +678,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            pairs("dst_min:   dst_max: ").collect::<Vec<_>>(),
+            pairs_of("dst_min:   dst_max: "),
             vec![("dst_min", ""), ("dst_max", "")]
         );
     }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
-use std::io::{self, Write as _};
+use std::io::{self, Read as _, Write as _};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -93,6 +93,16 @@ impl RealProcfs {
     }
 }
 
+/// Reads a pktgen file. procfs reports a size of 0, so `fs::read_to_string` asks with a
+/// `statx` and then probes and grows its buffer through about six reads of a device file;
+/// one 4 KiB buffer takes a device file (under 2 KiB) in one read, and a second read sees its
+/// end. Every readback reads every device file, and a syscall is dear under emulation.
+fn read_small(path: &Path) -> io::Result<String> {
+    let mut buf = Vec::with_capacity(4096);
+    fs::File::open(path)?.read_to_end(&mut buf)?;
+    String::from_utf8(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
 /// Open flags, from nix's re-export of the C library.
 mod libc_flags {
     pub const O_NOFOLLOW: i32 = nix::fcntl::OFlag::O_NOFOLLOW.bits();
@@ -139,7 +149,7 @@ impl Procfs for RealProcfs {
 
     fn read(&self, file: &PgFile) -> Result<String, ProcfsError> {
         let path = self.path(file);
-        fs::read_to_string(&path).map_err(|e| self.map_err(path, e))
+        read_small(&path).map_err(|e| self.map_err(path, e))
     }
 
     fn write(&self, file: &PgFile, command: &str) -> Result<(), ProcfsError> {

@@ -12,6 +12,7 @@ mod diagnostics;
 mod document;
 mod io;
 mod scan;
+mod value;
 
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -26,7 +27,7 @@ use crate::spec::schema::DeviceSpec;
 use diagnostics::{file_diag, finish_diagnostics, sort_diagnostics, FileCtx};
 use document::{parse_file, Structure};
 use io::{read_state_file, state_files};
-use scan::{scan, Scan};
+use scan::{scan, Indexing, Scan};
 
 pub use diagnostics::{LoadError, MAX_DIAGNOSTICS};
 pub use io::MAX_STATE_FILE_BYTES;
@@ -239,9 +240,8 @@ struct Part {
     /// Device → file index, as in [`SourceMap`].
     devices: HashMap<DeviceName, usize>,
     thread_sources: HashMap<ThreadId, (usize, usize)>,
-    origin: BTreeMap<DeviceName, (PathBuf, Option<Location>)>,
-    /// `netns:` and where it was first given.
-    netns: Option<(String, Option<Location>)>,
+    /// `netns:` and the file (index) that first gave it.
+    netns: Option<(String, usize)>,
 }
 
 /// [`load_texts`] with every problem, unsorted and not capped.
@@ -263,17 +263,31 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
             ));
             continue;
         }
-        let Scan {
+        let text_arc: Arc<str> = Arc::from(*text);
+        // Most files have no problem: parse without positions, and index only when a
+        // diagnostic asks. A file the quick pass cannot take is scanned again, indexed.
+        let quick = scan(text, Indexing::Off);
+        let (
+            Scan {
+                marks: _,
+                limit,
+                duplicates,
+                syntax_error,
+                value,
+            },
             index,
-            limit,
-            duplicates,
-            syntax_error,
-        } = scan(text);
+        ) = if quick.value.is_some() {
+            (quick, LocationIndex::lazy(Arc::clone(&text_arc)))
+        } else {
+            let mut full = scan(text, Indexing::On);
+            let marks = std::mem::take(&mut full.marks);
+            (full, LocationIndex::built(marks))
+        };
         let index = Arc::new(index);
         let file_no = source_files.len();
         source_files.push(SourceFile {
             path: file.to_path_buf(),
-            text: Arc::from(*text),
+            text: text_arc,
             index: Arc::clone(&index),
         });
         let ctx = FileCtx {
@@ -286,17 +300,17 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
             limit,
             duplicates,
             syntax_error,
+            value,
         };
         let mut bad_fields = HashMap::new();
-        let Some(parsed) = parse_file(&ctx, &structure, &mut bad_fields, &mut diags) else {
+        let Some((parsed, top_devices)) = parse_file(&ctx, structure, &mut bad_fields, &mut diags)
+        else {
             continue;
         };
         // A file that names only other namespaces leaves the one pgstate runs in alone.
-        let top_level = [String::from("devices")];
-        if index.key_mark(&top_level).is_some() {
-            current = true;
-        }
+        current |= top_devices;
         let mut here = Merge {
+            files: &source_files,
             ctx: &ctx,
             file_no,
             bad_fields: &bad_fields,
@@ -400,6 +414,8 @@ fn check_owned_threads(part: &Part, sources: &SourceMap, diags: &mut Vec<Diagnos
 /// Merges one file's `threads:` and `devices:` (of the top level or of a namespace) into
 /// its [`Part`].
 struct Merge<'a, 'c> {
+    /// The files read so far (the current one last), to locate first definitions.
+    files: &'a [SourceFile],
     ctx: &'a FileCtx<'c>,
     file_no: usize,
     bad_fields: &'a HashMap<Vec<String>, Vec<String>>,
@@ -412,13 +428,14 @@ impl Merge<'_, '_> {
     fn netns(&mut self, part: &mut Part, prefix: &[String], file: String) {
         let mut path = prefix.to_vec();
         path.push("netns".into());
-        let here = self.ctx.locate(&path, false);
         match &part.netns {
             Some((first, _)) if *first == file => {}
             Some((first, at)) => {
+                let at = &self.files[*at];
                 let at = at
-                    .as_ref()
-                    .map_or_else(|| "another file".to_owned(), ToString::to_string);
+                    .ctx()
+                    .locate(&path, false)
+                    .map_or_else(|| at.path.display().to_string(), |l| l.to_string());
                 self.diags.push(self.ctx.diag(
                     &path,
                     false,
@@ -426,7 +443,7 @@ impl Merge<'_, '_> {
                     None,
                 ));
             }
-            None => part.netns = Some((file, here)),
+            None => part.netns = Some((file, self.file_no)),
         }
     }
 
@@ -462,11 +479,14 @@ impl Merge<'_, '_> {
                     continue;
                 }
             };
-            let here = ctx.locate(&path, true);
-            if let Some((first_file, first_loc)) = part.origin.get(&name) {
-                let first = first_loc
-                    .as_ref()
-                    .map_or_else(|| first_file.display().to_string(), ToString::to_string);
+            // The first definition is located only now that it is needed (a file without
+            // problems is never indexed).
+            if let Some(&first_file) = part.devices.get(&name) {
+                let first_file = &self.files[first_file];
+                let first = first_file
+                    .ctx()
+                    .locate(&path, true)
+                    .map_or_else(|| first_file.path.display().to_string(), |l| l.to_string());
                 self.diags.push(ctx.diag(
                     &path,
                     true,
@@ -475,8 +495,6 @@ impl Merge<'_, '_> {
                 ));
                 continue;
             }
-            part.origin
-                .insert(name.clone(), (ctx.file.to_path_buf(), here));
             // Keys already reported as unknown or of the wrong type were left out of `spec`;
             // rules that mention them would only repeat the problem, or be wrong.
             let bad = self.bad_fields.get(&path).map_or(&[][..], Vec::as_slice);

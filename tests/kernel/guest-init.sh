@@ -5,7 +5,7 @@
 # or /lab/cmd.sh (LAB_MODE=cmd), printing the marker protocol parsed by lab.sh:
 #   @@LAB BEGIN kernel=<release> cpus=<n>
 #   @@SCENARIO <name> BEGIN
-#   @@SCENARIO <name> PASS | @@SCENARIO <name> FAIL rc=<n>
+#   @@SCENARIO <name> PASS | @@SCENARIO <name> FAIL rc=<n> | @@SCENARIO <name> N/A (exit 77)
 #   @@CMD BEGIN / @@CMD END rc=<n>
 #   @@LAB ABORT <reason>          (setup failed; no @@LAB DONE follows)
 #   @@LAB DONE
@@ -121,6 +121,9 @@ else
     rc=$?
     if [ "$rc" -eq 0 ]; then
       echo "@@SCENARIO $name PASS"
+    elif [ "$rc" -eq 77 ]; then
+      # the scenario found its subject missing on this kernel and printed why
+      echo "@@SCENARIO $name N/A"
     else
       [ "$rc" -eq 137 ] && echo "(killed: time limit ${LAB_SCENARIO_TIMEOUT}s)"
       echo "@@SCENARIO $name FAIL rc=$rc"

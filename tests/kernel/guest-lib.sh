@@ -233,3 +233,17 @@ pg_reset() {
   echo reset >"$PG/pgctrl" || return 1
   pg_wait_empty 10
 }
+
+# pg_settle_threads: leaves no thread with a removal pending, so that a device added next
+# (by a sample script, say) stays. A `reset` (pg_reset's, before every scenario, even on an
+# empty box) only flags the threads, and an idle thread acts on the flag when it next wakes,
+# also removing a device added in between (REFERENCE §2.2). So each thread gets a device
+# (on d3) and a rem_device_all, and once those devices are gone every flag has been used.
+pg_settle_threads() {
+  for _t in "$PG"/kpktgend_*; do
+    _n=${_t##*kpktgend_}
+    pg_write "kpktgend_$_n" "add_device d3@settle$_n" >/dev/null || return 1
+    pg_write "kpktgend_$_n" "rem_device_all" >/dev/null || return 1
+  done
+  wait_until 10 _pg_no_devices
+}

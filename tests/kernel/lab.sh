@@ -55,6 +55,9 @@
 #        @@LAB BEGIN ...            guest setup finished
 #        @@SCENARIO <name> BEGIN    scenario started
 #        @@SCENARIO <name> PASS     scenario exited 0
+#        @@SCENARIO <name> N/A      scenario exited 77: what it tests does not exist on
+#                                   this kernel (it prints why); reported as N/A, neither
+#                                   passed nor failed
 #        @@SCENARIO <name> FAIL rc=N  (137: killed by the per-scenario time
 #                                   limit; 125: pktgen reset failed; 126:
 #                                   interface setup failed)
@@ -79,7 +82,7 @@
 #
 # Writing scenarios (tests/kernel/scenarios/NN-name.sh, busybox sh): each runs
 # in its own `sh` (cwd /root, stdin /dev/null) after guest-lib.sh was sourced;
-# exit status 0 = PASS. Before each one pktgen is reset (no device files) and
+# exit status 0 = PASS, 77 = N/A (only for a subject this kernel lacks; say why). Before each one pktgen is reset (no device files) and
 # the interfaces are re-asserted: d0..d3 dummy up (MAC 02:00:00:00:00:0N),
 # va/vb veth pair up (02:00:00:00:01:0a/0b), dn dummy down, lo up.
 # pgstate is /usr/bin/pgstate, the repo's states/ is /states; `ip` is
@@ -119,7 +122,8 @@
 # (guest-lib.sh wraps `ip` as /sbin/ip). bash has no such problem: under
 # /lab/bash, `ip` on PATH is iproute2's /sbin/ip.
 #
-# pktgen samples (PGSTATE_LAB_SAMPLES=1, for benchmarks): for each booted series,
+# pktgen samples (PGSTATE_LAB_SAMPLES=1, for benchmarks and scenarios 55-import and
+# 56-import-running, which turn it on): for each booted series,
 # Debian's linux-source-<series> (150 MB; same apt sources as the kernel; the
 # kernel's version when apt has it) is downloaded into <cache>/debs and only
 # samples/pktgen/* is extracted from /usr/src/linux-source-<series>.tar.xz into
@@ -142,7 +146,8 @@
 #   PGSTATE_LAB_TOOLS    1 (default) = /lab/bash and /lab/strace in the guest; 0 = leave
 #                        them out
 #   PGSTATE_LAB_SAMPLES  1 = fetch linux-source-<series> and put samples/pktgen/*
-#                        into the guest at /samples/pktgen (default 0)
+#                        into the guest at /samples/pktgen (default 0; `test` turns it on
+#                        when scenario 55-import or 56-import-running is selected)
 #   PGSTATE_LAB_MEM      guest memory in MiB (default 512)
 #   PGSTATE_LAB_SMP      guest vCPUs (default 2; pktgen gets one kpktgend_N per vCPU)
 #   PGSTATE_LAB_BOOT_TIMEOUT      seconds per qemu boot (default 1200)
@@ -186,6 +191,9 @@ LAB_TOOLS=${PGSTATE_LAB_TOOLS:-1}
 TRANSCRIPT_PLAN=${PGSTATE_LAB_TRANSCRIPT_PLAN:-$REPO_ROOT/../shared/pktgen/transcripts/linux-6.12.txt}
 # the scenario that records a live transcript (step 5 of the header)
 DIFF_SCENARIO=90-differential
+# the scenarios that run the kernel's samples/pktgen scripts: selecting one turns on
+# PGSTATE_LAB_SAMPLES
+SAMPLES_SCENARIOS=" 55-import 56-import-running "
 
 # Modules the guest needs, with insmod parameters. Dependencies are added
 # (and ordered) from modules.dep.
@@ -847,11 +855,16 @@ parse_results() {
     ok=1
   fi
   for name in "${expected[@]}"; do
-    line=$(grep -aoE "@@SCENARIO ${name//./\\.} (PASS|FAIL[^@]*)\$" "$logf" | tail -n1 || true)
+    line=$(grep -aoE "@@SCENARIO ${name//./\\.} (PASS|FAIL[^@]*|N/A)\$" "$logf" | tail -n1 || true)
     case $line in
       *" PASS")
         printf '  PASS  %s  %s\n' "$krel" "$name"
         PASSED=$((PASSED + 1))
+        ;;
+      *" N/A")
+        printf '  N/A   %s  %s  (not applicable on this kernel; the log says why)\n' "$krel" "$name"
+        NOT_APPLICABLE=$((NOT_APPLICABLE + 1))
+        print_scenario_output "$logf" "$name"
         ;;
       *" FAIL"*)
         printf '  FAIL  %s  %s  (%s)\n' "$krel" "$name" "${line##*FAIL }"
@@ -968,9 +981,11 @@ cmd_test() {
 
   PASSED=0
   FAILED=0
+  NOT_APPLICABLE=0
   local bad=0 s qrc t0 t1 prc kernels diff=0
   for name in "${SCENARIOS[@]}"; do
     [[ $name == "$DIFF_SCENARIO" ]] && diff=1
+    [[ $SAMPLES_SCENARIOS == *" $name "* ]] && LAB_SAMPLES=1
   done
   kernels=$(kernels_for "$LAB_SERIES")
   for s in $kernels; do
@@ -1017,7 +1032,11 @@ cmd_test() {
       differential_check "$logf" "$KREL" || bad=1
     fi
   done
-  printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+  if [[ $NOT_APPLICABLE -gt 0 ]]; then
+    printf '%d passed, %d failed, %d not applicable\n' "$PASSED" "$FAILED" "$NOT_APPLICABLE"
+  else
+    printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+  fi
   [[ $bad -eq 0 && $FAILED -eq 0 && $PASSED -gt 0 ]]
 }
 

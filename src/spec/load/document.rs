@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::Deserialize;
+
 use super::diagnostics::{file_diag, render_path, FileCtx};
 use super::scan::Duplicate;
 use crate::error::{did_you_mean, Diagnostic, Location};
@@ -16,16 +18,18 @@ pub(super) struct Structure {
     pub(super) limit: Option<((usize, usize), String)>,
     pub(super) duplicates: Vec<Duplicate>,
     pub(super) syntax_error: Option<((usize, usize), String)>,
+    /// The value the pass built, when it could.
+    pub(super) value: Option<serde_yaml::Value>,
 }
 
 /// Parses one file into its schema. Structural problems become diagnostics; device entries
 /// are deserialised one by one so that every bad entry is reported, not just the first.
 pub(super) fn parse_file(
     ctx: &FileCtx<'_>,
-    structure: &Structure,
+    structure: Structure,
     bad_fields: &mut HashMap<Vec<String>, Vec<String>>,
     diags: &mut Vec<Diagnostic>,
-) -> Option<StateFile> {
+) -> Option<(StateFile, bool)> {
     if ctx.text.trim().is_empty()
         || ctx
             .text
@@ -74,7 +78,11 @@ pub(super) fn parse_file(
         ));
         return None;
     }
-    let value: serde_yaml::Value = match serde_yaml::from_str(ctx.text) {
+    let parsed = match structure.value {
+        Some(v) => Ok(v),
+        None => serde_yaml::from_str(ctx.text),
+    };
+    let value: serde_yaml::Value = match parsed {
         Ok(v) => v,
         Err(e) => {
             let location = e.location().map(|l| Location {
@@ -98,6 +106,8 @@ pub(super) fn parse_file(
     };
     let mut out = StateFile::default();
     let mut saw_devices = false;
+    // A top-level `devices:`: the file describes the namespace pgstate runs in.
+    let mut top_devices = false;
     for (k, v) in top {
         let key = k.as_str().unwrap_or_default().to_owned();
         let path = vec![key.clone()];
@@ -105,6 +115,7 @@ pub(super) fn parse_file(
             "threads" => out.threads = parse_threads(ctx, &path, v, diags),
             "devices" => {
                 saw_devices = true;
+                top_devices = true;
                 parse_devices(ctx, &path, v, &mut out.devices, bad_fields, diags);
             }
             "namespaces" => {
@@ -136,7 +147,7 @@ pub(super) fn parse_file(
             "no `devices:` key; a state that removes every device is written `devices: {}`".into(),
         ));
     }
-    Some(out)
+    Some((out, top_devices))
 }
 
 /// `threads:` (top level or of a namespace at `path`): a list of thread numbers.
@@ -200,7 +211,7 @@ fn parse_devices(
                 // so when the whole entry has only known keys and deserialises,
                 // every key alone would too: the check would report nothing.
                 if only_known_keys(&body) {
-                    if let Ok(spec) = serde_yaml::from_value::<DeviceSpec>(body.clone()) {
+                    if let Ok(spec) = DeviceSpec::deserialize(&body) {
                         devices.insert(name, spec);
                         continue;
                     }

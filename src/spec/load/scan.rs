@@ -3,10 +3,14 @@
 //! and refuses too deep nesting, too many nodes and alias bombs before serde_yaml sees the
 //! text. No I/O.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::Marker;
+
+use super::value::ValueBuilder;
 
 /// Deepest nesting a state file may have. A valid file nests five levels (top mapping →
 /// `devices` → device → key → list element → `[size, weight]`); anything deeper is refused
@@ -32,27 +36,95 @@ const MAX_INDEXED_SEQ_ELEMENTS: usize = 256;
 
 /// Positions of the keys and values of a YAML document, by path. Built with yaml-rust2's
 /// marked events because serde_yaml's values carry no positions.
+///
+/// A file without problems needs no positions, so a loaded file's index is built from its
+/// text at the first question ([`LocationIndex::lazy`]): indexing every node cost as much as
+/// parsing it (callgrind, 256-device plan), and only diagnostics read the index.
 #[derive(Debug, Clone, Default)]
 pub struct LocationIndex {
-    keys: HashMap<Vec<String>, (usize, usize)>,
-    values: HashMap<Vec<String>, (usize, usize)>,
+    source: Option<Arc<str>>,
+    marks: OnceLock<Marks>,
+}
+
+/// A path is stored flat, each segment behind a NUL (`"\0devices\0eth0\0count"`): one string
+/// per node instead of a vector of strings. A key that itself contains a NUL can only make a
+/// diagnostic point elsewhere.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Marks {
+    keys: HashMap<String, (usize, usize)>,
+    values: HashMap<String, (usize, usize)>,
 }
 
 impl LocationIndex {
     /// Indexes `text`; a document that does not parse gives a partial or empty index.
     pub fn build(text: &str) -> LocationIndex {
-        scan(text).index
+        LocationIndex::built(scan(text, Indexing::On).marks)
+    }
+
+    /// An index of `text` that is built when it is first asked.
+    pub(super) fn lazy(text: Arc<str>) -> LocationIndex {
+        LocationIndex {
+            source: Some(text),
+            marks: OnceLock::new(),
+        }
+    }
+
+    pub(super) fn built(marks: Marks) -> LocationIndex {
+        LocationIndex {
+            source: None,
+            marks: OnceLock::from(marks),
+        }
+    }
+
+    fn marks(&self) -> &Marks {
+        self.marks.get_or_init(|| match &self.source {
+            Some(text) => scan(text, Indexing::On).marks,
+            None => Marks::default(),
+        })
     }
 
     /// Line and column of the key at `path`.
     pub fn key_mark(&self, path: &[String]) -> Option<(usize, usize)> {
-        self.keys.get(path).copied()
+        self.marks().keys.get(&flat_path(path)).copied()
     }
 
     /// Line and column of the value at `path`.
     pub fn value_mark(&self, path: &[String]) -> Option<(usize, usize)> {
-        self.values.get(path).copied()
+        self.marks().values.get(&flat_path(path)).copied()
     }
+}
+
+/// Whether the pass records positions (and so finds duplicate keys by their text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Indexing {
+    On,
+    /// Positions are left for later; a duplicate key still stops the value (it gives up), so
+    /// the caller scans again with positions to report it.
+    Off,
+}
+
+fn flat_path(path: &[String]) -> String {
+    let mut flat = String::with_capacity(path.iter().map(|s| s.len() + 1).sum());
+    for seg in path {
+        push_segment(&mut flat, seg);
+    }
+    flat
+}
+
+fn push_segment(flat: &mut String, seg: &str) {
+    flat.push('\0');
+    flat.push_str(seg);
+}
+
+fn child_path(parent: &str, seg: &str) -> String {
+    let mut p = String::with_capacity(parent.len() + seg.len() + 1);
+    p.push_str(parent);
+    push_segment(&mut p, seg);
+    p
+}
+
+fn split_path(flat: &str) -> Vec<String> {
+    flat.split('\0').skip(1).map(str::to_owned).collect()
 }
 
 /// A line and a column, both 1-based.
@@ -64,23 +136,37 @@ pub(super) type Duplicate = (Vec<String>, Pos, Pos);
 /// What the event pass over one document found.
 #[derive(Debug, Default)]
 pub(super) struct Scan {
-    pub(super) index: LocationIndex,
+    pub(super) marks: Marks,
     /// A structural limit that was hit (nesting, alias expansion); the pass stopped there.
     pub(super) limit: Option<((usize, usize), String)>,
     /// Keys given twice in one mapping: path, first position, second position.
     pub(super) duplicates: Vec<Duplicate>,
     /// yaml-rust2 could not parse the text here.
     pub(super) syntax_error: Option<((usize, usize), String)>,
+    /// The document's value, built in the same pass; `None` where serde_yaml must build it
+    /// (see `value`), and after a problem above.
+    pub(super) value: Option<serde_yaml::Value>,
 }
 
 /// Runs the event pass: positions, duplicate keys, nesting depth and alias expansion.
-pub(super) fn scan(text: &str) -> Scan {
-    let mut b = IndexBuilder::default();
+pub(super) fn scan(text: &str, indexing: Indexing) -> Scan {
+    let mut b = IndexBuilder {
+        indexing,
+        ..IndexBuilder::default()
+    };
     let mut parser = Parser::new_from_str(text);
+    let mut ended = false;
     loop {
         match parser.next_token() {
-            // Only the first document is read; serde_yaml refuses more than one.
-            Ok((Event::StreamEnd | Event::DocumentEnd, _)) => break,
+            Ok((Event::StreamEnd, _)) => break,
+            // Only the first document is read; serde_yaml refuses more than one, in its words.
+            Ok((Event::DocumentEnd, _)) => {
+                if !matches!(parser.peek(), Ok((Event::StreamEnd, _))) {
+                    b.value.give_up();
+                }
+                ended = true;
+                break;
+            }
             Ok((ev, mark)) => {
                 if !b.on_event(ev, mark) {
                     break;
@@ -99,6 +185,10 @@ pub(super) fn scan(text: &str) -> Scan {
             }
         }
     }
+    let clean = b.scan.limit.is_none() && b.scan.syntax_error.is_none();
+    if ended && clean && b.scan.duplicates.is_empty() {
+        b.scan.value = b.value.finish();
+    }
     b.scan
 }
 
@@ -107,8 +197,9 @@ fn nesting_message() -> String {
 }
 
 enum Kind {
-    /// `key` is the scalar key whose value comes next (`None` for a complex or alias key);
-    /// `skip_value` is set when that key is a duplicate, so its value is not indexed twice.
+    /// `key` is the flat path of the scalar key whose value comes next (`None` for a complex
+    /// or alias key, or an unindexed mapping); `skip_value` is set when that key is a
+    /// duplicate, so its value is not indexed twice.
     Map {
         key: Option<String>,
         expect_key: bool,
@@ -122,8 +213,8 @@ enum Kind {
 /// An open mapping or sequence.
 struct Open {
     kind: Kind,
-    /// Its path, when it is indexed.
-    path: Option<Vec<String>>,
+    /// Its flat path, when it is indexed.
+    path: Option<String>,
     /// It is a (complex) mapping key rather than a value.
     is_key: bool,
     /// Its anchor id (0: none) and the node count when it started, to size the anchor.
@@ -131,9 +222,10 @@ struct Open {
     nodes_before: u64,
 }
 
-#[derive(Default)]
 struct IndexBuilder {
     scan: Scan,
+    indexing: Indexing,
+    value: ValueBuilder,
     stack: Vec<Open>,
     /// Nodes seen so far, aliases counted at their expanded size.
     nodes: u64,
@@ -145,40 +237,50 @@ struct IndexBuilder {
     anchor_sizes: HashMap<usize, u64>,
 }
 
+impl Default for IndexBuilder {
+    fn default() -> Self {
+        IndexBuilder {
+            scan: Scan::default(),
+            indexing: Indexing::On,
+            value: ValueBuilder::default(),
+            stack: Vec::new(),
+            nodes: 0,
+            expanded: 0,
+            written: 0,
+            anchor_sizes: HashMap::new(),
+        }
+    }
+}
+
 impl IndexBuilder {
     fn pos(mark: Marker) -> (usize, usize) {
         // yaml-rust2 lines are 1-based and columns 0-based.
         (mark.line(), mark.col() + 1)
     }
 
-    /// Where the next node goes: whether it is a mapping key, and its path if it is an
+    /// Where the next node goes: whether it is a mapping key, and its flat path if it is an
     /// indexed value.
-    fn next_slot(&mut self) -> (bool, Option<Vec<String>>) {
+    fn next_slot(&mut self) -> (bool, Option<String>) {
         let Some(open) = self.stack.last_mut() else {
-            return (false, Some(Vec::new()));
+            return (false, (self.indexing == Indexing::On).then(String::new));
         };
-        let child = |seg: &str| {
-            open.path.as_ref().map(|p| {
-                let mut p = p.clone();
-                p.push(seg.to_owned());
-                p
-            })
-        };
+        let parent = open.path.as_deref();
         match &mut open.kind {
             Kind::Map {
                 expect_key: true, ..
             } => (true, None),
+            // A value's path is its key's.
             Kind::Map {
                 key, skip_value, ..
-            } => match (key.as_deref(), *skip_value) {
-                (Some(k), false) => (false, child(k)),
+            } => match (key.take(), *skip_value) {
+                (Some(k), false) => (false, Some(k)),
                 _ => (false, None),
             },
             Kind::Seq { next } => {
                 let i = *next;
                 *next += 1;
                 if i < MAX_INDEXED_SEQ_ELEMENTS {
-                    (false, child(&i.to_string()))
+                    (false, parent.map(|p| child_path(p, &i.to_string())))
                 } else {
                     (false, None)
                 }
@@ -222,9 +324,29 @@ impl IndexBuilder {
         }
     }
 
-    fn record_value(&mut self, path: Option<Vec<String>>, mark: Marker) {
+    fn record_value(&mut self, path: Option<String>, mark: Marker) {
         if let Some(p) = path.filter(|p| !p.is_empty()) {
-            self.scan.index.values.entry(p).or_insert(Self::pos(mark));
+            self.scan.marks.values.entry(p).or_insert(Self::pos(mark));
+        }
+    }
+
+    /// Records the position of a scalar key and returns its flat path; `None` when its
+    /// mapping is not indexed, or already has the key (a duplicate, recorded as such).
+    fn record_key(&mut self, key: &str, mark: Marker) -> Option<String> {
+        let parent = self.stack.last().and_then(|o| o.path.as_deref())?;
+        let path = child_path(parent, key);
+        match self.scan.marks.keys.entry(path.clone()) {
+            Entry::Occupied(e) => {
+                let first = *e.get();
+                self.scan
+                    .duplicates
+                    .push((split_path(e.key()), first, Self::pos(mark)));
+                None
+            }
+            Entry::Vacant(e) => {
+                e.insert(Self::pos(mark));
+                Some(path)
+            }
         }
     }
 
@@ -250,38 +372,22 @@ impl IndexBuilder {
             }
         }
         match ev {
-            Event::Scalar(value, _, anchor, _) => {
+            Event::Scalar(text, style, anchor, tag) => {
                 self.nodes = self.nodes.saturating_add(1);
                 if anchor != 0 {
                     self.anchor_sizes.insert(anchor, 1);
                 }
                 let (is_key, path) = self.next_slot();
                 if is_key {
-                    let parent = self.stack.last().and_then(|o| o.path.as_ref());
-                    let mut duplicate = false;
-                    if let Some(parent) = parent {
-                        let mut p = parent.clone();
-                        p.push(value.clone());
-                        match self.scan.index.keys.entry(p) {
-                            std::collections::hash_map::Entry::Occupied(e) => {
-                                let first = *e.get();
-                                self.scan.duplicates.push((
-                                    e.key().clone(),
-                                    first,
-                                    Self::pos(mark),
-                                ));
-                                duplicate = true;
-                            }
-                            std::collections::hash_map::Entry::Vacant(e) => {
-                                e.insert(Self::pos(mark));
-                            }
-                        }
-                    }
-                    self.key_done(Some(value), duplicate);
+                    let before = self.scan.duplicates.len();
+                    let path = self.record_key(&text, mark);
+                    let duplicate = self.scan.duplicates.len() > before;
+                    self.key_done(path, duplicate);
                 } else {
                     self.record_value(path, mark);
                     self.value_done();
                 }
+                self.value.scalar(text, style, anchor, tag.is_some());
             }
             Event::Alias(id) => {
                 let size = self.anchor_sizes.get(&id).copied().unwrap_or(1);
@@ -304,17 +410,20 @@ impl IndexBuilder {
                     self.record_value(path, mark);
                     self.value_done();
                 }
+                self.value.alias(id);
             }
-            Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
+            Event::MappingStart(anchor, ref tag) | Event::SequenceStart(anchor, ref tag) => {
                 if self.stack.len() >= MAX_NESTING_DEPTH {
                     self.scan.limit = Some((Self::pos(mark), nesting_message()));
                     return false;
                 }
+                let mapping = matches!(ev, Event::MappingStart(..));
+                self.value.start(mapping, anchor, tag.is_some());
                 let (is_key, path) = self.next_slot();
                 if !is_key {
                     self.record_value(path.clone(), mark);
                 }
-                let kind = if matches!(ev, Event::MappingStart(..)) {
+                let kind = if mapping {
                     Kind::Map {
                         key: None,
                         expect_key: true,
@@ -334,6 +443,7 @@ impl IndexBuilder {
                 self.nodes = self.nodes.saturating_add(1);
             }
             Event::MappingEnd | Event::SequenceEnd => {
+                self.value.end();
                 if let Some(open) = self.stack.pop() {
                     if open.anchor != 0 {
                         self.anchor_sizes
