@@ -35,7 +35,7 @@
 //! | [`spec`] | state files: schema, loading with located diagnostics, validation |
 //! | [`import`] | the state a kernel `samples/pktgen` script configures, from its options |
 //! | [`plan`](mod@plan) | the pure planner: desired + live → ordered writes |
-//! | [`apply`](mod@apply) | carrying a plan out: both error channels, verification, rollback |
+//! | [`apply`](mod@apply), [`namespaces`] | carrying a plan out: both error channels, verification, rollback; several network namespaces planned together and applied all or none |
 //! | [`run`], [`watch`] | traffic runs and results; keeping a box converged as files change |
 //!
 //! # Features
@@ -59,6 +59,7 @@ pub mod import;
 pub mod plan;
 
 pub mod apply;
+pub mod namespaces;
 
 pub mod run;
 pub mod watch;

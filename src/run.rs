@@ -329,6 +329,20 @@ fn wait_idle(procfs: &dyn Procfs, timeout: Duration) -> Result<(), RunError> {
 pub fn run_traffic(
     procfs: Arc<dyn Procfs + Send + Sync>,
     opts: &RunOptions,
+    on_sample: impl FnMut(&[Sample], Duration),
+) -> Result<RunOutcome, RunError> {
+    let starter = Arc::clone(&procfs);
+    run_traffic_with(procfs, starter, opts, on_sample)
+}
+
+/// [`run_traffic`] with `start` written through `starter`, a procfs of the same network
+/// namespace as `procfs`: a namespace's procfs that serves one call at a time
+/// (`procfs::netns::NetnsProcfs`) would otherwise queue every reading and the `stop` behind
+/// the blocking `start`.
+pub fn run_traffic_with(
+    procfs: Arc<dyn Procfs + Send + Sync>,
+    starter: Arc<dyn Procfs + Send + Sync>,
+    opts: &RunOptions,
     mut on_sample: impl FnMut(&[Sample], Duration),
 ) -> Result<RunOutcome, RunError> {
     let before = read_live_state(&*procfs)?;
@@ -337,7 +351,6 @@ pub fn run_traffic(
     }
     let started = Instant::now();
     let (tx, rx) = mpsc::channel();
-    let starter = Arc::clone(&procfs);
     // `start` blocks in the kernel until every stream has finished (forever with count 0),
     // so it gets a thread of its own; `stop` from this thread ends it (REFERENCE §7.6).
     let handle = std::thread::Builder::new()

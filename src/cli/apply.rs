@@ -30,6 +30,9 @@ pub(super) fn run(cli: &Cli, a: &ApplyArgs, stdout: &mut impl Write) -> Result<O
         }
         None => load(&a.state)?,
     };
+    if !loaded.namespaces.is_empty() {
+        return super::netns::apply(cli, a.json, &a.lock, &loaded, stdout);
+    }
     let opened = open_procfs(cli, Access::Change)?;
     let _lock = take_lock(cli, &a.lock)?;
     let interrupt = interrupt_flag()?;

@@ -156,7 +156,7 @@ pub enum Command {
     /// Converge to STATE like apply, then start traffic, show progress and print results.
     Run(RunArgs),
     /// Stop running traffic (from any shell) and wait until every thread is idle.
-    Stop,
+    Stop(StopArgs),
     /// What is running now and the last results, per device.
     Status(StatusArgs),
     /// Remove every device on the threads STATE owns: the last step of the lifecycle.
@@ -239,12 +239,31 @@ pub struct WatchArgs {
 /// `status` arguments.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// The namespaces of this state (its `namespaces:`, and this one with top-level
+    /// `devices:`) instead of only this one.
+    #[arg(conflicts_with = "all_namespaces")]
+    pub state: Option<PathBuf>,
+    /// This namespace and every one of /run/netns (`ip netns`).
+    #[arg(long)]
+    pub all_namespaces: bool,
     /// Machine-readable output (the same as `--format json`).
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
     /// Output format: text, json, or prometheus (for node_exporter's textfile collector).
     #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
     pub format: StatusFormat,
+}
+
+/// `stop` arguments.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The namespaces of this state (its `namespaces:`, and this one with top-level
+    /// `devices:`) instead of only this one.
+    #[arg(conflicts_with = "all_namespaces")]
+    pub state: Option<PathBuf>,
+    /// This namespace and every one of /run/netns (`ip netns`).
+    #[arg(long)]
+    pub all_namespaces: bool,
 }
 
 /// `status --format`.
@@ -367,6 +386,10 @@ pub struct ShowArgs {
     /// JSON instead of YAML.
     #[arg(long)]
     pub json: bool,
+    /// Every network namespace of /run/netns (`ip netns`) that has pktgen devices, and this
+    /// one if it has any, as one state with `namespaces:`.
+    #[arg(long)]
+    pub all_namespaces: bool,
 }
 
 #[cfg(test)]

@@ -161,11 +161,18 @@ pub(super) fn same_namespace_for_pgctrl(proc_root: &Path) -> Result<()> {
 /// source line and caret included, as `validate` reports its problems. Other errors (and
 /// plan errors about devices not from these files) are only given the "planning" context.
 pub(super) fn locate_plan_error(e: pgstate::ApplyError, loaded: &LoadedState) -> anyhow::Error {
+    locate_plan_error_in(e, &loaded.sources)
+}
+
+/// [`locate_plan_error`] with the source map of one namespace of the state.
+pub(super) fn locate_plan_error_in(
+    e: pgstate::ApplyError,
+    s: &pgstate::spec::SourceMap,
+) -> anyhow::Error {
     use pgstate::PlanError as P;
     let pgstate::ApplyError::Plan(pe) = &e else {
         return anyhow::Error::new(e).context("planning");
     };
-    let s = &loaded.sources;
     // The message without its "device NAME: " lead: the diagnostic's path names the device.
     let message = |device: &pgstate::DeviceName| {
         let full = pe.to_string();
@@ -204,22 +211,34 @@ fn locate_apply_error(e: pgstate::ApplyError, loaded: &LoadedState) -> anyhow::E
     if matches!(e, pgstate::ApplyError::Plan(_)) {
         return locate_plan_error(e, loaded);
     }
-    let location = match &e {
+    let location = refused_setting(&e, &loaded.sources);
+    let err = anyhow::Error::new(e);
+    match location {
+        Some(context) => err.context(context),
+        None => err,
+    }
+}
+
+/// `file:line:col: devices.eth0.count: the kernel refused this setting` for a failed write
+/// of a setting from the files of `sources`.
+pub(super) fn refused_setting(
+    e: &pgstate::ApplyError,
+    sources: &pgstate::spec::SourceMap,
+) -> Option<String> {
+    let location = match e {
         pgstate::ApplyError::Write(failed) => failed.write.device.as_ref().and_then(|d| {
             let write = &failed.write;
-            loaded
-                .sources
+            sources
                 .locate(d, write.field.as_deref())
                 .map(|l| (l, d.clone(), write.field.clone()))
         }),
         _ => None,
     };
-    let err = anyhow::Error::new(e);
-    match location {
-        Some((loc, dev, field)) => err.context(format!(
-            "{loc}: devices.{dev}{}: the kernel refused this setting",
+    location.map(|(loc, dev, field)| {
+        format!(
+            "{loc}: {}devices.{dev}{}: the kernel refused this setting",
+            sources.path_prefix(),
             field.map(|f| format!(".{f}")).unwrap_or_default()
-        )),
-        None => err,
-    }
+        )
+    })
 }

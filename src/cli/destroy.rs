@@ -27,6 +27,9 @@ pub(super) fn run(cli: &Cli, a: &DestroyArgs, stdout: &mut impl Write) -> Result
         );
     }
     let mut loaded = load(&a.state)?;
+    if !loaded.namespaces.is_empty() {
+        return super::netns::destroy(cli, a, loaded, stdout, confirm);
+    }
     loaded.desired.devices.clear();
     // Without pktgen there is nothing to remove, and no reason to load it.
     let opened = open_procfs(cli, Access::Read)?;

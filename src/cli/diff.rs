@@ -17,24 +17,27 @@ use super::pktgen::Access;
 
 pub(super) fn run(cli: &Cli, a: &DiffArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let loaded = load(&a.state)?;
-    let opened = open_procfs(cli, Access::Read)?;
-    let procfs = opened.procfs();
-    let live = read_live_state(procfs).context("reading the live state")?;
-    let profile = profile_of(procfs);
-    let mut live_file = spec::state_file_from_live(&live, &profile);
-    if let Some(owned) = &loaded.desired.threads {
-        live_file
-            .devices
-            .retain(|_, d| owned.contains(&pgstate::ThreadId(d.thread)));
-    }
-    let live_text = spec::render_state_file(&live_file)?;
-    let want_text = spec::render_state_file(&canonical(&loaded.desired, &profile))?;
-    let diff = similar::TextDiff::from_lines(&live_text, &want_text);
-    let text = diff
-        .unified_diff()
-        .context_radius(3)
-        .header("live", &a.state.display().to_string())
-        .to_string();
+    let state = a.state.display().to_string();
+    let text = if loaded.namespaces.is_empty() {
+        let opened = open_procfs(cli, Access::Read)?;
+        unified(opened.procfs(), &loaded.desired, "live", &state)?
+    } else {
+        // One diff per namespace, each headed by the namespace's name.
+        let boxes = super::netns::open_all(cli, &loaded, Access::Read)?;
+        let mut text = String::new();
+        for t in boxes.targets(&loaded) {
+            let at = t
+                .name
+                .map_or_else(|| "this namespace".to_owned(), |n| format!("namespace {n}"));
+            text.push_str(&unified(
+                t.procfs,
+                t.desired,
+                &format!("live ({at})"),
+                &format!("{state} ({at})"),
+            )?);
+        }
+        text
+    };
     if text.is_empty() {
         writeln!(stdout, "No differences.")?;
         return Ok(Outcome::Ok);
@@ -45,6 +48,31 @@ pub(super) fn run(cli: &Cli, a: &DiffArgs, stdout: &mut impl Write) -> Result<Ou
     } else {
         Outcome::Ok
     })
+}
+
+/// The unified diff of one namespace's live state against `desired`; empty when equal.
+fn unified(
+    procfs: &dyn pgstate::procfs::Procfs,
+    desired: &DesiredState,
+    live_name: &str,
+    want_name: &str,
+) -> Result<String> {
+    let live = read_live_state(procfs).context("reading the live state")?;
+    let profile = profile_of(procfs);
+    let mut live_file = spec::state_file_from_live(&live, &profile);
+    if let Some(owned) = &desired.threads {
+        live_file
+            .devices
+            .retain(|_, d| owned.contains(&pgstate::ThreadId(d.thread)));
+    }
+    let live_text = spec::render_state_file(&live_file)?;
+    let want_text = spec::render_state_file(&canonical(desired, &profile))?;
+    let diff = similar::TextDiff::from_lines(&live_text, &want_text);
+    Ok(diff
+        .unified_diff()
+        .context_radius(3)
+        .header(live_name, want_name)
+        .to_string())
 }
 
 /// The desired state written the way `show` writes the live one, so that a diff shows only
@@ -62,5 +90,6 @@ fn canonical(desired: &DesiredState, profile: &KernelProfile) -> StateFile {
                 )
             })
             .collect(),
+        namespaces: Default::default(),
     }
 }

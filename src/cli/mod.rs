@@ -20,6 +20,7 @@ mod diff;
 mod import;
 mod man;
 mod metrics;
+mod netns;
 mod plan;
 mod run;
 mod schema;
@@ -83,7 +84,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         Command::Plan(a) => plan::run(cli, a, out),
         Command::Apply(a) => apply::run(cli, a, out),
         Command::Run(a) => run::run(cli, a, out),
-        Command::Stop => stop::run(cli, out),
+        Command::Stop(a) => stop::run(cli, a, out),
         Command::Status(a) => status::run(cli, a, out),
         Command::Destroy(a) => destroy::run(cli, a, out),
         Command::ClearCounters => clear_counters::run(cli, out),

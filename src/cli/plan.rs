@@ -18,6 +18,12 @@ pub(super) fn run(cli: &Cli, a: &PlanArgs, stdout: &mut impl Write) -> Result<Ou
     let mut loaded = load(&a.state)?;
     if a.destroy {
         loaded.desired.devices.clear();
+        for ns in loaded.namespaces.values_mut() {
+            ns.desired.devices.clear();
+        }
+    }
+    if !loaded.namespaces.is_empty() {
+        return super::netns::plan(cli, a, &loaded, stdout);
     }
     let opened = open_procfs(cli, Access::Read)?;
     let procfs = opened.procfs();

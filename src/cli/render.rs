@@ -43,6 +43,37 @@ impl Summary {
     }
 }
 
+impl Summary {
+    /// The sum over several namespaces' plans.
+    pub fn total<'a>(plans: impl IntoIterator<Item = &'a Plan>) -> Summary {
+        let mut t = Summary {
+            add: 0,
+            change: 0,
+            remove: 0,
+            recreate: 0,
+            writes: 0,
+        };
+        for p in plans {
+            let s = Summary::of(p);
+            t.add += s.add;
+            t.change += s.change;
+            t.remove += s.remove;
+            t.recreate += s.recreate;
+            t.writes += s.writes;
+        }
+        t
+    }
+}
+
+/// One network namespace's plan, for the renderings: `name` is `None` for the namespace
+/// pgstate runs in.
+pub struct Part<'a> {
+    pub name: Option<&'a pgstate::model::NamespaceName>,
+    pub netns: Option<&'a std::path::Path>,
+    pub plan: &'a Plan,
+    pub sources: &'a SourceMap,
+}
+
 /// `plan --json`.
 #[derive(Serialize)]
 pub struct PlanJson<'a> {
@@ -51,6 +82,9 @@ pub struct PlanJson<'a> {
     pub summary: Summary,
     pub actions: Vec<ActionJson<'a>>,
     pub writes: Vec<serde_json::Value>,
+    /// Per namespace, when the state has `namespaces:`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<NamespaceJson<'a>>,
 }
 
 /// `apply --json`.
@@ -64,12 +98,28 @@ pub struct ApplyJson<'a> {
     pub summary: Summary,
     pub actions: Vec<ActionJson<'a>>,
     pub writes: Vec<serde_json::Value>,
+    /// Per namespace, when the state has `namespaces:`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<NamespaceJson<'a>>,
+}
+
+/// One namespace of a plan with `namespaces:`.
+#[derive(Serialize)]
+pub struct NamespaceJson<'a> {
+    /// Its name; `null` for the namespace pgstate runs in.
+    pub namespace: Option<&'a pgstate::model::NamespaceName>,
+    /// Its file; `null` for the namespace pgstate runs in.
+    pub netns: Option<String>,
+    pub changes: bool,
+    pub summary: Summary,
 }
 
 /// One device of a plan in JSON: its changes typed, and named by the keys the state file
 /// uses (`dst` where the file says `dst`, `vlan_id`, …); fields without a value are `null`.
 #[derive(Serialize)]
 pub struct ActionJson<'a> {
+    /// The network namespace (`null`: the one pgstate runs in).
+    pub namespace: Option<&'a pgstate::model::NamespaceName>,
     pub device: &'a pgstate::DeviceName,
     pub action: ActionKind,
     pub thread: pgstate::ThreadId,
@@ -79,7 +129,8 @@ pub struct ActionJson<'a> {
     pub running: bool,
 }
 
-fn actions_json<'a>(plan: &'a Plan, sources: &SourceMap) -> Vec<ActionJson<'a>> {
+fn actions_json<'a>(part: &Part<'a>) -> Vec<ActionJson<'a>> {
+    let (plan, sources) = (part.plan, part.sources);
     plan.actions
         .iter()
         .map(|a| {
@@ -99,6 +150,7 @@ fn actions_json<'a>(plan: &'a Plan, sources: &SourceMap) -> Vec<ActionJson<'a>> 
                 changes.push(k);
             }
             ActionJson {
+                namespace: part.name,
                 device: &a.device,
                 action: a.action,
                 thread: a.thread,
@@ -112,41 +164,169 @@ fn actions_json<'a>(plan: &'a Plan, sources: &SourceMap) -> Vec<ActionJson<'a>> 
 }
 
 /// The writes, each `field` named as the state file names it (see [`actions_json`]).
-fn writes_json(plan: &Plan, sources: &SourceMap) -> Vec<serde_json::Value> {
-    plan.writes
+fn writes_json(part: &Part<'_>) -> Vec<serde_json::Value> {
+    part.plan
+        .writes
         .iter()
         .map(|w| {
             let mut v = serde_json::to_value(w).unwrap_or_default();
             if let (Some(device), Some(field)) = (&w.device, &w.field) {
-                v["field"] = sources.written_key(device, field).into();
+                v["field"] = part.sources.written_key(device, field).into();
             }
+            v["namespace"] = serde_json::to_value(part.name).unwrap_or_default();
             v
         })
         .collect()
 }
 
+/// Actions, writes and (with `namespaces:`) the per-namespace summaries of `parts`.
+#[allow(clippy::type_complexity)]
+fn parts_json<'a>(
+    parts: &[Part<'a>],
+) -> (
+    Vec<ActionJson<'a>>,
+    Vec<serde_json::Value>,
+    Vec<NamespaceJson<'a>>,
+) {
+    let actions = parts.iter().flat_map(actions_json).collect();
+    let writes = parts.iter().flat_map(writes_json).collect();
+    let namespaces = if parts.iter().any(|p| p.name.is_some()) {
+        parts
+            .iter()
+            .map(|p| NamespaceJson {
+                namespace: p.name,
+                netns: p.netns.map(|n| n.display().to_string()),
+                changes: !p.plan.is_empty(),
+                summary: Summary::of(p.plan),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    (actions, writes, namespaces)
+}
+
 pub fn plan_json(plan: &Plan, sources: &SourceMap) -> String {
+    plan_json_parts(&[Part {
+        name: None,
+        netns: None,
+        plan,
+        sources,
+    }])
+}
+
+/// `plan --json` of several namespaces: every action and write carries its `namespace`.
+pub fn plan_json_parts(parts: &[Part<'_>]) -> String {
+    let (actions, writes, namespaces) = parts_json(parts);
     let doc = PlanJson {
         format_version: PLAN_FORMAT_VERSION,
-        changes: !plan.is_empty(),
-        summary: Summary::of(plan),
-        actions: actions_json(plan, sources),
-        writes: writes_json(plan, sources),
+        changes: parts.iter().any(|p| !p.plan.is_empty()),
+        summary: Summary::total(parts.iter().map(|p| p.plan)),
+        actions,
+        writes,
+        namespaces,
     };
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
 pub fn apply_json(report: &ApplyReport, sources: &SourceMap) -> String {
+    apply_json_parts(&[Part {
+        name: None,
+        netns: None,
+        plan: &report.plan,
+        sources,
+    }])
+}
+
+/// `apply --json` of several namespaces, all applied and verified.
+pub fn apply_json_parts(parts: &[Part<'_>]) -> String {
+    let (actions, writes, namespaces) = parts_json(parts);
     let doc = ApplyJson {
         format_version: PLAN_FORMAT_VERSION,
-        changes: !report.plan.is_empty(),
+        changes: parts.iter().any(|p| !p.plan.is_empty()),
         applied: true,
         verified: true,
-        summary: Summary::of(&report.plan),
-        actions: actions_json(&report.plan, sources),
-        writes: writes_json(&report.plan, sources),
+        summary: Summary::total(parts.iter().map(|p| p.plan)),
+        actions,
+        writes,
+        namespaces,
     };
     serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// The header of a namespace's block in text output.
+pub fn namespace_header(
+    name: Option<&pgstate::model::NamespaceName>,
+    netns: Option<&std::path::Path>,
+) -> String {
+    match (name, netns) {
+        (Some(n), Some(f)) => format!("namespace {n} ({}):\n", f.display()),
+        (Some(n), None) => format!("namespace {n}:\n"),
+        (None, _) => "this namespace (the one pgstate runs in):\n".to_owned(),
+    }
+}
+
+/// `text` indented by two spaces (blank lines stay blank).
+pub fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.is_empty() {
+                "\n".to_owned()
+            } else {
+                format!("  {l}\n")
+            }
+        })
+        .collect()
+}
+
+/// `plan` of several namespaces: one block each, then the total.
+pub fn plan_text_parts(parts: &[Part<'_>], show_writes: bool) -> String {
+    let mut out = String::new();
+    for p in parts {
+        out.push_str(&namespace_header(p.name, p.netns));
+        out.push_str(&indent(&plan_text(p.plan, show_writes)));
+        out.push('\n');
+    }
+    let s = Summary::total(parts.iter().map(|p| p.plan));
+    let changed = parts.iter().filter(|p| !p.plan.is_empty()).count();
+    let _ = writeln!(
+        out,
+        "Plan for {}: {} to add, {} to change, {} to remove, {} to re-create; {} in {}.",
+        count(parts.len(), "namespace"),
+        s.add,
+        s.change,
+        s.remove,
+        s.recreate,
+        writes(s.writes),
+        count(changed, "namespace")
+    );
+    out
+}
+
+/// `apply` of several namespaces: one line each, then the total.
+pub fn apply_text_parts(parts: &[Part<'_>]) -> String {
+    let mut out = String::new();
+    for p in parts {
+        let name = p
+            .name
+            .map_or_else(|| "this namespace".to_owned(), |n| format!("namespace {n}"));
+        let _ = write!(
+            out,
+            "{name}: {}",
+            apply_text(&ApplyReport {
+                plan: p.plan.clone(),
+                writes: p.plan.writes.len()
+            })
+        );
+    }
+    let s = Summary::total(parts.iter().map(|p| p.plan));
+    let _ = writeln!(
+        out,
+        "All {} applied and verified; {} in total.",
+        count(parts.len(), "namespace"),
+        writes(s.writes)
+    );
+    out
 }
 
 /// The document a `--json` command prints on stdout when it fails: `error` (one line) and
@@ -304,7 +484,10 @@ pub fn error_json(format_version: u32, e: &anyhow::Error) -> String {
 pub struct ValidJson {
     pub format_version: u32,
     pub valid: bool,
+    /// Devices of every namespace of the state.
     pub devices: usize,
+    /// The names of `namespaces:` (added in format 1 without a version change: a new key).
+    pub namespaces: Vec<String>,
     pub files: Vec<String>,
     /// Valid, but refused by some supported kernels.
     pub notes: Vec<ProblemJson>,
@@ -441,14 +624,14 @@ struct RunJson<'a> {
 
 /// Sums over all devices.
 #[derive(Serialize)]
-struct Totals {
-    packets: u64,
-    errors: u64,
-    pps: u64,
-    mbps: u64,
+pub struct Totals {
+    pub packets: u64,
+    pub errors: u64,
+    pub pps: u64,
+    pub mbps: u64,
 }
 
-fn totals(devices: &[pgstate::run::DeviceReport]) -> Totals {
+pub fn totals(devices: &[pgstate::run::DeviceReport]) -> Totals {
     Totals {
         packets: devices.iter().map(|d| d.packets).sum(),
         errors: devices.iter().map(|d| d.errors).sum(),

@@ -18,6 +18,9 @@ use super::{progress, render};
 
 pub(super) fn run(cli: &Cli, a: &RunArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let loaded = load(&a.state)?;
+    if !loaded.namespaces.is_empty() {
+        return super::netns::run(cli, a, &loaded, stdout);
+    }
     same_namespace_for_pgctrl(&cli.proc_root)?;
     let opened = open_procfs(cli, Access::Change)?;
     let _lock = take_lock(cli, &a.lock)?;

@@ -14,6 +14,9 @@ use super::pktgen::Access;
 use super::render;
 
 pub(super) fn run(cli: &Cli, a: &ShowArgs, stdout: &mut impl Write) -> Result<Outcome> {
+    if a.all_namespaces {
+        return super::netns::show_all(cli, a.json, stdout);
+    }
     let opened = open_procfs(cli, Access::Read)?;
     let procfs = opened.procfs();
     let live = read_live_state(procfs).context("reading the live state")?;

@@ -14,6 +14,9 @@ use super::pktgen::Access;
 use super::render;
 
 pub(super) fn run(cli: &Cli, a: &StatusArgs, stdout: &mut impl Write) -> Result<Outcome> {
+    if a.state.is_some() || a.all_namespaces {
+        return super::netns::status(cli, a, stdout);
+    }
     let opened = open_procfs(cli, Access::Read)?;
     let devices =
         run::reports(opened.procfs(), run::ReportMode::Status).context("reading results")?;

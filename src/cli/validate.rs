@@ -18,11 +18,18 @@ pub(super) fn run(a: &ValidateArgs, quiet: bool, stdout: &mut impl Write) -> Res
     } else {
         a.state.display().to_string()
     };
+    let devices = loaded.desired.devices.len()
+        + loaded
+            .namespaces
+            .values()
+            .map(|n| n.desired.devices.len())
+            .sum::<usize>();
     if a.json {
         let doc = render::ValidJson {
             format_version: render::JSON_FORMAT_VERSION,
             valid: true,
-            devices: loaded.desired.devices.len(),
+            devices,
+            namespaces: loaded.namespaces.keys().map(ToString::to_string).collect(),
             files: loaded
                 .files
                 .iter()
@@ -39,10 +46,16 @@ pub(super) fn run(a: &ValidateArgs, quiet: bool, stdout: &mut impl Write) -> Res
             eprintln!("note: {note}");
         }
     }
+    let namespaces = if loaded.namespaces.is_empty() {
+        String::new()
+    } else {
+        let n = loaded.namespaces.len() + usize::from(loaded.current);
+        format!(" of {}", count(n, "namespace"))
+    };
     writeln!(
         stdout,
-        "{name}: valid ({} in {})",
-        count(loaded.desired.devices.len(), "device"),
+        "{name}: valid ({}{namespaces} in {})",
+        count(devices, "device"),
         count(loaded.files.len(), "file")
     )?;
     Ok(Outcome::Ok)

@@ -37,7 +37,15 @@ pub(super) fn run(cli: &Cli, a: &WatchArgs) -> Result<Outcome> {
         once: a.once,
         lock_file: Some(cli.lock_file.clone()),
         lock_timeout: a.lock_timeout,
+        ..WatchConfig::default()
     };
+    // A state with `namespaces:` is kept by one session per namespace (a file that does not
+    // load now is watched as one box until it is fixed, as before).
+    if let Ok(loaded) = super::common::load(&a.state) {
+        if !loaded.namespaces.is_empty() {
+            return super::netns::watch(a, &loaded, opened, config, &terminate, &hangup);
+        }
+    }
     let shared = opened.into_shared();
     let gauges = match a.metrics_listen {
         None => None,

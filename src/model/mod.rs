@@ -3,6 +3,7 @@
 mod device;
 mod flags;
 mod names;
+mod namespace;
 pub mod params;
 mod state;
 mod values;
@@ -12,5 +13,6 @@ pub use flags::{Flag, FlagSet, UnknownFlag};
 pub use names::{
     DeviceName, MacAddr, MacError, NameError, ThreadId, MAX_DEVICE_NAME_LEN, MAX_INTERFACE_NAME_LEN,
 };
+pub use namespace::{NamespaceName, NamespaceNameError, MAX_NAMESPACE_NAME_LEN};
 pub use state::{DesiredDevice, DesiredState, KernelNeed, LiveDevice, LiveState, LiveThread};
 pub use values::{ImixWeights, MplsLabel, V4Addr, V6Addr};

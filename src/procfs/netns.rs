@@ -202,6 +202,105 @@ impl Procfs for NetnsProcfs {
     }
 }
 
+/// The identity of a namespace file: the nsfs device and inode `stat(2)` gives. A namespace
+/// that is deleted and created again under the same name is a new inode.
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// A [`NetnsProcfs`] for a long-running `watch`: before each call it checks that the
+/// namespace file still names the namespace it entered. When the namespace is gone
+/// (`ip netns del`, a Mininet host that exited), calls fail with [`ProcfsError::Missing`]
+/// and that is logged once; when a namespace appears under the file again, it is entered
+/// anew and that is logged: nothing of the old namespace is used for the new one. (The
+/// thread inside a deleted namespace would otherwise keep it alive and keep reconciling a
+/// namespace nobody can reach.)
+#[derive(Debug)]
+pub struct ReattachingNetns {
+    netns: NetnsPath,
+    attached: Mutex<Option<((u64, u64), NetnsProcfs)>>,
+    /// Whether the namespace was found gone (logged once per disappearance).
+    gone: std::sync::atomic::AtomicBool,
+}
+
+impl ReattachingNetns {
+    /// Enters `netns` now; an error when it cannot be entered at all.
+    pub fn enter(netns: &NetnsPath) -> Result<ReattachingNetns, NetnsError> {
+        let procfs = NetnsProcfs::enter(netns)?;
+        let id = identity(netns.path()).ok_or_else(|| NetnsError::Missing {
+            path: netns.clone(),
+        })?;
+        Ok(ReattachingNetns {
+            netns: netns.clone(),
+            attached: Mutex::new(Some((id, procfs))),
+            gone: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// The namespace's procfs now: the attached one while the file still names it, a new one
+    /// once the file names another namespace.
+    fn current(&self) -> Result<NetnsProcfs, ProcfsError> {
+        use std::sync::atomic::Ordering;
+        let mut attached = self
+            .attached
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = identity(self.netns.path());
+        if let (Some(id), Some((was, procfs))) = (now, attached.as_ref()) {
+            if id == *was {
+                return Ok(procfs.clone());
+            }
+        }
+        // Gone or replaced: the old thread (and the namespace it kept alive) is dropped.
+        *attached = None;
+        let missing = || ProcfsError::Missing {
+            path: self.netns.path().to_owned(),
+        };
+        let Some(id) = now else {
+            if !self.gone.swap(true, Ordering::SeqCst) {
+                tracing::warn!(netns = %self.netns, "the network namespace is gone; it is re-attached when it comes back");
+            }
+            return Err(missing());
+        };
+        match NetnsProcfs::enter(&self.netns) {
+            Ok(procfs) => {
+                if self.gone.swap(false, Ordering::SeqCst) {
+                    tracing::info!(netns = %self.netns, "the network namespace is back; re-attached");
+                } else {
+                    tracing::info!(netns = %self.netns, "the network namespace was replaced; re-attached to the new one");
+                }
+                *attached = Some((id, procfs.clone()));
+                Ok(procfs)
+            }
+            Err(e) => {
+                if !self.gone.swap(true, Ordering::SeqCst) {
+                    tracing::warn!(netns = %self.netns, error = %e, "the network namespace cannot be entered; retrying");
+                }
+                Err(missing())
+            }
+        }
+    }
+}
+
+impl Procfs for ReattachingNetns {
+    fn list(&self) -> Result<Vec<String>, ProcfsError> {
+        self.current()?.list()
+    }
+    fn read(&self, file: &PgFile) -> Result<String, ProcfsError> {
+        self.current()?.read(file)
+    }
+    fn write(&self, file: &PgFile, command: &str) -> Result<(), ProcfsError> {
+        self.current()?.write(file, command)
+    }
+    fn interfaces(&self, names: &BTreeSet<String>) -> Result<Interfaces, ProcfsError> {
+        self.current()?.interfaces(names)
+    }
+    fn kernel_release(&self) -> Option<String> {
+        self.current().ok()?.kernel_release()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +352,45 @@ mod tests {
             assert!(!here.contains_key("inside0"), "{here:?}");
         });
         ip(&["netns", "del", &name]);
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    #[test]
+    fn a_namespace_that_goes_away_fails_and_is_re_attached_when_it_returns() {
+        let name = format!("pgstate-reattach-{}", std::process::id());
+        let ip = |args: &[&str]| {
+            let st = std::process::Command::new("ip").args(args).status();
+            assert!(st.is_ok_and(|s| s.success()), "ip {args:?}");
+        };
+        ip(&["netns", "add", &name]);
+        let result = std::panic::catch_unwind(|| {
+            ip(&[
+                "-n", &name, "link", "add", "first0", "type", "veth", "peer", "name", "first1",
+            ]);
+            let procfs = ReattachingNetns::enter(&NetnsPath::named(&name)).unwrap();
+            let names = BTreeSet::from(["first0".to_owned(), "second0".to_owned()]);
+            assert!(procfs.interfaces(&names).unwrap().contains_key("first0"));
+            ip(&["netns", "del", &name]);
+            assert!(matches!(
+                procfs.interfaces(&names),
+                Err(ProcfsError::Missing { .. })
+            ));
+            // A new namespace under the same name: entered anew, the old one's interfaces gone.
+            ip(&["netns", "add", &name]);
+            ip(&[
+                "-n", &name, "link", "add", "second0", "type", "veth", "peer", "name", "second1",
+            ]);
+            let now = procfs.interfaces(&names).unwrap();
+            assert!(
+                now.contains_key("second0") && !now.contains_key("first0"),
+                "{now:?}"
+            );
+        });
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &name])
+            .status();
         if let Err(panic) = result {
             std::panic::resume_unwind(panic);
         }

@@ -10,7 +10,9 @@
 use serde_json::{json, Map, Value};
 
 use crate::kernel::KernelProfile;
-use crate::model::{params, DeviceConfig, Flag, XmitMode, MAX_DEVICE_NAME_LEN};
+use crate::model::{
+    params, DeviceConfig, Flag, XmitMode, MAX_DEVICE_NAME_LEN, MAX_NAMESPACE_NAME_LEN,
+};
 
 /// Declares `state_file_types`: each device key with its state-file type, as Rust spells it.
 macro_rules! key_types {
@@ -34,7 +36,7 @@ pub fn state_file_schema() -> Value {
             rules are checked by `pgstate validate`.",
         "type": "object",
         "additionalProperties": false,
-        "required": ["devices"],
+        "anyOf": [{ "required": ["devices"] }, { "required": ["namespaces"] }],
         "properties": {
             "format_version": {
                 "description": "The file format version `pgstate show --json` writes; only 1.",
@@ -52,9 +54,43 @@ pub fn state_file_schema() -> Value {
                 "type": "object",
                 "propertyNames": { "minLength": 1, "maxLength": MAX_DEVICE_NAME_LEN },
                 "additionalProperties": { "$ref": "#/$defs/device" }
+            },
+            "namespaces": {
+                "description": "Other network namespaces, each with its own pktgen: by \
+                    `ip netns` name (/run/netns/NAME unless `netns:` names the file). \
+                    Namespaces not listed are never touched.",
+                "type": "object",
+                "propertyNames": {
+                    "minLength": 1,
+                    "maxLength": MAX_NAMESPACE_NAME_LEN,
+                    "not": { "enum": [".", ".."] },
+                    "pattern": "^[^/\\u0000-\\u001f\\u007f]+$"
+                },
+                "additionalProperties": { "$ref": "#/$defs/namespace" }
             }
         },
-        "$defs": { "device": device_schema() }
+        "$defs": { "device": device_schema(), "namespace": namespace_schema() }
+    })
+}
+
+/// One entry of `namespaces:`: the top level's `threads`/`devices`, and `netns`.
+fn namespace_schema() -> Value {
+    json!({
+        "description": "One network namespace: its threads and devices, with the rules of \
+            the top level.",
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["devices"],
+        "properties": {
+            "netns": {
+                "description": "The namespace's file when it is not /run/netns/NAME: any \
+                    network namespace file, e.g. /proc/PID/ns/net of a Mininet host's shell.",
+                "type": "string",
+                "pattern": "^/"
+            },
+            "threads": { "$ref": "#/properties/threads" },
+            "devices": { "$ref": "#/properties/devices" }
+        }
     })
 }
 

@@ -15,13 +15,14 @@ mod scan;
 mod value;
 
 use std::cell::OnceCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::validate::{kernel_notes, validate_device, FieldError};
 use crate::error::{Diagnostic, Location};
-use crate::model::{DesiredState, DeviceName, ThreadId};
+use crate::model::{DesiredState, DeviceName, NamespaceName, ThreadId};
+use crate::spec::schema::DeviceSpec;
 
 use diagnostics::{file_diag, finish_diagnostics, sort_diagnostics, FileCtx};
 use document::{parse_file, Structure};
@@ -42,6 +43,9 @@ pub struct SourceMap {
     devices: HashMap<DeviceName, usize>,
     /// Each thread of `threads:`: the file and element that first list it.
     threads: HashMap<ThreadId, (usize, usize)>,
+    /// Where `devices:` and `threads:` are: empty for the top level, `namespaces.NAME` for a
+    /// namespace's.
+    prefix: Vec<String>,
 }
 
 /// One loaded file: its name, its text (for the source line under a diagnostic) and index.
@@ -67,7 +71,7 @@ impl SourceMap {
     /// Location of `field` of `device` (or of the device entry itself for `None`).
     pub fn locate(&self, device: &DeviceName, field: Option<&str>) -> Option<Location> {
         let f = &self.files[*self.devices.get(device)?];
-        let path = device_path(device, field.map(|k| self.written_key(device, k)));
+        let path = self.device_path(device, field.map(|k| self.written_key(device, k)));
         f.index
             .value_mark(&path)
             .or_else(|| f.index.key_mark(&path))
@@ -85,7 +89,7 @@ impl SourceMap {
             self.devices.get(device).is_some_and(|&f| {
                 self.files[f]
                     .index
-                    .key_mark(&device_path(device, Some(key)))
+                    .key_mark(&self.device_path(device, Some(key)))
                     .is_some()
             })
         };
@@ -106,7 +110,7 @@ impl SourceMap {
         help: Option<String>,
     ) -> Option<Diagnostic> {
         let f = &self.files[*self.devices.get(device)?];
-        let path = device_path(device, field.map(|k| self.written_key(device, k)));
+        let path = self.device_path(device, field.map(|k| self.written_key(device, k)));
         Some(f.ctx().diag(&path, field.is_none(), message, help))
     }
 
@@ -118,22 +122,74 @@ impl SourceMap {
         help: Option<String>,
     ) -> Option<Diagnostic> {
         let (file, element) = *self.threads.get(&thread)?;
-        let path = ["threads".to_owned(), element.to_string()];
+        let mut path = self.prefix.clone();
+        path.extend(["threads".to_owned(), element.to_string()]);
         Some(self.files[file].ctx().diag(&path, false, message, help))
+    }
+
+    /// A located problem with a namespace itself, for one that cannot be entered: at its
+    /// `netns:` value when it has one, else at its name.
+    pub fn namespace_diagnostic(
+        &self,
+        message: String,
+        help: Option<String>,
+    ) -> Option<Diagnostic> {
+        if self.prefix.is_empty() {
+            return None;
+        }
+        let mut netns = self.prefix.clone();
+        netns.push("netns".into());
+        if let Some(f) = self
+            .files
+            .iter()
+            .find(|f| f.index.value_mark(&netns).is_some())
+        {
+            return Some(f.ctx().diag(&netns, false, message, help));
+        }
+        let f = self
+            .files
+            .iter()
+            .find(|f| f.index.key_mark(&self.prefix).is_some())?;
+        Some(f.ctx().diag(&self.prefix, true, message, help))
+    }
+
+    /// The path of `field` of `device` in the files.
+    fn device_path(&self, device: &DeviceName, field: Option<&str>) -> Vec<String> {
+        let mut path = self.prefix.clone();
+        path.extend(["devices".to_owned(), device.as_str().to_owned()]);
+        path.extend(field.map(str::to_owned));
+        path
+    }
+
+    /// The path prefix of this part of the state: `namespaces.NAME.` for a namespace, empty
+    /// for the top level, as diagnostics print it.
+    pub fn path_prefix(&self) -> String {
+        self.prefix.iter().map(|p| format!("{p}.")).collect()
     }
 }
 
-fn device_path(device: &DeviceName, field: Option<&str>) -> Vec<String> {
-    let mut path = vec!["devices".to_owned(), device.as_str().to_owned()];
-    path.extend(field.map(str::to_owned));
-    path
+/// One namespace of `namespaces:`: where it is and what it must hold.
+#[derive(Debug, Clone)]
+pub struct LoadedNamespace {
+    /// Its file: `netns:`, or `/run/netns/NAME` (where `ip netns add NAME` puts it).
+    pub netns: PathBuf,
+    /// The desired state inside it.
+    pub desired: DesiredState,
+    /// Where its entries came from (paths under `namespaces.NAME`).
+    pub sources: SourceMap,
 }
 
 /// A loaded desired state with its source locations.
 #[derive(Debug, Clone)]
 pub struct LoadedState {
-    /// The desired state.
+    /// The desired state of the namespace pgstate runs in (the top-level `devices:`); empty
+    /// and not to be applied when [`current`](Self::current) is false.
     pub desired: DesiredState,
+    /// Whether the files describe the namespace pgstate runs in: some file has a top-level
+    /// `devices:`. A state of only `namespaces:` never touches it.
+    pub current: bool,
+    /// The other namespaces, by name (`namespaces:`); those not listed are never touched.
+    pub namespaces: BTreeMap<NamespaceName, LoadedNamespace>,
     /// Where everything came from.
     pub sources: SourceMap,
     /// The files read, in order.
@@ -175,13 +231,27 @@ pub fn load_texts(files: &[(&Path, &str)]) -> Result<LoadedState, LoadError> {
     load_texts_all(files).map_err(finish_diagnostics)
 }
 
+/// One namespace's part of the state while the files are merged: the top level's, or one
+/// of `namespaces:`.
+#[derive(Default)]
+struct Part {
+    desired: DesiredState,
+    threads: Option<BTreeSet<ThreadId>>,
+    /// Device → file index, as in [`SourceMap`].
+    devices: HashMap<DeviceName, usize>,
+    thread_sources: HashMap<ThreadId, (usize, usize)>,
+    /// `netns:` and the file (index) that first gave it.
+    netns: Option<(String, usize)>,
+}
+
 /// [`load_texts`] with every problem, unsorted and not capped.
 fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let mut notes = Vec::new();
-    let mut desired = DesiredState::default();
-    let mut sources = SourceMap::default();
-    let mut threads: Option<BTreeSet<ThreadId>> = None;
+    let mut source_files = Vec::new();
+    let mut top = Part::default();
+    let mut current = false;
+    let mut parts: BTreeMap<NamespaceName, Part> = BTreeMap::new();
     for (file, text) in files {
         if text.len() as u64 > MAX_STATE_FILE_BYTES {
             diags.push(file_diag(
@@ -214,8 +284,8 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
             (full, LocationIndex::built(marks))
         };
         let index = Arc::new(index);
-        let file_no = sources.files.len();
-        sources.files.push(SourceFile {
+        let file_no = source_files.len();
+        source_files.push(SourceFile {
             path: file.to_path_buf(),
             text: text_arc,
             index: Arc::clone(&index),
@@ -233,25 +303,174 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
             value,
         };
         let mut bad_fields = HashMap::new();
-        let Some(parsed) = parse_file(&ctx, structure, &mut bad_fields, &mut diags) else {
+        let Some((parsed, top_devices)) = parse_file(&ctx, structure, &mut bad_fields, &mut diags)
+        else {
             continue;
         };
-        if let Some(t) = parsed.threads {
-            let owned = threads.get_or_insert_with(BTreeSet::new);
+        // A file that names only other namespaces leaves the one pgstate runs in alone.
+        current |= top_devices;
+        let mut here = Merge {
+            files: &source_files,
+            ctx: &ctx,
+            file_no,
+            bad_fields: &bad_fields,
+            diags: &mut diags,
+            notes: &mut notes,
+        };
+        here.add(&mut top, &[], parsed.threads, parsed.devices);
+        for (name, ns) in parsed.namespaces {
+            // parse_file let only valid names through.
+            let Ok(name) = NamespaceName::new(&name) else {
+                continue;
+            };
+            let prefix = ["namespaces".to_owned(), name.as_str().to_owned()];
+            let part = parts.entry(name).or_default();
+            if let Some(netns) = ns.netns {
+                here.netns(part, &prefix, netns);
+            }
+            here.add(part, &prefix, ns.threads, ns.devices);
+        }
+    }
+    let source_map = |part: &mut Part, prefix: Vec<String>| SourceMap {
+        files: source_files.clone(),
+        devices: std::mem::take(&mut part.devices),
+        threads: std::mem::take(&mut part.thread_sources),
+        prefix,
+    };
+    let sources = source_map(&mut top, Vec::new());
+    // (A file with neither `devices:` nor `namespaces:` was refused for that already.)
+    if top.threads.is_some() && !current && !parts.is_empty() {
+        diags.extend(
+            sources.thread_diagnostic(
+                top.threads
+                    .iter()
+                    .flatten()
+                    .next()
+                    .copied()
+                    .unwrap_or(ThreadId(0)),
+                "top-level `threads:` belongs to the top-level `devices:` (the namespace pgstate \
+             runs in), which no file has"
+                    .into(),
+                Some("move it into a namespace of `namespaces:`, or add `devices:`".into()),
+            ),
+        );
+    }
+    check_owned_threads(&top, &sources, &mut diags);
+    let mut namespaces = BTreeMap::new();
+    for (name, mut part) in parts {
+        let sources = source_map(&mut part, vec!["namespaces".into(), name.as_str().into()]);
+        check_owned_threads(&part, &sources, &mut diags);
+        let netns = match &part.netns {
+            Some((file, _)) => PathBuf::from(file),
+            None => Path::new("/run/netns").join(name.as_str()),
+        };
+        part.desired.threads = part.threads;
+        namespaces.insert(
+            name,
+            LoadedNamespace {
+                netns,
+                desired: part.desired,
+                sources,
+            },
+        );
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    top.desired.threads = top.threads;
+    sort_diagnostics(&mut notes);
+    Ok(LoadedState {
+        desired: top.desired,
+        current,
+        namespaces,
+        sources,
+        files: files.iter().map(|(p, _)| p.to_path_buf()).collect(),
+        notes,
+    })
+}
+
+/// `threads:` may come from another file than the devices, so this rule waits for all.
+fn check_owned_threads(part: &Part, sources: &SourceMap, diags: &mut Vec<Diagnostic>) {
+    let Some(owned) = &part.threads else { return };
+    for (name, dev) in &part.desired.devices {
+        if !owned.contains(&dev.thread) {
+            diags.extend(sources.device_diagnostic(
+                name,
+                Some("thread"),
+                format!(
+                    "thread {} is not one of the threads this state owns (`threads: [{}]`)",
+                    dev.thread,
+                    list(owned)
+                ),
+                Some(format!(
+                    "add {} to `threads:`, or put the device on one of those threads",
+                    dev.thread
+                )),
+            ));
+        }
+    }
+}
+
+/// Merges one file's `threads:` and `devices:` (of the top level or of a namespace) into
+/// its [`Part`].
+struct Merge<'a, 'c> {
+    /// The files read so far (the current one last), to locate first definitions.
+    files: &'a [SourceFile],
+    ctx: &'a FileCtx<'c>,
+    file_no: usize,
+    bad_fields: &'a HashMap<Vec<String>, Vec<String>>,
+    diags: &'a mut Vec<Diagnostic>,
+    notes: &'a mut Vec<Diagnostic>,
+}
+
+impl Merge<'_, '_> {
+    /// `netns:` of a namespace; two files that give it must agree.
+    fn netns(&mut self, part: &mut Part, prefix: &[String], file: String) {
+        let mut path = prefix.to_vec();
+        path.push("netns".into());
+        match &part.netns {
+            Some((first, _)) if *first == file => {}
+            Some((first, at)) => {
+                let at = &self.files[*at];
+                let at = at
+                    .ctx()
+                    .locate(&path, false)
+                    .map_or_else(|| at.path.display().to_string(), |l| l.to_string());
+                self.diags.push(self.ctx.diag(
+                    &path,
+                    false,
+                    format!("another file gives this namespace's `netns:` as {first} (at {at})"),
+                    None,
+                ));
+            }
+            None => part.netns = Some((file, self.file_no)),
+        }
+    }
+
+    fn add(
+        &mut self,
+        part: &mut Part,
+        prefix: &[String],
+        threads: Option<Vec<u32>>,
+        devices: BTreeMap<String, DeviceSpec>,
+    ) {
+        let ctx = self.ctx;
+        if let Some(t) = threads {
+            let owned = part.threads.get_or_insert_with(BTreeSet::new);
             for (element, t) in t.into_iter().enumerate() {
                 owned.insert(ThreadId(t));
-                sources
-                    .threads
+                part.thread_sources
                     .entry(ThreadId(t))
-                    .or_insert((file_no, element));
+                    .or_insert((self.file_no, element));
             }
         }
-        for (raw_name, spec) in parsed.devices {
-            let path = vec!["devices".to_owned(), raw_name.clone()];
+        for (raw_name, spec) in devices {
+            let mut path = prefix.to_vec();
+            path.extend(["devices".to_owned(), raw_name.clone()]);
             let name = match DeviceName::new(&raw_name) {
                 Ok(n) => n,
                 Err(e) => {
-                    diags.push(ctx.diag(
+                    self.diags.push(ctx.diag(
                         &path,
                         true,
                         format!("'{raw_name}' is not a valid pktgen device name: {e}"),
@@ -260,13 +479,15 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
                     continue;
                 }
             };
-            if let Some(&first_file) = sources.devices.get(&name) {
-                let first_file = &sources.files[first_file];
+            // The first definition is located only now that it is needed (a file without
+            // problems is never indexed).
+            if let Some(&first_file) = part.devices.get(&name) {
+                let first_file = &self.files[first_file];
                 let first = first_file
                     .ctx()
                     .locate(&path, true)
                     .map_or_else(|| first_file.path.display().to_string(), |l| l.to_string());
-                diags.push(ctx.diag(
+                self.diags.push(ctx.diag(
                     &path,
                     true,
                     format!("device {name} is defined twice; first definition at {first}"),
@@ -276,16 +497,17 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
             }
             // Keys already reported as unknown or of the wrong type were left out of `spec`;
             // rules that mention them would only repeat the problem, or be wrong.
-            let bad = bad_fields.get(&raw_name).map_or(&[][..], Vec::as_slice);
+            let bad = self.bad_fields.get(&path).map_or(&[][..], Vec::as_slice);
             let mentions_bad = |e: &FieldError| e.keys().any(|k| bad.iter().any(|b| b == k));
             match validate_device(&spec) {
                 Ok(dev) if bad.is_empty() => {
                     for note in kernel_notes(&dev) {
                         let mut p = path.clone();
                         p.push(note.field);
-                        notes.push(ctx.diag(&p, false, note.message, note.help));
+                        self.notes
+                            .push(ctx.diag(&p, false, note.message, note.help));
                     }
-                    desired.devices.insert(name.clone(), dev);
+                    part.desired.devices.insert(name.clone(), dev);
                 }
                 Ok(_) => {}
                 Err(errors) => {
@@ -305,44 +527,13 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
                             }
                             None => p.push(field),
                         }
-                        diags.push(ctx.diag(&p, false, message, help));
+                        self.diags.push(ctx.diag(&p, false, message, help));
                     }
                 }
             }
-            sources.devices.insert(name, file_no);
+            part.devices.insert(name, self.file_no);
         }
     }
-    // `threads:` may come from another file than the devices, so this rule waits for all.
-    if let Some(owned) = &threads {
-        for (name, dev) in &desired.devices {
-            if !owned.contains(&dev.thread) {
-                diags.extend(sources.device_diagnostic(
-                    name,
-                    Some("thread"),
-                    format!(
-                        "thread {} is not one of the threads this state owns (`threads: [{}]`)",
-                        dev.thread,
-                        list(owned)
-                    ),
-                    Some(format!(
-                        "add {} to `threads:`, or put the device on one of those threads",
-                        dev.thread
-                    )),
-                ));
-            }
-        }
-    }
-    if !diags.is_empty() {
-        return Err(diags);
-    }
-    desired.threads = threads;
-    sort_diagnostics(&mut notes);
-    Ok(LoadedState {
-        desired,
-        sources,
-        files: files.iter().map(|(p, _)| p.to_path_buf()).collect(),
-        notes,
-    })
 }
 
 fn list(threads: &BTreeSet<ThreadId>) -> String {

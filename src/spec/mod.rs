@@ -8,12 +8,12 @@ mod yaml;
 
 pub use json_schema::{render_state_file_schema, state_file_schema};
 pub use load::{
-    load_path, load_texts, LoadError, LoadedState, LocationIndex, SourceMap, MAX_ALIAS_EXPANSION,
-    MAX_DIAGNOSTICS, MAX_NESTING_DEPTH, MAX_STATE_FILE_BYTES, MAX_YAML_NODES,
+    load_path, load_texts, LoadError, LoadedNamespace, LoadedState, LocationIndex, SourceMap,
+    MAX_ALIAS_EXPANSION, MAX_DIAGNOSTICS, MAX_NESTING_DEPTH, MAX_STATE_FILE_BYTES, MAX_YAML_NODES,
 };
-pub use schema::{DeviceSpec, ImixWeights, MplsLabel, StateFile, DEVICE_KEYS};
+pub use schema::{DeviceSpec, ImixWeights, MplsLabel, NamespaceSpec, StateFile, DEVICE_KEYS};
 pub use validate::{kernel_notes, spec_from_config, validate_device, FieldError, Rule};
-pub use yaml::render_state_file;
+pub use yaml::{render_namespaces_state_file, render_state_file};
 
 use crate::kernel::KernelProfile;
 use crate::model::LiveState;
@@ -34,5 +34,6 @@ pub fn state_file_from_live(live: &LiveState, profile: &KernelProfile) -> StateF
                 ))
             })
             .collect(),
+        namespaces: Default::default(),
     }
 }

@@ -17,6 +17,26 @@ pub struct StateFile {
     /// Devices by pktgen name.
     #[serde(default)]
     pub devices: std::collections::BTreeMap<String, DeviceSpec>,
+    /// Other network namespaces by name, each with its own threads and devices
+    /// (REFERENCE §5.7: every namespace has its own pktgen).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub namespaces: std::collections::BTreeMap<String, NamespaceSpec>,
+}
+
+/// One entry of `namespaces:`: the namespace's file when it is not `/run/netns/NAME`, and
+/// the same `threads`/`devices` as the top level.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamespaceSpec {
+    /// Any network namespace file, e.g. `/proc/4242/ns/net`; `/run/netns/NAME` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
+    /// Threads this state owns in the namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<Vec<u32>>,
+    /// The namespace's devices by pktgen name.
+    #[serde(default)]
+    pub devices: std::collections::BTreeMap<String, DeviceSpec>,
 }
 
 /// Declares [`DeviceSpec`] from the rows of [`params`]: one optional field per key.

@@ -32,6 +32,28 @@ pub fn render_state_file(file: &StateFile) -> Result<String, serde_yaml::Error> 
     Ok(out)
 }
 
+/// A state of several namespaces as YAML text; without `current`, the top-level `devices:`
+/// (and `threads:`) are left out, so the state does not claim the namespace pgstate runs in.
+pub fn render_namespaces_state_file(
+    file: &StateFile,
+    current: bool,
+) -> Result<String, serde_yaml::Error> {
+    let mut value = serde_yaml::to_value(file)?;
+    if let (false, Value::Mapping(map)) = (current, &mut value) {
+        map.remove("devices");
+        map.remove("threads");
+    }
+    let mut out = String::new();
+    match &value {
+        Value::Mapping(map) if !map.is_empty() => mapping(&mut out, map, 0),
+        other => {
+            out.push_str(&inline(other));
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
 fn mapping(out: &mut String, map: &serde_yaml::Mapping, indent: usize) {
     for (key, value) in map {
         let _ = write!(out, "{:indent$}{}:", "", inline(key));

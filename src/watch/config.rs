@@ -1,7 +1,23 @@
 //! How `watch` behaves: [`WatchConfig`] and its defaults.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use crate::model::NamespaceName;
+
+/// Which part of a state a watch session keeps: a state with `namespaces:` is watched by one
+/// session per namespace, each through that namespace's own procfs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum WatchPart {
+    /// The whole state, which must have no `namespaces:` (a single box).
+    #[default]
+    Whole,
+    /// The top-level `devices:`: the namespace pgstate runs in.
+    Current,
+    /// One namespace of `namespaces:`.
+    Named(NamespaceName),
+}
 
 /// Default quiet time after the last file event before the files are re-read.
 pub const DEFAULT_DEBOUNCE_MS: u64 = 300;
@@ -28,6 +44,11 @@ pub struct WatchConfig {
     pub lock_file: Option<PathBuf>,
     /// How long one reconcile waits for the lock before it gives up until the next tick.
     pub lock_timeout: Duration,
+    /// The part of the state this session keeps.
+    pub part: WatchPart,
+    /// Held around each reconcile, before the box lock: the sessions of one process (one per
+    /// namespace) take turns instead of finding each other's flock busy.
+    pub turn: Option<Arc<Mutex<()>>>,
 }
 
 impl Default for WatchConfig {
@@ -41,6 +62,8 @@ impl Default for WatchConfig {
             lock_file: Some(PathBuf::from(crate::lock::DEFAULT_LOCK_FILE)),
             // Waiting would also delay SIGTERM; a busy lock is retried after LOCK_RETRY_MS.
             lock_timeout: Duration::ZERO,
+            part: WatchPart::Whole,
+            turn: None,
         }
     }
 }

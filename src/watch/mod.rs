@@ -46,7 +46,7 @@ use std::sync::Arc;
 use crate::procfs::Procfs;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{WatchConfig, DEFAULT_DEBOUNCE_MS, DEFAULT_POLL_INTERVAL_MS};
+pub use config::{WatchConfig, WatchPart, DEFAULT_DEBOUNCE_MS, DEFAULT_POLL_INTERVAL_MS};
 pub use error::WatchError;
 pub use machine::{
     Action, Event, LoadOutcome, ReconcileOutcome, Trigger, Watcher, DEBOUNCE_MAX_WINDOWS,

@@ -22,7 +22,7 @@ use crate::procfs::Procfs;
 use crate::spec::{load_path, LoadError, LoadedState};
 
 use super::clock::{lock_ignoring_poison, Clock};
-use super::config::WatchConfig;
+use super::config::{WatchConfig, WatchPart};
 use super::error::WatchError;
 use super::machine::{Action, Event, LoadOutcome, ReconcileOutcome, Trigger, Watcher};
 use super::observe::{NoObserver, Observer, Status};
@@ -259,7 +259,7 @@ impl<P: Procfs, C: Clock> WatchSession<P, C> {
             return LoadOutcome::Unchanged;
         }
         self.seen = Some(fp);
-        match load_path(&self.path) {
+        match load_path(&self.path).and_then(|l| select_part(l, &self.config.part)) {
             Err(error) => {
                 self.invalid = true;
                 self.stats.bump(|s| s.invalid += 1);
@@ -308,6 +308,8 @@ impl<P: Procfs, C: Clock> WatchSession<P, C> {
         let _enter = span.enter();
         self.stats.bump(|s| s.reconciles += 1);
 
+        let turn = self.config.turn.clone();
+        let _turn = turn.as_ref().map(|t| lock_ignoring_poison(t));
         // The lock is held around one reconcile only, so that a manual `pgstate apply` can
         // run between two of them and never interleaves its writes with ours. Check-only
         // takes it too: reading a box halfway through someone's apply would report drift
@@ -701,5 +703,61 @@ pub fn run_observed<P: Procfs, C: Clock>(
     match problem {
         Some(e) if session.config().once => Err(e),
         _ => Ok(summary),
+    }
+}
+
+/// The part of `loaded` a session keeps ([`WatchPart`]), as a state of one box. A whole
+/// state with `namespaces:` is refused (one session per namespace keeps such a state), and so
+/// is a state that no longer has the namespace a session keeps: applying nothing there would
+/// remove its devices, and namespaces that are not listed are never touched.
+fn select_part(
+    mut loaded: crate::spec::LoadedState,
+    part: &WatchPart,
+) -> Result<crate::spec::LoadedState, crate::spec::LoadError> {
+    let refuse = |loaded: &crate::spec::LoadedState, message: String| {
+        Err(crate::spec::LoadError::Invalid(vec![crate::Diagnostic {
+            location: None,
+            file: loaded.files.first().cloned().unwrap_or_default(),
+            path: "namespaces".into(),
+            message,
+            source_line: None,
+            help: None,
+        }]))
+    };
+    match part {
+        WatchPart::Whole if loaded.namespaces.is_empty() => Ok(loaded),
+        WatchPart::Whole => refuse(
+            &loaded,
+            "this watch keeps one namespace, and the state now has `namespaces:`; restart \
+             `pgstate watch` to keep every namespace"
+                .into(),
+        ),
+        WatchPart::Current if loaded.current => {
+            loaded.namespaces.clear();
+            Ok(loaded)
+        }
+        WatchPart::Current => refuse(
+            &loaded,
+            "the state no longer has a top-level `devices:`; restart `pgstate watch` to change \
+             the namespaces it keeps"
+                .into(),
+        ),
+        WatchPart::Named(name) => match loaded.namespaces.remove(name) {
+            Some(ns) => Ok(crate::spec::LoadedState {
+                desired: ns.desired,
+                current: true,
+                namespaces: BTreeMap::new(),
+                sources: ns.sources,
+                files: loaded.files,
+                notes: loaded.notes,
+            }),
+            None => refuse(
+                &loaded,
+                format!(
+                    "namespace {name} is no longer in the state; restart `pgstate watch` to \
+                     change the namespaces it keeps"
+                ),
+            ),
+        },
     }
 }

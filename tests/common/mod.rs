@@ -71,3 +71,9 @@ pub fn assert_readme_figure(n: usize, what: &str) {
         "the README says {quoted:?} {what}; the tests count {n}: update the README"
     );
 }
+
+/// Whether the example at `path` has a top-level `namespaces:` (it configures other network
+/// namespaces, so the single-box tests leave it out).
+pub fn namespaced_example(path: &std::path::Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| t.lines().any(|l| l.starts_with("namespaces:")))
+}

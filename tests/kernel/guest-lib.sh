@@ -172,6 +172,13 @@ example_supported() {
   esac
 }
 
+# single_namespace_example FILE: 0 unless the example in states/ has a top-level
+# `namespaces:` (netns-lab.yaml): such an example configures other network namespaces, which
+# 96-netns-state creates, applies it in and round-trips; the single-box loops skip it.
+single_namespace_example() {
+  ! grep -q '^namespaces:' "$1"
+}
+
 # pg_devices: names of pktgen device files (everything but pgctrl/kpktgend_*).
 pg_devices() {
   for _f in "$PG"/*; do

@@ -3,14 +3,15 @@
 //! device entry key by key so that every bad key is reported, and serde's messages put in
 //! plain words. No I/O, and no range checks (those are `validate`'s).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
 use super::diagnostics::{file_diag, render_path, FileCtx};
 use super::scan::Duplicate;
 use crate::error::{did_you_mean, Diagnostic, Location};
-use crate::spec::schema::{DeviceSpec, StateFile, DEVICE_KEYS};
+use crate::model::NamespaceName;
+use crate::spec::schema::{DeviceSpec, NamespaceSpec, StateFile, DEVICE_KEYS};
 
 /// What the event pass found about a file's structure (see `scan::Scan`).
 pub(super) struct Structure {
@@ -26,9 +27,9 @@ pub(super) struct Structure {
 pub(super) fn parse_file(
     ctx: &FileCtx<'_>,
     structure: Structure,
-    bad_fields: &mut HashMap<String, Vec<String>>,
+    bad_fields: &mut HashMap<Vec<String>, Vec<String>>,
     diags: &mut Vec<Diagnostic>,
-) -> Option<StateFile> {
+) -> Option<(StateFile, bool)> {
     if ctx.text.trim().is_empty()
         || ctx
             .text
@@ -52,8 +53,11 @@ pub(super) fn parse_file(
         for (path, first, second) in &structure.duplicates {
             let first = format!("{}:{}:{}", ctx.file.display(), first.0, first.1);
             let message = match path.as_slice() {
-                [top, name] if top == "devices" => format!(
+                [.., parent, name] if parent == "devices" => format!(
                     "device {name} is defined twice in this file; the first definition is at {first}"
+                ),
+                [top, name] if top == "namespaces" => format!(
+                    "namespace {name} is defined twice in this file; the first definition is at {first}"
                 ),
                 [.., key] => format!("`{key}` is given twice; the first is at {first}"),
                 [] => continue,
@@ -102,91 +106,21 @@ pub(super) fn parse_file(
     };
     let mut out = StateFile::default();
     let mut saw_devices = false;
+    // A top-level `devices:`: the file describes the namespace pgstate runs in.
+    let mut top_devices = false;
     for (k, v) in top {
         let key = k.as_str().unwrap_or_default().to_owned();
         let path = vec![key.clone()];
         match key.as_str() {
-            "threads" => match serde_path_to_error::deserialize::<_, Vec<u32>>(v) {
-                Ok(t) => out.threads = Some(t),
-                Err(e) => {
-                    // Point at the offending element when there is one.
-                    let mut p = path.clone();
-                    p.extend(e.path().iter().filter_map(|seg| match seg {
-                        serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
-                        _ => None,
-                    }));
-                    diags.push(ctx.diag(
-                        &p,
-                        false,
-                        format!(
-                            "expected a list of thread (CPU) numbers: {}",
-                            plain_words(&strip_location(&e.inner().to_string()))
-                        ),
-                        None,
-                    ));
-                }
-            },
+            "threads" => out.threads = parse_threads(ctx, &path, v, diags),
             "devices" => {
                 saw_devices = true;
-                match v {
-                    serde_yaml::Value::Mapping(devs) => {
-                        for (name, body) in devs {
-                            let Some(name) = name
-                                .as_str()
-                                .map(str::to_owned)
-                                .or_else(|| name.as_u64().map(|n| n.to_string()))
-                            else {
-                                // `true:` or `1.5:` are indexed under their text.
-                                let mut p = path.clone();
-                                if let Ok(text) = serde_yaml::to_string(&name) {
-                                    p.push(text.trim_end().to_owned());
-                                }
-                                diags.push(ctx.diag(
-                                    &p,
-                                    true,
-                                    "device names must be strings".into(),
-                                    None,
-                                ));
-                                continue;
-                            };
-                            // Most entries are valid, and deserialising one whole costs a
-                            // fraction of the key-by-key check. Its fields are independent,
-                            // so when the whole entry has only known keys and deserialises,
-                            // every key alone would too: the check would report nothing.
-                            if only_known_keys(&body) {
-                                if let Ok(spec) = DeviceSpec::deserialize(&body) {
-                                    out.devices.insert(name, spec);
-                                    continue;
-                                }
-                            }
-                            let dpath = vec!["devices".to_owned(), name.clone()];
-                            let (body, bad) = check_device_fields(ctx, &dpath, body, diags);
-                            match serde_path_to_error::deserialize::<_, DeviceSpec>(body) {
-                                Ok(spec) => {
-                                    out.devices.insert(name.clone(), spec);
-                                }
-                                Err(e) => diags.push(device_serde_error(ctx, &dpath, &e)),
-                            }
-                            if !bad.is_empty() {
-                                bad_fields.insert(name, bad);
-                            }
-                        }
-                    }
-                    // `devices:` with nothing under it (say, every device commented out) would
-                    // remove every device; that must be written explicitly, as for empty files.
-                    serde_yaml::Value::Null => diags.push(ctx.diag(
-                        &path,
-                        true,
-                        "`devices` is empty; a state that removes every device is written `devices: {}`".into(),
-                        None,
-                    )),
-                    _ => diags.push(ctx.diag(
-                        &path,
-                        false,
-                        "`devices` must be a mapping of device name to settings".into(),
-                        None,
-                    )),
-                }
+                top_devices = true;
+                parse_devices(ctx, &path, v, &mut out.devices, bad_fields, diags);
+            }
+            "namespaces" => {
+                saw_devices = true;
+                parse_namespaces(ctx, &path, v, &mut out.namespaces, bad_fields, diags);
             }
             // `show --json` marks its document with its format version; reading that output
             // back as a state must work, and must not accept a format it does not know.
@@ -200,8 +134,10 @@ pub(super) fn parse_file(
             other => diags.push(ctx.diag(
                 &path,
                 true,
-                format!("unknown top-level key `{other}` (expected `devices` or `threads`)"),
-                did_you_mean(other, ["devices", "threads"]),
+                format!(
+                    "unknown top-level key `{other}` (expected `devices`, `threads` or `namespaces`)"
+                ),
+                did_you_mean(other, ["devices", "threads", "namespaces"]),
             )),
         }
     }
@@ -211,7 +147,210 @@ pub(super) fn parse_file(
             "no `devices:` key; a state that removes every device is written `devices: {}`".into(),
         ));
     }
-    Some(out)
+    Some((out, top_devices))
+}
+
+/// `threads:` (top level or of a namespace at `path`): a list of thread numbers.
+fn parse_threads(
+    ctx: &FileCtx<'_>,
+    path: &[String],
+    v: serde_yaml::Value,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Vec<u32>> {
+    match serde_path_to_error::deserialize::<_, Vec<u32>>(v) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            // Point at the offending element when there is one.
+            let mut p = path.to_vec();
+            p.extend(e.path().iter().filter_map(|seg| match seg {
+                serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                _ => None,
+            }));
+            diags.push(ctx.diag(
+                &p,
+                false,
+                format!(
+                    "expected a list of thread (CPU) numbers: {}",
+                    plain_words(&strip_location(&e.inner().to_string()))
+                ),
+                None,
+            ));
+            None
+        }
+    }
+}
+
+/// `devices:` (top level or of a namespace at `path`), each entry checked on its own.
+/// `bad_fields` gets, by the entry's path, the keys that were reported.
+fn parse_devices(
+    ctx: &FileCtx<'_>,
+    path: &[String],
+    v: serde_yaml::Value,
+    devices: &mut BTreeMap<String, DeviceSpec>,
+    bad_fields: &mut HashMap<Vec<String>, Vec<String>>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    match v {
+        serde_yaml::Value::Mapping(devs) => {
+            for (name, body) in devs {
+                let Some(name) = name
+                    .as_str()
+                    .map(str::to_owned)
+                    .or_else(|| name.as_u64().map(|n| n.to_string()))
+                else {
+                    // `true:` or `1.5:` are indexed under their text.
+                    let mut p = path.to_vec();
+                    if let Ok(text) = serde_yaml::to_string(&name) {
+                        p.push(text.trim_end().to_owned());
+                    }
+                    diags.push(ctx.diag(&p, true, "device names must be strings".into(), None));
+                    continue;
+                };
+                // Most entries are valid, and deserialising one whole costs a
+                // fraction of the key-by-key check. Its fields are independent,
+                // so when the whole entry has only known keys and deserialises,
+                // every key alone would too: the check would report nothing.
+                if only_known_keys(&body) {
+                    if let Ok(spec) = DeviceSpec::deserialize(&body) {
+                        devices.insert(name, spec);
+                        continue;
+                    }
+                }
+                let mut dpath = path.to_vec();
+                dpath.push(name.clone());
+                let (body, bad) = check_device_fields(ctx, &dpath, body, diags);
+                match serde_path_to_error::deserialize::<_, DeviceSpec>(body) {
+                    Ok(spec) => {
+                        devices.insert(name.clone(), spec);
+                    }
+                    Err(e) => diags.push(device_serde_error(ctx, &dpath, &e)),
+                }
+                if !bad.is_empty() {
+                    bad_fields.insert(dpath, bad);
+                }
+            }
+        }
+        // `devices:` with nothing under it (say, every device commented out) would
+        // remove every device; that must be written explicitly, as for empty files.
+        serde_yaml::Value::Null => diags.push(ctx.diag(
+            path,
+            true,
+            "`devices` is empty; a state that removes every device is written `devices: {}`".into(),
+            None,
+        )),
+        _ => diags.push(ctx.diag(
+            path,
+            false,
+            "`devices` must be a mapping of device name to settings".into(),
+            None,
+        )),
+    }
+}
+
+/// `namespaces:`: each entry an `ip netns` name with an optional `netns:` file and the
+/// top level's `threads:` and `devices:` (REFERENCE §5.7: every namespace has its own pktgen).
+fn parse_namespaces(
+    ctx: &FileCtx<'_>,
+    path: &[String],
+    v: serde_yaml::Value,
+    namespaces: &mut BTreeMap<String, NamespaceSpec>,
+    bad_fields: &mut HashMap<Vec<String>, Vec<String>>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let serde_yaml::Value::Mapping(entries) = v else {
+        diags.push(ctx.diag(
+            path,
+            false,
+            "`namespaces` must be a mapping of namespace name to `threads`/`devices`".into(),
+            None,
+        ));
+        return;
+    };
+    for (name, body) in entries {
+        let Some(name) = name
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| name.as_u64().map(|n| n.to_string()))
+        else {
+            diags.push(ctx.diag(path, false, "namespace names must be strings".into(), None));
+            continue;
+        };
+        let mut npath = path.to_vec();
+        npath.push(name.clone());
+        if let Err(e) = NamespaceName::new(&name) {
+            diags.push(ctx.diag(
+                &npath,
+                true,
+                format!("'{name}' is not a valid `ip netns` name: {e}"),
+                None,
+            ));
+            continue;
+        }
+        let serde_yaml::Value::Mapping(keys) = body else {
+            diags.push(ctx.diag(
+                &npath,
+                true,
+                format!(
+                    "namespace {name} must be a mapping with `devices:`; one that removes every \
+                     device is written `devices: {{}}`"
+                ),
+                None,
+            ));
+            continue;
+        };
+        let mut ns = NamespaceSpec::default();
+        let mut saw_devices = false;
+        for (k, v) in keys {
+            let key = k.as_str().unwrap_or_default().to_owned();
+            let mut kpath = npath.clone();
+            kpath.push(key.clone());
+            match key.as_str() {
+                "threads" => ns.threads = parse_threads(ctx, &kpath, v, diags),
+                "devices" => {
+                    saw_devices = true;
+                    parse_devices(ctx, &kpath, v, &mut ns.devices, bad_fields, diags);
+                }
+                "netns" => match v {
+                    serde_yaml::Value::String(file)
+                        if file.starts_with('/') && !file.contains('\0') =>
+                    {
+                        ns.netns = Some(file);
+                    }
+                    _ => diags.push(
+                        ctx.diag(
+                            &kpath,
+                            false,
+                            "expected the absolute path of a network namespace file, such as \
+                         /proc/4242/ns/net or /run/netns/NAME"
+                                .into(),
+                            None,
+                        ),
+                    ),
+                },
+                other => diags.push(ctx.diag(
+                    &kpath,
+                    true,
+                    format!(
+                        "unknown key `{other}` in namespace {name} (expected `devices`, \
+                         `threads` or `netns`)"
+                    ),
+                    did_you_mean(other, ["devices", "threads", "netns"]),
+                )),
+            }
+        }
+        if !saw_devices {
+            diags.push(ctx.diag(
+                &npath,
+                true,
+                format!(
+                    "namespace {name} has no `devices:` key; one that removes every device is \
+                     written `devices: {{}}`"
+                ),
+                None,
+            ));
+        }
+        namespaces.insert(name, ns);
+    }
 }
 
 /// Whether `body` is a mapping whose keys are all device keys.

@@ -19,12 +19,14 @@ configs() {
 pairs=0
 for b in "$STATES"/*.yaml; do
   # examples this kernel cannot run (see 10-examples) take part in no transition
+  single_namespace_example "$b" || continue
   example_supported "$b" || { note "skipping ${b##*/} on $(uname -r)"; continue; }
   pg_reset || fail "reset failed"
   "$PGSTATE" -q apply "$b" || fail "fresh apply of $b"
   want=$(configs)
   for a in "$STATES"/*.yaml; do
     [ "$a" = "$b" ] && continue
+    single_namespace_example "$a" || continue
     example_supported "$a" || continue
     pg_reset || fail "reset failed"
     "$PGSTATE" -q apply "$a" || fail "apply of $a"
