@@ -330,15 +330,28 @@ mod tests {
         assert!(found.contains_key("lo"));
     }
 
+    fn ip(args: &[&str]) {
+        let st = std::process::Command::new("ip").args(args).status();
+        assert!(st.is_ok_and(|s| s.success()), "ip {args:?}");
+    }
+
+    /// Runs `test` with a new `ip netns` namespace named `name`, deleted afterwards (unless
+    /// the test deleted it itself), and re-raises the test's panic.
+    fn with_named_netns(name: &str, test: impl FnOnce() + std::panic::UnwindSafe) {
+        ip(&["netns", "add", name]);
+        let result = std::panic::catch_unwind(test);
+        if std::path::Path::new("/run/netns").join(name).exists() {
+            ip(&["netns", "del", name]);
+        }
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
     #[test]
     fn a_named_namespace_shows_its_own_interfaces_not_ours() {
         let name = format!("pgstate-unit-{}", std::process::id());
-        let ip = |args: &[&str]| {
-            let st = std::process::Command::new("ip").args(args).status();
-            assert!(st.is_ok_and(|s| s.success()), "ip {args:?}");
-        };
-        ip(&["netns", "add", &name]);
-        let result = std::panic::catch_unwind(|| {
+        with_named_netns(&name, || {
             // veth rather than dummy: the dummy module may be missing where the tests run.
             ip(&[
                 "-n", &name, "link", "add", "inside0", "type", "veth", "peer", "name", "inside1",
@@ -351,21 +364,12 @@ mod tests {
             let here = super::super::netlink::query(&names).unwrap();
             assert!(!here.contains_key("inside0"), "{here:?}");
         });
-        ip(&["netns", "del", &name]);
-        if let Err(panic) = result {
-            std::panic::resume_unwind(panic);
-        }
     }
 
     #[test]
     fn a_namespace_that_goes_away_fails_and_is_re_attached_when_it_returns() {
         let name = format!("pgstate-reattach-{}", std::process::id());
-        let ip = |args: &[&str]| {
-            let st = std::process::Command::new("ip").args(args).status();
-            assert!(st.is_ok_and(|s| s.success()), "ip {args:?}");
-        };
-        ip(&["netns", "add", &name]);
-        let result = std::panic::catch_unwind(|| {
+        with_named_netns(&name, || {
             ip(&[
                 "-n", &name, "link", "add", "first0", "type", "veth", "peer", "name", "first1",
             ]);
@@ -388,11 +392,5 @@ mod tests {
                 "{now:?}"
             );
         });
-        let _ = std::process::Command::new("ip")
-            .args(["netns", "del", &name])
-            .status();
-        if let Err(panic) = result {
-            std::panic::resume_unwind(panic);
-        }
     }
 }

@@ -20,16 +20,7 @@ use super::schema::StateFile;
 
 /// The state file as YAML text.
 pub fn render_state_file(file: &StateFile) -> Result<String, serde_yaml::Error> {
-    let value = serde_yaml::to_value(file)?;
-    let mut out = String::new();
-    match &value {
-        Value::Mapping(map) if !map.is_empty() => mapping(&mut out, map, 0),
-        other => {
-            out.push_str(&inline(other));
-            out.push('\n');
-        }
-    }
-    Ok(out)
+    render_namespaces_state_file(file, true)
 }
 
 /// A state of several namespaces as YAML text; without `current`, the top-level `devices:`
