@@ -150,6 +150,9 @@
 #                        when scenario 55-import or 56-import-running is selected)
 #   PGSTATE_LAB_MEM      guest memory in MiB (default 512)
 #   PGSTATE_LAB_SMP      guest vCPUs (default 2; pktgen gets one kpktgend_N per vCPU)
+#   PGSTATE_LAB_JOBS     guests booted at once by `test` and `bench writes` (default: the
+#                        host's cores; each guest is one qemu on one host thread). The
+#                        timed bench parts always boot one guest at a time.
 #   PGSTATE_LAB_BOOT_TIMEOUT      seconds per qemu boot (default 1200)
 #   PGSTATE_LAB_SCENARIO_TIMEOUT  seconds per scenario inside the guest (default 360)
 #                        Both only catch hangs. Measured on 2 cores shared with other
@@ -181,6 +184,10 @@ LAB_SMP=${PGSTATE_LAB_SMP:-2}
 # patching (text_poke_bp, int3 on the other vCPU) races under emulation and oopses now and
 # then ("Oops: int3" in sched_clock_cpu, seen on 6.12). Round-robin vCPUs never race.
 LAB_ACCEL=${PGSTATE_LAB_ACCEL:-tcg,thread=single}
+# Guests booted at once by `test`: each is one qemu on one host thread (thread=single), so
+# one per core; two halve the suite on a 2-core machine.
+LAB_JOBS=${PGSTATE_LAB_JOBS:-$(nproc 2>/dev/null || echo 1)}
+[[ $LAB_JOBS =~ ^[1-9][0-9]*$ ]] || LAB_JOBS=1
 BOOT_TIMEOUT=${PGSTATE_LAB_BOOT_TIMEOUT:-1200}
 SCENARIO_TIMEOUT=${PGSTATE_LAB_SCENARIO_TIMEOUT:-360}
 LAB_STRIP=${PGSTATE_LAB_STRIP:-1}
@@ -988,6 +995,10 @@ cmd_test() {
     [[ $SAMPLES_SCENARIOS == *" $name "* ]] && LAB_SAMPLES=1
   done
   kernels=$(kernels_for "$LAB_SERIES")
+  # Fetch and prepare every kernel in turn (apt and the cache are shared), then boot them
+  # LAB_JOBS at a time (each guest is one qemu on one host thread), then read the results
+  # in order.
+  local -a ready=() krels=() kdirs=() headers=()
   for s in $kernels; do
     # prepare in a subshell (with errexit active) so that one unavailable
     # kernel is reported as failures instead of aborting the whole run
@@ -1018,18 +1029,39 @@ cmd_test() {
     if [[ $LAB_SAMPLES == 1 ]]; then
       SAMPLES_DIR=$(prepare_samples "$s") # warmed by the subshell above: no download
     fi
-    local initrd=$OUT_DIR/$KREL.initramfs.gz logf=$OUT_DIR/$KREL.log
-    build_initramfs "$COMMON_TREE.cpio.gz" "$KDIR" "$initrd" "$SAMPLES_DIR"
-    log "booting $KREL ($(du -h "$initrd" | cut -f1) initramfs), log: $logf"
-    t0=$(date +%s)
-    qrc=0
-    boot "$KDIR" "$initrd" "$logf" || qrc=$?
-    t1=$(date +%s)
-    log "$KREL finished in $((t1 - t0))s (qemu rc=$qrc)"
-    printf '%s (%s %s):\n' "$s" "$KPKG" "$KVER"
-    parse_results "$logf" "$KREL" "$qrc" || bad=1
+    build_initramfs "$COMMON_TREE.cpio.gz" "$KDIR" "$OUT_DIR/$KREL.initramfs.gz" "$SAMPLES_DIR"
+    rm -f "$OUT_DIR/$KREL.qrc"
+    ready+=("$s")
+    krels+=("$KREL")
+    kdirs+=("$KDIR")
+    headers+=("$s ($KPKG $KVER)")
+  done
+  local i krel running=0
+  for i in "${!ready[@]}"; do
+    krel=${krels[i]}
+    log "booting $krel ($(du -h "$OUT_DIR/$krel.initramfs.gz" | cut -f1) initramfs), log: $OUT_DIR/$krel.log"
+    (
+      t0=$(date +%s)
+      qrc=0
+      boot "${kdirs[i]}" "$OUT_DIR/$krel.initramfs.gz" "$OUT_DIR/$krel.log" || qrc=$?
+      t1=$(date +%s)
+      log "$krel finished in $((t1 - t0))s (qemu rc=$qrc)"
+      echo "$qrc" >"$OUT_DIR/$krel.qrc"
+    ) &
+    running=$((running + 1))
+    if [[ $running -ge $LAB_JOBS ]]; then
+      wait -n || true
+      running=$((running - 1))
+    fi
+  done
+  wait
+  for i in "${!ready[@]}"; do
+    krel=${krels[i]}
+    qrc=$(cat "$OUT_DIR/$krel.qrc" 2>/dev/null || echo 1)
+    printf '%s:\n' "${headers[i]}"
+    parse_results "$OUT_DIR/$krel.log" "$krel" "$qrc" || bad=1
     if [[ $diff -eq 1 ]]; then
-      differential_check "$logf" "$KREL" || bad=1
+      differential_check "$OUT_DIR/$krel.log" "$krel" || bad=1
     fi
   done
   if [[ $NOT_APPLICABLE -gt 0 ]]; then
