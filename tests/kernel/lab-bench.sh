@@ -155,34 +155,19 @@ cmd_bench() {
   # guests at once, as `test` does.
   local jobs=1
   [[ $parts == writes ]] && jobs=$LAB_JOBS
-  local -a krels=() kdirs=()
+  local -a krels=()
   for s in $kernels; do
     prepare_kernel "$s"
-    build_initramfs "$COMMON_TREE.cpio.gz" "$KDIR" "$OUT_DIR/$KREL.bench-initramfs.gz" "$SAMPLES_DIR"
-    rm -f "$OUT_DIR/$KREL.bench.qrc"
+    build_initramfs "$COMMON_TREE.cpio.gz" "$KDIR" "$OUT_DIR/$KREL.bench.initramfs.gz" "$SAMPLES_DIR"
     krels+=("$KREL")
-    kdirs+=("$KDIR")
   done
-  local i krel running=0 logf
-  for i in "${!krels[@]}"; do
-    krel=${krels[i]}
-    log "booting $krel for the benchmark ($parts), log: $OUT_DIR/$krel.bench.log"
-    (
-      qrc=0
-      boot "${kdirs[i]}" "$OUT_DIR/$krel.bench-initramfs.gz" "$OUT_DIR/$krel.bench.log" || qrc=$?
-      echo "$qrc" >"$OUT_DIR/$krel.bench.qrc"
-    ) &
-    running=$((running + 1))
-    if [[ $running -ge $jobs ]]; then
-      wait -n || true
-      running=$((running - 1))
-    fi
-  done
-  wait
+  log "the benchmark ($parts) on ${krels[*]}"
+  boot_guests "$jobs" bench. "${krels[@]}"
+  local i krel logf
   for i in "${!krels[@]}"; do
     krel=${krels[i]}
     logf=$OUT_DIR/$krel.bench.log
-    qrc=$(cat "$OUT_DIR/$krel.bench.qrc" 2>/dev/null || echo 1)
+    qrc=$(guest_rc "$krel" bench.)
     if ! grep -q '@@BENCH done' "$logf"; then
       log "$krel: the benchmark did not finish (qemu rc=$qrc); see $logf"
       grep -E '@@LAB ABORT|^bench:' "$logf" >&2 || tail -n 20 "$logf" >&2

@@ -796,6 +796,36 @@ boot() {
   return "$rc"
 }
 
+# boot_guests JOBS TAG KREL...: boots each kernel of the cache with
+# $OUT_DIR/KREL.TAGinitramfs.gz, JOBS guests at once (each is one qemu on one host thread),
+# its console in $OUT_DIR/KREL.TAGlog; waits for all. guest_rc KREL TAG: qemu's exit code.
+boot_guests() {
+  local jobs=$1 tag=$2 krel running=0
+  shift 2
+  for krel in "$@"; do
+    rm -f "$OUT_DIR/$krel.${tag}qrc"
+    log "booting $krel ($(du -h "$OUT_DIR/$krel.${tag}initramfs.gz" | cut -f1) initramfs), log: $OUT_DIR/$krel.${tag}log"
+    (
+      t0=$(date +%s)
+      qrc=0
+      boot "$CACHE/kernels/$krel" "$OUT_DIR/$krel.${tag}initramfs.gz" "$OUT_DIR/$krel.${tag}log" || qrc=$?
+      t1=$(date +%s)
+      log "$krel finished in $((t1 - t0))s (qemu rc=$qrc)"
+      echo "$qrc" >"$OUT_DIR/$krel.${tag}qrc"
+    ) &
+    running=$((running + 1))
+    if [[ $running -ge $jobs ]]; then
+      wait -n || true
+      running=$((running - 1))
+    fi
+  done
+  wait
+}
+
+guest_rc() {
+  cat "$OUT_DIR/$1.${2}qrc" 2>/dev/null || echo 1
+}
+
 ensure_pgstate_bin() {
   if [[ ! -e $PGSTATE_BIN ]]; then
     log "$PGSTATE_BIN missing: building pgstate (cargo build --release)"
@@ -998,7 +1028,7 @@ cmd_test() {
   # Fetch and prepare every kernel in turn (apt and the cache are shared), then boot them
   # LAB_JOBS at a time (each guest is one qemu on one host thread), then read the results
   # in order.
-  local -a ready=() krels=() kdirs=() headers=()
+  local -a ready=() krels=() headers=()
   for s in $kernels; do
     # prepare in a subshell (with errexit active) so that one unavailable
     # kernel is reported as failures instead of aborting the whole run
@@ -1030,34 +1060,15 @@ cmd_test() {
       SAMPLES_DIR=$(prepare_samples "$s") # warmed by the subshell above: no download
     fi
     build_initramfs "$COMMON_TREE.cpio.gz" "$KDIR" "$OUT_DIR/$KREL.initramfs.gz" "$SAMPLES_DIR"
-    rm -f "$OUT_DIR/$KREL.qrc"
     ready+=("$s")
     krels+=("$KREL")
-    kdirs+=("$KDIR")
     headers+=("$s ($KPKG $KVER)")
   done
-  local i krel running=0
+  boot_guests "$LAB_JOBS" "" "${krels[@]}"
+  local i krel
   for i in "${!ready[@]}"; do
     krel=${krels[i]}
-    log "booting $krel ($(du -h "$OUT_DIR/$krel.initramfs.gz" | cut -f1) initramfs), log: $OUT_DIR/$krel.log"
-    (
-      t0=$(date +%s)
-      qrc=0
-      boot "${kdirs[i]}" "$OUT_DIR/$krel.initramfs.gz" "$OUT_DIR/$krel.log" || qrc=$?
-      t1=$(date +%s)
-      log "$krel finished in $((t1 - t0))s (qemu rc=$qrc)"
-      echo "$qrc" >"$OUT_DIR/$krel.qrc"
-    ) &
-    running=$((running + 1))
-    if [[ $running -ge $LAB_JOBS ]]; then
-      wait -n || true
-      running=$((running - 1))
-    fi
-  done
-  wait
-  for i in "${!ready[@]}"; do
-    krel=${krels[i]}
-    qrc=$(cat "$OUT_DIR/$krel.qrc" 2>/dev/null || echo 1)
+    qrc=$(guest_rc "$krel" "")
     printf '%s:\n' "${headers[i]}"
     parse_results "$OUT_DIR/$krel.log" "$krel" "$qrc" || bad=1
     if [[ $diff -eq 1 ]]; then
