@@ -48,6 +48,17 @@ fi
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+# Every shell script of the lab and the packaging checks. Each names its dialect, by its
+# shebang or, for the files that are only sourced, a `# shellcheck shell=` directive (sh for
+# the busybox guest's), so no -s; -x with SCRIPTDIR follows the `# shellcheck source=`
+# directives (guest-lib.sh, lab-bench.sh, lab-system.sh).
+if ! command -v shellcheck >/dev/null; then
+  step "installing shellcheck"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck
+fi
+step "shellcheck"
+find tests contrib -type f -name '*.sh' -print0 | sort -z | xargs -0 shellcheck -x --source-path=SCRIPTDIR
 step "cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 step "cargo test"

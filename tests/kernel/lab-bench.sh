@@ -158,6 +158,7 @@ cmd_bench() {
   local -a krels=()
   for s in $kernels; do
     prepare_kernel "$s"
+    # shellcheck disable=SC2153  # KREL (not the local krel below): set by prepare_kernel (lab.sh)
     build_initramfs "$COMMON_TREE.cpio.gz" "$KDIR" "$OUT_DIR/$KREL.bench.initramfs.gz" "$SAMPLES_DIR"
     krels+=("$KREL")
   done

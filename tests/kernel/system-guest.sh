@@ -4,7 +4,7 @@
 # prints "@@CHECK NAME PASS" or "@@CHECK NAME FAIL why", a failure followed by its output
 # as "    | " lines. The phases depend on each other (install, service, Ansible), so a
 # failed check does not stop the ones after it, but they may fail with it.
-# shellcheck disable=SC2317,SC2015,SC2016  # checks are called through check(); A && B || C on purpose; bash -c scripts
+# shellcheck disable=SC2317  # the checks are functions called through check()
 set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export SYSTEMD_PAGER='' SYSTEMD_COLORS=0 LC_ALL=C.UTF-8
@@ -114,6 +114,7 @@ enable_now() {
 }
 converged() {
   # the service loaded pktgen itself (modprobe inside its sandbox) and wrote the state
+  # shellcheck disable=SC2015  # A && B || C on purpose: C reports and fails when any test before it fails
   wait_until 60 has_count d0 1000 && has_count d1 2000 &&
     grep -q 'd0' "$P/kpktgend_0" && grep -q 'd1' "$P/kpktgend_1" &&
     pgstate plan --detailed-exitcode /etc/pgstate &&
@@ -137,6 +138,7 @@ invalid_edit_kept_out() {
   # logged with file:line:col; the box keeps the last good state; the service runs on
   wait_until 30 bash -c "journalctl -u pgstate-watch -b --no-pager -o cat | tail -n +$((n + 1)) | grep -F '$STATE:5:12'" ||
     { journal_since "$n"; return 1; }
+  # shellcheck disable=SC2015  # A && B || C on purpose: C reports and fails when any test before it fails
   has_count d0 3000 && [[ $(systemctl is-active pgstate-watch) == active ]] || { show; return 1; }
   write_state 3000
 }
@@ -214,6 +216,7 @@ ansible_first_run_changed() {
   rm -f "$STATE"
   play variant=a
   [[ $(recap changed) == 1 && $(recap failed) == 0 ]] || { play_dump; return 1; }
+  # shellcheck disable=SC2015  # A && B || C on purpose: C reports and fails when any test before it fails
   has_count d2 1000 && grep -q d2 "$P/kpktgend_0" && grep -q d3 "$P/kpktgend_1" &&
     ! [[ -e $P/d0 ]] && [[ -f /etc/pgstate/pgstate.yaml ]] || { show; return 1; }
   echo "writes: $(writes)"
@@ -254,6 +257,7 @@ ansible_bad_state_fails() {
 ansible_apply_changes() {
   play variant=b
   [[ $(recap changed) == 1 && $(recap failed) == 0 ]] || { play_dump; return 1; }
+  # shellcheck disable=SC2015  # A && B || C on purpose: C reports and fails when any test before it fails
   has_count d2 3000 && [[ $(writes) == 1 ]] || { play_dump; show; return 1; }
 }
 
@@ -261,6 +265,7 @@ ansible_apply_changes() {
 reinstall_restarts() {
   local pid1 pid2
   systemctl start pgstate-watch || return 1
+  # shellcheck disable=SC2016  # the $(...) runs in the inner bash, each time it is called
   wait_until 30 bash -c '[[ $(systemctl is-active pgstate-watch) == active ]]' || return 1
   pid1=$(systemctl show -p MainPID --value pgstate-watch)
   # the same version again is an upgrade for the maintainer scripts: postinst try-restarts
