@@ -46,8 +46,22 @@ pub fn dumps(text: &str) -> Vec<(String, String)> {
 
 /// The README, with every run of whitespace made one space (its lines are wrapped).
 pub fn readme() -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut pages = vec![root.join("README.md")];
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("doc"))
+        .expect("doc/")
+        .map(|e| e.expect("doc/ entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    pages.extend(docs);
+    let mut text = String::new();
+    for path in pages {
+        let page =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        text.push_str(&page);
+        text.push('\n');
+    }
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
