@@ -59,7 +59,7 @@ pub mod import;
 pub mod plan;
 
 pub mod apply;
-pub mod namespaces;
+pub mod targets;
 
 pub mod run;
 pub mod watch;

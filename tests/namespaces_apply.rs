@@ -6,9 +6,11 @@ mod common;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-use pgstate::namespaces::{apply_all, plan_all, ApplyAllError, Target};
+use std::sync::Arc;
+
 use pgstate::procfs::{Procfs, SimProcfs};
 use pgstate::spec::{load_texts, LoadedState};
+use pgstate::targets::{self, ApplyAllError, OpenTarget};
 use pgstate::KernelProfile;
 
 use common::lab::{lab, live_configs, Configs, PROFILES};
@@ -47,32 +49,27 @@ fn loaded(text: &str) -> LoadedState {
 }
 
 /// The namespaces of `state`, in order, each with its simulator.
-fn targets<'a>(state: &'a LoadedState, sims: &'a [SimProcfs; 3]) -> Vec<Target<'a>> {
-    state
-        .namespaces
-        .iter()
+fn targets(state: &LoadedState, sims: &[Arc<SimProcfs>; 3]) -> Vec<OpenTarget> {
+    targets::from_state(state)
+        .into_iter()
         .zip(sims)
-        .map(|((name, ns), sim)| Target {
-            name: Some(name),
-            procfs: sim as &dyn Procfs,
-            desired: &ns.desired,
-        })
+        .map(|(t, sim)| OpenTarget::new(t, Arc::clone(sim) as _))
         .collect()
 }
 
-fn converge(state: &LoadedState, sims: &[SimProcfs; 3]) -> usize {
+fn converge(state: &LoadedState, sims: &[Arc<SimProcfs>; 3]) -> usize {
     let t = targets(state, sims);
-    let planned = plan_all(&t).unwrap();
-    let reports = apply_all(&t, planned, &AtomicBool::new(false)).unwrap();
+    let planned = targets::plan(&t).unwrap();
+    let reports = targets::apply(&t, planned, &AtomicBool::new(false)).unwrap();
     reports.iter().map(|r| r.writes).sum()
 }
 
-fn snapshot(sims: &[SimProcfs; 3]) -> [Configs; 3] {
+fn snapshot(sims: &[Arc<SimProcfs>; 3]) -> [Configs; 3] {
     [0, 1, 2].map(|i| live_configs(&sims[i]))
 }
 
-fn boxes(profile: KernelProfile) -> [SimProcfs; 3] {
-    [lab(profile), lab(profile), lab(profile)]
+fn boxes(profile: KernelProfile) -> [Arc<SimProcfs>; 3] {
+    [lab(profile), lab(profile), lab(profile)].map(Arc::new)
 }
 
 #[test]
@@ -87,11 +84,11 @@ fn each_namespace_gets_its_own_devices_and_a_re_plan_writes_nothing() {
         assert_eq!(h3["eth0"].1.as_ref().unwrap().count, 30);
         assert_eq!(h1.len() + h2.len() + h3.len(), 4);
         let state = loaded(BEFORE);
-        let again = plan_all(&targets(&state, &sims)).unwrap();
+        let again = targets::plan(&targets(&state, &sims)).unwrap();
         assert!(again.iter().all(|p| p.plan.is_empty()));
         assert!(converge(&loaded(AFTER), &sims) > 0);
         let state = loaded(AFTER);
-        let again = plan_all(&targets(&state, &sims)).unwrap();
+        let again = targets::plan(&targets(&state, &sims)).unwrap();
         assert!(again.iter().all(|p| p.plan.is_empty()));
     }
 }
@@ -107,7 +104,7 @@ fn drift_in_one_namespace_is_planned_there_only() {
         )
         .unwrap();
     let state = loaded(BEFORE);
-    let planned = plan_all(&targets(&state, &sims)).unwrap();
+    let planned = targets::plan(&targets(&state, &sims)).unwrap();
     let writes: Vec<usize> = planned.iter().map(|p| p.plan.writes.len()).collect();
     assert_eq!(writes, [0, 1, 0]);
 }
@@ -117,18 +114,18 @@ fn a_namespace_that_cannot_be_planned_stops_everything_before_any_write() {
     let sims = boxes(KernelProfile::LINUX_6_12);
     converge(&loaded(BEFORE), &sims);
     let before = snapshot(&sims);
-    let counts: Vec<usize> = sims.iter().map(SimProcfs::write_count).collect();
+    let counts: Vec<usize> = sims.iter().map(|s| s.write_count()).collect();
     // h3 has no interface eth9; h1 and h2 would have changes.
     let bad = AFTER.replace(
         "      eth2: {thread: 0, count: 33}",
         "      eth9: {thread: 0}",
     );
     let state = loaded(&bad);
-    let err = plan_all(&targets(&state, &sims)).unwrap_err();
-    assert_eq!(err.namespace.as_ref().map(|n| n.as_str()), Some("h3"));
+    let err = targets::plan(&targets(&state, &sims)).unwrap_err();
+    assert_eq!(err.place.name().map(|n| n.as_str()), Some("h3"));
     assert!(err.to_string().starts_with("namespace h3: "), "{err}");
     assert_eq!(snapshot(&sims), before);
-    let after: Vec<usize> = sims.iter().map(SimProcfs::write_count).collect();
+    let after: Vec<usize> = sims.iter().map(|s| s.write_count()).collect();
     assert_eq!(after, counts, "nothing was written anywhere");
 }
 
@@ -141,7 +138,7 @@ fn a_failure_in_one_namespace_restores_those_applied_before_it() {
         let sims = boxes(profile);
         converge(&loaded(BEFORE), &sims);
         let state = loaded(AFTER);
-        plan_all(&targets(&state, &sims)).unwrap()[1]
+        targets::plan(&targets(&state, &sims)).unwrap()[1]
             .plan
             .writes
             .len()
@@ -160,17 +157,17 @@ fn a_failure_in_one_namespace_restores_those_applied_before_it() {
             }
             let state = loaded(AFTER);
             let t = targets(&state, &sims);
-            let planned = plan_all(&t).unwrap();
+            let planned = targets::plan(&t).unwrap();
             let h1_planned = planned[0].plan.writes.len();
             let err: Box<ApplyAllError> =
-                apply_all(&t, planned, &AtomicBool::new(false)).unwrap_err();
+                targets::apply(&t, planned, &AtomicBool::new(false)).unwrap_err();
             let at = format!("position {position}, errno {errno:?}: {err}");
-            assert_eq!(err.namespace.as_ref().unwrap().as_str(), "h2", "{at}");
+            assert_eq!(err.place.name().unwrap().as_str(), "h2", "{at}");
             assert!(err.everything_restored(), "{at}");
             assert_eq!(snapshot(&sims), before, "{at}");
             assert_eq!(sims[2].write_count(), h3_writes, "h3 untouched: {at}");
             assert_eq!(err.before.len(), 1, "{at}");
-            assert_eq!(err.before[0].0.as_ref().unwrap().as_str(), "h1");
+            assert_eq!(err.before[0].0.name().unwrap().as_str(), "h1");
             let h1 = err.before[0].1.as_ref().expect("h1 was written to");
             assert!(h1.writes > 0 && h1.restored && h1_planned > 0, "{at}");
             assert_eq!(err.untouched.len(), 1);
@@ -202,9 +199,9 @@ fn a_namespace_that_needed_no_writes_is_reported_unchanged() {
     sims[1].fail_write(sims[1].write_count(), 22);
     let state = loaded(&mixed);
     let t = targets(&state, &sims);
-    let planned = plan_all(&t).unwrap();
+    let planned = targets::plan(&t).unwrap();
     assert!(planned[0].plan.is_empty());
-    let err = apply_all(&t, planned, &AtomicBool::new(false)).unwrap_err();
+    let err = targets::apply(&t, planned, &AtomicBool::new(false)).unwrap_err();
     assert!(matches!(err.before.as_slice(), [(_, None)]), "{err}");
     assert!(err
         .to_string()
@@ -223,9 +220,10 @@ fn the_netns_lab_example_converges_in_each_of_its_namespaces() {
             common::lab::lab_with(profile, &["h1-eth0"]),
             common::lab::lab_with(profile, &["h2-eth0", "h2-eth1"]),
             common::lab::lab_with(profile, &["h3-eth0"]),
-        ];
+        ]
+        .map(Arc::new);
         assert!(converge(&state, &sims) > 0);
-        let again = plan_all(&targets(&state, &sims)).unwrap();
+        let again = targets::plan(&targets(&state, &sims)).unwrap();
         assert!(again.iter().all(|p| p.plan.is_empty()));
         assert_eq!(sims[1].device_names(), ["h2-eth0", "h2-eth1"]);
     }

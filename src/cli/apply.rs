@@ -7,10 +7,11 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use pgstate::spec;
+use pgstate::targets::{self, Reach};
 
 use super::args::{ApplyArgs, Cli};
 use super::common::Outcome;
-use super::common::{converge, interrupt_flag, load, open_procfs, take_lock};
+use super::common::{converge, interrupt_flag, load, open_targets, take_lock};
 use super::pktgen::Access;
 use super::render;
 use super::saved_plan::SavedPlan;
@@ -30,25 +31,20 @@ pub(super) fn run(cli: &Cli, a: &ApplyArgs, stdout: &mut impl Write) -> Result<O
         }
         None => load(&a.state)?,
     };
-    if !loaded.namespaces.is_empty() {
-        return super::netns::apply(cli, a.json, &a.lock, &loaded, stdout);
-    }
-    let opened = open_procfs(cli, Access::Change)?;
+    let targets = open_targets(
+        cli,
+        targets::from_state(&loaded),
+        Access::Change,
+        Reach::Once,
+    )?;
     let _lock = take_lock(cli, &a.lock)?;
     let interrupt = interrupt_flag()?;
-    let report = converge(
-        cli,
-        opened.procfs(),
-        &loaded,
-        saved.as_ref(),
-        !a.json,
-        &interrupt,
-        stdout,
-    )?;
+    let reports = converge(cli, &targets, saved.as_ref(), !a.json, &interrupt, stdout)?;
+    let parts = render::parts(&targets, reports.iter().map(|r| &r.plan));
     if a.json {
-        writeln!(stdout, "{}", render::apply_json(&report, &loaded.sources))?;
+        writeln!(stdout, "{}", render::apply_json_parts(&parts))?;
     } else if !cli.quiet {
-        write!(stdout, "{}", render::apply_text(&report))?;
+        write!(stdout, "{}", render::apply_text_parts(&parts))?;
     }
     Ok(Outcome::Ok)
 }

@@ -15,7 +15,7 @@ use super::render::count;
 
 pub(super) fn run(cli: &Cli, stdout: &mut impl Write) -> Result<Outcome> {
     let opened = open_procfs(cli, Access::Read)?;
-    let procfs = opened.procfs();
+    let procfs = &*opened.procfs;
     let live = read_live_state(procfs)?;
     for name in live.devices.keys() {
         let w = pgstate::Write {

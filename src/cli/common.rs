@@ -1,6 +1,6 @@
-//! What several subcommands share: loading STATE (from a path or stdin), opening pktgen's
-//! directory, taking the box lock, the SIGINT/SIGTERM flag, planning and applying with the
-//! plan printed, and pointing a refused write at its line in the state file.
+//! What several subcommands share: loading STATE (from a path or stdin), opening its
+//! targets, taking the box lock, the SIGINT/SIGTERM flag, and planning and applying with the
+//! plan printed.
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -8,17 +8,18 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use pgstate::apply::{self, plan_against};
+use pgstate::apply::ApplyReport;
 use pgstate::lock::BoxLock;
 use pgstate::model::LiveState;
 use pgstate::procfs::{Procfs, RealProcfs};
 use pgstate::spec;
+use pgstate::targets::{Here, OpenTarget, PlanAllError, Planned, Reach, Target};
 use pgstate::{KernelProfile, LoadedState};
 
 use super::args::{self, Cli};
-use super::pktgen::{self, Access, Opened};
+use super::pktgen::{self, Access};
 use super::render;
-use super::saved_plan::SavedPlan;
+use super::saved_plan::{self, SavedPlan};
 
 /// What a command concluded, for the exit code.
 pub enum Outcome {
@@ -48,27 +49,74 @@ pub(super) fn interrupt_flag() -> Result<Arc<AtomicBool>> {
     Ok(flag)
 }
 
-/// Plans and applies `loaded` (or the saved plan it came from), printing the plan.
+/// The targets of `targets`, entered (`reach`), in the namespace `--proc-root` names and the
+/// state's `namespaces:`.
+pub(super) fn open_targets(
+    cli: &Cli,
+    targets: Vec<Target>,
+    access: Access,
+    reach: Reach,
+) -> Result<Vec<OpenTarget>> {
+    let here = open_procfs(cli, access)?;
+    pgstate::targets::open(targets, &here, reach).map_err(|e| match e.diagnostic {
+        Some(d) => anyhow::Error::new(d),
+        None => anyhow::Error::new(e.error),
+    })
+}
+
+/// Plans every target, the error located in the state file when it can be.
+pub(super) fn plan_targets(targets: &[OpenTarget]) -> Result<Vec<Planned>> {
+    pgstate::targets::plan(targets).map_err(|e| plan_error(e, targets.len() > 1))
+}
+
+/// A target that could not be planned: the located diagnostic (labelled with its namespace
+/// when there are several), or the error with its context.
+fn plan_error(e: Box<PlanAllError>, labelled: bool) -> anyhow::Error {
+    let e = *e;
+    let place = e.place.to_string();
+    let err = match e.diagnostic {
+        Some(d) => anyhow::Error::new(d),
+        None => anyhow::Error::new(e.error).context("planning"),
+    };
+    if labelled {
+        err.context(place)
+    } else {
+        err
+    }
+}
+
+/// Plans and applies every target (the lock held by the caller), all or none; with `saved`,
+/// exactly the saved plan or nothing. With `print_plan` the plan is printed before it is
+/// carried out.
 pub(super) fn converge(
     cli: &Cli,
-    procfs: &dyn Procfs,
-    loaded: &LoadedState,
+    targets: &[OpenTarget],
     saved: Option<&SavedPlan>,
     print_plan: bool,
     interrupt: &AtomicBool,
     stdout: &mut impl std::io::Write,
-) -> Result<pgstate::ApplyReport> {
-    let (live, env, plan) =
-        plan_against(procfs, &loaded.desired).map_err(|e| locate_plan_error(e, loaded))?;
+) -> Result<Vec<ApplyReport>> {
+    let planned = plan_targets(targets)?;
     if let Some(sp) = saved {
-        sp.check(&live_text(&live, procfs)?, &plan)?;
+        sp.check(&saved_plan::recorded(targets, &planned)?)?;
     }
-    if print_plan && !cli.quiet && !plan.is_empty() {
-        write!(stdout, "{}", render::plan_text(&plan, cli.verbose > 0))?;
+    if print_plan && !cli.quiet && planned.iter().any(|p| !p.plan.is_empty()) {
+        let parts = render::parts(targets, planned.iter().map(|p| &p.plan));
+        write!(
+            stdout,
+            "{}",
+            render::plan_text_parts(&parts, cli.verbose > 0)
+        )?;
         writeln!(stdout)?;
     }
-    apply::execute_plan(procfs, &loaded.desired, &live, &env, plan, interrupt)
-        .map_err(|e| locate_apply_error(e, loaded))
+    pgstate::targets::apply(targets, planned, interrupt).map_err(|e| {
+        let refused = e.refused.as_ref().map(ToString::to_string);
+        let err = anyhow::Error::new(*e);
+        match refused {
+            Some(r) => err.context(r),
+            None => err,
+        }
+    })
 }
 
 pub(super) fn load(path: &Path) -> Result<LoadedState> {
@@ -102,8 +150,9 @@ pub(super) fn load_or_stdin(path: &Path) -> Result<LoadedState> {
     spec::load_texts(&[(Path::new("<stdin>"), text.as_str())]).map_err(anyhow::Error::new)
 }
 
-/// Opens the pktgen directory; see [`pktgen`] for when the module is loaded.
-pub(super) fn open_procfs(cli: &Cli, access: Access) -> Result<Opened> {
+/// Opens the pktgen directory of the namespace pgstate runs in; see [`pktgen`] for when the
+/// module is loaded.
+pub(super) fn open_procfs(cli: &Cli, access: Access) -> Result<Here> {
     let mut procfs =
         RealProcfs::new(&cli.proc_root).with_kernel_release(cli.kernel_release.clone());
     if let Some(dir) = &cli.sys_class_net {
@@ -157,88 +206,37 @@ pub(super) fn same_namespace_for_pgctrl(proc_root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A state this box cannot take, pointed at the key in the state file that asks for it,
-/// source line and caret included, as `validate` reports its problems. Other errors (and
-/// plan errors about devices not from these files) are only given the "planning" context.
-pub(super) fn locate_plan_error(e: pgstate::ApplyError, loaded: &LoadedState) -> anyhow::Error {
-    locate_plan_error_in(e, &loaded.sources)
-}
-
-/// [`locate_plan_error`] with the source map of one namespace of the state.
-pub(super) fn locate_plan_error_in(
-    e: pgstate::ApplyError,
-    s: &pgstate::spec::SourceMap,
-) -> anyhow::Error {
-    use pgstate::PlanError as P;
-    let pgstate::ApplyError::Plan(pe) = &e else {
-        return anyhow::Error::new(e).context("planning");
-    };
-    // The message without its "device NAME: " lead: the diagnostic's path names the device.
-    let message = |device: &pgstate::DeviceName| {
-        let full = pe.to_string();
-        full.strip_prefix(&format!("device {device}: "))
-            .map_or(full.clone(), str::to_owned)
-    };
-    let diag = match pe {
-        P::NoSuchThread { device, .. } | P::ThreadNotOwned { device, .. } => {
-            s.device_diagnostic(device, Some("thread"), message(device), None)
-        }
-        P::NoSuchOwnedThread { thread, .. } => s.thread_diagnostic(
-            *thread,
-            pe.to_string()
-                .strip_prefix("threads: ")
-                .unwrap_or_default()
-                .to_owned(),
-            None,
-        ),
-        P::Unsupported { device, key, .. } => {
-            s.device_diagnostic(device, Some(key), message(device), None)
-        }
-        P::NameTakenElsewhere { device, .. }
-        | P::MissingInterface { device, .. }
-        | P::InterfaceDown { device, .. } => {
-            s.device_diagnostic(device, None, message(device), None)
-        }
-    };
-    match diag {
-        Some(d) => anyhow::Error::new(d),
-        None => anyhow::Error::new(e).context("planning"),
+/// The targets `stop`, `status` and `show` act on: those of STATE; with `all`, this
+/// namespace and every one `ip netns` names (one that cannot be entered is skipped with a
+/// note: it may be going away); else this namespace alone.
+pub(super) fn selected_targets(
+    cli: &Cli,
+    state: Option<&Path>,
+    all: bool,
+    access: Access,
+) -> Result<Vec<OpenTarget>> {
+    if let Some(state) = state {
+        let wanted = pgstate::targets::from_state(&load(state)?);
+        return open_targets(cli, wanted, access, Reach::Once);
     }
-}
-
-/// Adds the state-file location of the field behind a failed write.
-fn locate_apply_error(e: pgstate::ApplyError, loaded: &LoadedState) -> anyhow::Error {
-    if matches!(e, pgstate::ApplyError::Plan(_)) {
-        return locate_plan_error(e, loaded);
+    let here = open_procfs(cli, access)?;
+    let mut places = vec![pgstate::targets::Place::Here];
+    if all {
+        places.extend(
+            pgstate::targets::discover()
+                .with_context(|| format!("listing {}", pgstate::targets::RUN_NETNS))?,
+        );
     }
-    let location = refused_setting(&e, &loaded.sources);
-    let err = anyhow::Error::new(e);
-    match location {
-        Some(context) => err.context(context),
-        None => err,
+    let mut out = Vec::new();
+    for place in places {
+        match pgstate::targets::open_one(Target::bare(place), &here, Reach::Once) {
+            Ok(t) => out.push(t),
+            Err(e) => {
+                if !cli.quiet {
+                    eprintln!("note: skipping {}: {}", e.place, e.error);
+                }
+            }
+        }
     }
-}
-
-/// `file:line:col: devices.eth0.count: the kernel refused this setting` for a failed write
-/// of a setting from the files of `sources`.
-pub(super) fn refused_setting(
-    e: &pgstate::ApplyError,
-    sources: &pgstate::spec::SourceMap,
-) -> Option<String> {
-    let location = match e {
-        pgstate::ApplyError::Write(failed) => failed.write.device.as_ref().and_then(|d| {
-            let write = &failed.write;
-            sources
-                .locate(d, write.field.as_deref())
-                .map(|l| (l, d.clone(), write.field.clone()))
-        }),
-        _ => None,
-    };
-    location.map(|(loc, dev, field)| {
-        format!(
-            "{loc}: {}devices.{dev}{}: the kernel refused this setting",
-            sources.path_prefix(),
-            field.map(|f| format!(".{f}")).unwrap_or_default()
-        )
-    })
+    Ok(out)
 }

@@ -1,19 +1,21 @@
-//! `pgstate destroy STATE`: remove every device on the threads STATE owns, after asking on a
-//! terminal (or with `--yes`); what was agreed to is exactly what happens.
+//! `pgstate destroy STATE`: remove every device on the threads STATE owns, in every target,
+//! all or none, after asking on a terminal (or with `--yes`); what was agreed to is exactly
+//! what happens.
 
 use std::io::{IsTerminal as _, Write};
 
 use anyhow::{Context, Result};
 
-use pgstate::apply::plan_against;
+use pgstate::plan::{ActionKind, Plan};
+use pgstate::targets::{self, Reach};
 
 use super::args::{Cli, DestroyArgs};
 use super::common::Outcome;
-use super::common::{converge, interrupt_flag, live_text, load, open_procfs, take_lock};
+use super::common::{converge, interrupt_flag, load, open_targets, plan_targets, take_lock};
 use super::pktgen::Access;
 use super::render;
 use super::render::count;
-use super::saved_plan::SavedPlan;
+use super::saved_plan::{self, SavedPlan};
 
 pub(super) fn run(cli: &Cli, a: &DestroyArgs, stdout: &mut impl Write) -> Result<Outcome> {
     // Refuse before anything else: a script that forgot `--yes` must fail the same
@@ -26,62 +28,64 @@ pub(super) fn run(cli: &Cli, a: &DestroyArgs, stdout: &mut impl Write) -> Result
              what would go)"
         );
     }
-    let mut loaded = load(&a.state)?;
-    if !loaded.namespaces.is_empty() {
-        return super::netns::destroy(cli, a, loaded, stdout, confirm);
+    let loaded = load(&a.state)?;
+    let mut wanted = targets::from_state(&loaded);
+    for t in &mut wanted {
+        t.desired.devices.clear();
     }
-    loaded.desired.devices.clear();
-    // Without pktgen there is nothing to remove, and no reason to load it.
-    let opened = open_procfs(cli, Access::Read)?;
-    if !opened.is_loaded() {
-        return Ok(Outcome::Ok);
-    }
-    let procfs = opened.procfs();
-    let confirmed = if a.yes {
+    let targets = open_targets(cli, wanted, Access::Read, Reach::Once)?;
+    let agreed = if a.yes {
         None
     } else {
-        let (live, _, plan) = plan_against(procfs, &loaded.desired).context("planning")?;
-        write!(stdout, "{}", render::plan_text(&plan, cli.verbose > 0))?;
+        let planned = plan_targets(&targets)?;
+        let plans: Vec<&Plan> = planned.iter().map(|p| &p.plan).collect();
+        let shown = render::parts(&targets, plans.iter().copied());
+        write!(
+            stdout,
+            "{}",
+            render::plan_text_parts(&shown, cli.verbose > 0)
+        )?;
         stdout.flush()?;
-        if plan.is_empty() {
+        if plans.iter().all(|p| p.is_empty()) {
             return Ok(Outcome::Ok);
         }
         confirm(&format!(
-            "Remove these devices from pktgen? {} Only 'yes' removes them: ",
-            removal_summary(&plan)
+            "Remove these devices from pktgen{}? {} Only 'yes' removes them: ",
+            match targets.len() {
+                1 => String::new(),
+                n => format!(" in {}", count(n, "namespace")),
+            },
+            removal_summary(&plans)
         ))?;
-        // What the user agreed to is what happens: a box changed meanwhile is
-        // refused like a stale saved plan.
+        // What the user agreed to is what happens: a box changed meanwhile is refused like
+        // a stale saved plan.
         Some(SavedPlan::new(
             &loaded.files,
-            live_text(&live, procfs)?,
-            &plan,
+            saved_plan::recorded(&targets, &planned)?,
         )?)
     };
     let _lock = take_lock(cli, &a.lock)?;
     let interrupt = interrupt_flag()?;
-    let report = converge(
+    let reports = converge(
         cli,
-        procfs,
-        &loaded,
-        confirmed.as_ref(),
-        confirmed.is_none(),
+        &targets,
+        agreed.as_ref(),
+        agreed.is_none(),
         &interrupt,
         stdout,
     )?;
     if !cli.quiet {
-        write!(stdout, "{}", render::apply_text(&report))?;
+        let done = render::parts(&targets, reports.iter().map(|r| &r.plan));
+        write!(stdout, "{}", render::apply_text_parts(&done))?;
     }
     Ok(Outcome::Ok)
 }
 
 /// "N devices on M threads", for the destroy question.
-fn removal_summary(plan: &pgstate::Plan) -> String {
-    format!(
-        "{}, {}.",
-        count(plan.count(pgstate::plan::ActionKind::Remove), "device"),
-        render::writes(plan.writes.len())
-    )
+fn removal_summary(plans: &[&Plan]) -> String {
+    let removed = plans.iter().map(|p| p.count(ActionKind::Remove)).sum();
+    let writes = plans.iter().map(|p| p.writes.len()).sum();
+    format!("{}, {}.", count(removed, "device"), render::writes(writes))
 }
 
 /// Asks `question` on stderr and reads the answer from stdin; anything but `yes` cancels.

@@ -8,36 +8,35 @@ use anyhow::{Context, Result};
 use pgstate::model::DesiredState;
 use pgstate::procfs::observe::read_live_state;
 use pgstate::spec::{self, spec_from_config, StateFile};
+use pgstate::targets::{self, Reach};
 use pgstate::KernelProfile;
 
 use super::args::{Cli, DiffArgs};
 use super::common::Outcome;
-use super::common::{load, open_procfs, profile_of};
+use super::common::{load, open_targets, profile_of};
 use super::pktgen::Access;
 
 pub(super) fn run(cli: &Cli, a: &DiffArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let loaded = load(&a.state)?;
     let state = a.state.display().to_string();
-    let text = if loaded.namespaces.is_empty() {
-        let opened = open_procfs(cli, Access::Read)?;
-        unified(opened.procfs(), &loaded.desired, "live", &state)?
-    } else {
-        // One diff per namespace, each headed by the namespace's name.
-        let boxes = super::netns::open_all(cli, &loaded, Access::Read)?;
-        let mut text = String::new();
-        for t in boxes.targets(&loaded) {
-            let at = t
-                .name
-                .map_or_else(|| "this namespace".to_owned(), |n| format!("namespace {n}"));
-            text.push_str(&unified(
-                t.procfs,
-                t.desired,
-                &format!("live ({at})"),
-                &format!("{state} ({at})"),
-            )?);
-        }
-        text
-    };
+    let targets = open_targets(cli, targets::from_state(&loaded), Access::Read, Reach::Once)?;
+    // A single box is diffed as `live` against STATE; several each under their namespace.
+    let several = targets.len() > 1;
+    let mut text = String::new();
+    for t in &targets {
+        let (live_name, want_name) = if several {
+            let at = t.place();
+            (format!("live ({at})"), format!("{state} ({at})"))
+        } else {
+            ("live".to_owned(), state.clone())
+        };
+        text.push_str(&unified(
+            &*t.procfs,
+            &t.target.desired,
+            &live_name,
+            &want_name,
+        )?);
+    }
     if text.is_empty() {
         writeln!(stdout, "No differences.")?;
         return Ok(Outcome::Ok);

@@ -2,7 +2,8 @@
 //! `pgstate status --format prometheus` prints the per-device and box part once (for
 //! node_exporter's textfile collector). Both use the Prometheus text format 0.0.4, encoded by
 //! `prometheus-client`; a registry is built afresh for each scrape from a fresh read of
-//! pktgen, so the values are pktgen's own at that moment.
+//! pktgen, so the values are pktgen's own at that moment. With several namespaces every
+//! metric has a `namespace` label (empty for the one pgstate runs in).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -16,8 +17,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use pgstate::procfs::Procfs;
 use pgstate::run::{self, DeviceReport};
+use pgstate::targets::{Place, SharedProcfs};
 use pgstate::watch::{Observer, StatsHandle, Status, WatchStats};
 
 /// How long one scrape may take to send its request and read the answer.
@@ -73,55 +74,63 @@ impl Observer for WatchGauges {
     }
 }
 
-fn counter(registry: &mut Registry, name: &str, help: &str, value: u64) {
-    let c: Counter = Counter::default();
-    c.inc_by(value);
-    registry.register(name, help, c);
+/// The labels of a target's metrics: `namespace` when the state has several (empty for the
+/// one pgstate runs in), none for a single box.
+fn place_labels(place: &Place, several: bool) -> Labels {
+    if several {
+        vec![(
+            "namespace".to_owned(),
+            place.name().map(ToString::to_string).unwrap_or_default(),
+        )]
+    } else {
+        Vec::new()
+    }
 }
 
-fn gauge(registry: &mut Registry, name: &str, help: &str, value: i64) {
-    let g: Gauge = Gauge::default();
-    g.set(value);
-    registry.register(name, help, g);
-}
-
-/// Registers the per-device and box metrics of a fresh read of pktgen; `None` when pktgen
-/// could not be read (`pgstate_pktgen_up 0`).
-fn register_box(registry: &mut Registry, devices: Option<&[DeviceReport]>) {
-    gauge(
-        registry,
-        "pktgen_up",
-        "Whether pktgen's files could be read (1) or not (0)",
-        i64::from(devices.is_some()),
-    );
-    let Some(devices) = devices else { return };
-    let count = |f: fn(&&DeviceReport) -> bool| {
-        i64::try_from(devices.iter().filter(f).count()).unwrap_or(i64::MAX)
-    };
-    gauge(
-        registry,
-        "devices",
-        "Devices on pktgen's threads",
-        count(|_| true),
-    );
-    gauge(
-        registry,
-        "devices_running",
-        "Devices sending now",
-        count(|d| d.running),
-    );
+/// Registers the per-device and box metrics of a fresh read of each target's pktgen; `None`
+/// for a target whose pktgen could not be read (`pgstate_pktgen_up 0`).
+fn register_box(registry: &mut Registry, parts: &[(&Place, Option<&[DeviceReport]>)]) {
+    let several = parts.len() > 1;
+    let up = Family::<Labels, Gauge>::default();
+    let devices_total = Family::<Labels, Gauge>::default();
+    let devices_running = Family::<Labels, Gauge>::default();
     let packets = Family::<Labels, Counter>::default();
     let errors = Family::<Labels, Counter>::default();
     let running = Family::<Labels, Gauge>::default();
-    for d in devices {
-        let labels = vec![
-            ("device".to_owned(), d.device.to_string()),
-            ("thread".to_owned(), d.thread.to_string()),
-        ];
-        packets.get_or_create(&labels).inc_by(d.packets);
-        errors.get_or_create(&labels).inc_by(d.errors);
-        running.get_or_create(&labels).set(i64::from(d.running));
+    let mut any_read = false;
+    for (place, devices) in parts {
+        let labels = place_labels(place, several);
+        up.get_or_create(&labels).set(i64::from(devices.is_some()));
+        let Some(devices) = devices else { continue };
+        any_read = true;
+        let count = |f: fn(&&DeviceReport) -> bool| {
+            i64::try_from(devices.iter().filter(f).count()).unwrap_or(i64::MAX)
+        };
+        devices_total.get_or_create(&labels).set(count(|_| true));
+        devices_running
+            .get_or_create(&labels)
+            .set(count(|d| d.running));
+        for d in *devices {
+            let mut labels = labels.clone();
+            labels.extend([
+                ("device".to_owned(), d.device.to_string()),
+                ("thread".to_owned(), d.thread.to_string()),
+            ]);
+            packets.get_or_create(&labels).inc_by(d.packets);
+            errors.get_or_create(&labels).inc_by(d.errors);
+            running.get_or_create(&labels).set(i64::from(d.running));
+        }
     }
+    registry.register(
+        "pktgen_up",
+        "Whether pktgen's files could be read (1) or not (0)",
+        up,
+    );
+    if !any_read {
+        return;
+    }
+    registry.register("devices", "Devices on pktgen's threads", devices_total);
+    registry.register("devices_running", "Devices sending now", devices_running);
     registry.register(
         "device_packets",
         "Packets sent by the device in its current or last run (pktgen's pkts-sofar)",
@@ -139,68 +148,92 @@ fn register_box(registry: &mut Registry, devices: Option<&[DeviceReport]>) {
     );
 }
 
-fn register_watch(registry: &mut Registry, stats: &WatchStats, converged: bool, last: Option<u64>) {
-    let c = |r: &mut Registry, n, h, v| counter(r, n, h, v);
+/// One watch session's counters and gauges.
+struct SessionMetrics<'a> {
+    labels: Labels,
+    stats: &'a WatchStats,
+    converged: bool,
+    last: Option<u64>,
+}
+
+/// Registers the watch sessions' counters, each labelled with its place.
+fn register_watch(registry: &mut Registry, sessions: &[SessionMetrics<'_>]) {
+    let c = |r: &mut Registry, n: &str, h: &str, v: fn(&WatchStats) -> u64| {
+        let family = Family::<Labels, Counter>::default();
+        for s in sessions {
+            family.get_or_create(&s.labels).inc_by(v(s.stats));
+        }
+        r.register(n, h, family);
+    };
     c(
         registry,
         "watch_reconciles",
         "Reconciles with a state to reconcile to",
-        stats.reconciles,
+        |s| s.reconciles,
     );
     c(
         registry,
         "watch_applies",
         "Successful applies with at least one write",
-        stats.applies,
+        |s| s.applies,
     );
     c(
         registry,
         "watch_repairs",
         "Applies a poll triggered: drift repairs",
-        stats.repairs,
+        |s| s.repairs,
     );
     c(
         registry,
         "watch_writes",
         "Writes performed by successful applies",
-        stats.writes,
+        |s| s.writes,
     );
     c(
         registry,
         "watch_failures",
         "Plans or applies that failed",
-        stats.failures,
+        |s| s.failures,
     );
     c(
         registry,
         "watch_drift_reports",
         "Check-only reconciles that found differences",
-        stats.drift_reports,
+        |s| s.drift_reports,
     );
     c(
         registry,
         "watch_refused",
         "Plans refused because they would stop running traffic",
-        stats.refused,
+        |s| s.refused,
     );
     c(
         registry,
         "watch_invalid_loads",
         "Re-reads that found the state files invalid",
-        stats.invalid,
+        |s| s.invalid,
     );
-    gauge(
-        registry,
+    let converged = Family::<Labels, Gauge>::default();
+    let last = Family::<Labels, Gauge>::default();
+    for s in sessions {
+        converged
+            .get_or_create(&s.labels)
+            .set(i64::from(s.converged));
+        if let Some(t) = s.last {
+            last.get_or_create(&s.labels)
+                .set(i64::try_from(t).unwrap_or(i64::MAX));
+        }
+    }
+    registry.register(
         "converged",
         "Whether the box matches the state now (1) or not (0)",
-        i64::from(converged),
+        converged,
     );
-    if let Some(t) = last {
-        gauge(
-            registry,
+    if sessions.iter().any(|s| s.last.is_some()) {
+        registry.register(
             "last_converge_timestamp_seconds",
             "Unix time of the last reconcile that found or left the box converged",
-            i64::try_from(t).unwrap_or(i64::MAX),
+            last,
         );
     }
 }
@@ -212,44 +245,74 @@ fn encode(registry: &Registry) -> String {
     out
 }
 
-/// `pgstate status --format prometheus`: the per-device and box gauges, once.
-pub(super) fn render_status(devices: &[DeviceReport]) -> String {
+/// `pgstate status --format prometheus`: the per-device and box gauges of every target, once.
+pub(super) fn render_status(parts: &[(&Place, &[DeviceReport])]) -> String {
     let mut registry = Registry::with_prefix("pgstate");
-    register_box(&mut registry, Some(devices));
+    let parts: Vec<_> = parts.iter().map(|(p, d)| (*p, Some(*d))).collect();
+    register_box(&mut registry, &parts);
     encode(&registry)
 }
 
-/// The `/metrics` body: the watch's counters and a fresh read of pktgen.
-fn render_watch(procfs: &dyn Procfs, watch: &WatchGauges) -> String {
+/// What `/metrics` serves of one watched target: its pktgen and its session's gauges.
+pub(super) struct Watched {
+    pub place: Place,
+    pub procfs: SharedProcfs,
+    pub gauges: WatchGauges,
+}
+
+/// The `/metrics` body: the watch sessions' counters and a fresh read of every pktgen.
+fn render_watch(watched: &[Watched]) -> String {
     let mut registry = Registry::with_prefix("pgstate");
-    let (stats, converged, last) = watch.with(|w| {
-        (
-            w.stats
-                .as_ref()
-                .map(StatsHandle::snapshot)
-                .unwrap_or_default(),
-            w.converged,
-            w.last_converge_unix,
+    let several = watched.len() > 1;
+    let snapshots: Vec<_> = watched
+        .iter()
+        .map(|w| {
+            w.gauges.with(|g| {
+                (
+                    g.stats
+                        .as_ref()
+                        .map(StatsHandle::snapshot)
+                        .unwrap_or_default(),
+                    g.converged,
+                    g.last_converge_unix,
+                )
+            })
+        })
+        .collect();
+    let sessions: Vec<SessionMetrics<'_>> = watched
+        .iter()
+        .zip(&snapshots)
+        .map(|(w, (stats, converged, last))| SessionMetrics {
+            labels: place_labels(&w.place, several),
+            stats,
+            converged: *converged,
+            last: *last,
+        })
+        .collect();
+    register_watch(&mut registry, &sessions);
+    let devices: Vec<Option<Vec<DeviceReport>>> = watched
+        .iter()
+        .map(
+            |w| match run::reports(&*w.procfs, run::ReportMode::Status) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    tracing::warn!("metrics: reading pktgen of {}: {e}", w.place);
+                    None
+                }
+            },
         )
-    });
-    register_watch(&mut registry, &stats, converged, last);
-    let devices = match run::reports(procfs, run::ReportMode::Status) {
-        Ok(d) => Some(d),
-        Err(e) => {
-            tracing::warn!("metrics: reading pktgen: {e}");
-            None
-        }
-    };
-    register_box(&mut registry, devices.as_deref());
+        .collect();
+    let parts: Vec<_> = watched
+        .iter()
+        .zip(&devices)
+        .map(|(w, d)| (&w.place, d.as_deref()))
+        .collect();
+    register_box(&mut registry, &parts);
     encode(&registry)
 }
 
 /// Binds `addr` and serves `/metrics` from a thread, for as long as the process runs.
-pub(super) fn serve(
-    addr: SocketAddr,
-    procfs: Arc<dyn Procfs + Send + Sync>,
-    watch: WatchGauges,
-) -> Result<SocketAddr> {
+pub(super) fn serve(addr: SocketAddr, watched: Vec<Watched>) -> Result<SocketAddr> {
     let listener =
         TcpListener::bind(addr).with_context(|| format!("--metrics-listen {addr}: binding"))?;
     let local = listener
@@ -262,7 +325,7 @@ pub(super) fn serve(
             for stream in listener.incoming() {
                 match stream {
                     Ok(s) => {
-                        if let Err(e) = answer(s, &*procfs, &watch) {
+                        if let Err(e) = answer(s, &watched) {
                             tracing::debug!("metrics: {e}");
                         }
                     }
@@ -276,7 +339,7 @@ pub(super) fn serve(
 
 /// Answers one HTTP/1.x request: `GET /metrics` (or `HEAD`), 404 for other paths, 405 for
 /// other methods. One request per connection.
-fn answer(stream: TcpStream, procfs: &dyn Procfs, watch: &WatchGauges) -> std::io::Result<()> {
+fn answer(stream: TcpStream, watched: &[Watched]) -> std::io::Result<()> {
     let timeout = Some(Duration::from_millis(SCRAPE_IO_TIMEOUT_MS));
     stream.set_read_timeout(timeout)?;
     stream.set_write_timeout(timeout)?;
@@ -295,7 +358,7 @@ fn answer(stream: TcpStream, procfs: &dyn Procfs, watch: &WatchGauges) -> std::i
         ("GET" | "HEAD", "/metrics") => (
             "200 OK",
             prometheus_text::CONTENT_TYPE,
-            render_watch(procfs, watch),
+            render_watch(watched),
         ),
         ("GET" | "HEAD", _) => (
             "404 Not Found",

@@ -5,37 +5,37 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use pgstate::apply::plan_against;
+use pgstate::targets::{self, Reach};
 
 use super::args::{Cli, PlanArgs};
 use super::common::Outcome;
-use super::common::{live_text, load, locate_plan_error, open_procfs};
+use super::common::{load, open_targets, plan_targets};
 use super::pktgen::Access;
 use super::render;
-use super::saved_plan::SavedPlan;
+use super::saved_plan::{self, SavedPlan};
 
 pub(super) fn run(cli: &Cli, a: &PlanArgs, stdout: &mut impl Write) -> Result<Outcome> {
-    let mut loaded = load(&a.state)?;
+    let loaded = load(&a.state)?;
+    let mut wanted = targets::from_state(&loaded);
     if a.destroy {
-        loaded.desired.devices.clear();
-        for ns in loaded.namespaces.values_mut() {
-            ns.desired.devices.clear();
+        for t in &mut wanted {
+            t.desired.devices.clear();
         }
     }
-    if !loaded.namespaces.is_empty() {
-        return super::netns::plan(cli, a, &loaded, stdout);
-    }
-    let opened = open_procfs(cli, Access::Read)?;
-    let procfs = opened.procfs();
-    let (live, _, plan) =
-        plan_against(procfs, &loaded.desired).map_err(|e| locate_plan_error(e, &loaded))?;
+    let targets = open_targets(cli, wanted, Access::Read, Reach::Once)?;
+    let planned = plan_targets(&targets)?;
+    let parts = render::parts(&targets, planned.iter().map(|p| &p.plan));
     if a.json {
-        writeln!(stdout, "{}", render::plan_json(&plan, &loaded.sources))?;
+        writeln!(stdout, "{}", render::plan_json_parts(&parts))?;
     } else {
-        write!(stdout, "{}", render::plan_text(&plan, cli.verbose > 0))?;
+        write!(
+            stdout,
+            "{}",
+            render::plan_text_parts(&parts, cli.verbose > 0)
+        )?;
     }
     if let Some(out) = &a.out {
-        let saved = SavedPlan::new(&loaded.files, live_text(&live, procfs)?, &plan)?;
+        let saved = SavedPlan::new(&loaded.files, saved_plan::recorded(&targets, &planned)?)?;
         saved.write(out)?;
         if !a.json {
             writeln!(
@@ -46,9 +46,11 @@ pub(super) fn run(cli: &Cli, a: &PlanArgs, stdout: &mut impl Write) -> Result<Ou
             )?;
         }
     }
-    Ok(if a.detailed_exitcode && !plan.is_empty() {
-        Outcome::Changes
-    } else {
-        Outcome::Ok
-    })
+    Ok(
+        if a.detailed_exitcode && planned.iter().any(|p| !p.plan.is_empty()) {
+            Outcome::Changes
+        } else {
+            Outcome::Ok
+        },
+    )
 }

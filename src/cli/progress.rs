@@ -1,5 +1,6 @@
 //! Live progress of a run on a terminal (indicatif): one bar per device and a total line.
-//! Hidden when stderr is not a terminal or when asked to be quiet.
+//! Hidden when stderr is not a terminal or when asked to be quiet. With several namespaces
+//! each bar is named `NAMESPACE/DEVICE` (`here/` for the one pgstate runs in).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -7,6 +8,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use pgstate::model::NamespaceName;
 use pgstate::run::Sample;
 
 /// Rates are computed between consecutive samples.
@@ -37,9 +39,9 @@ impl Progress {
         }
     }
 
-    fn bar(&self, s: &Sample) -> ProgressBar {
+    fn bar(&self, key: &str, s: &Sample) -> ProgressBar {
         let mut bars = self.bars.borrow_mut();
-        bars.entry(s.device.to_string())
+        bars.entry(key.to_owned())
             .or_insert_with(|| {
                 let bar = if s.count > 0 {
                     let b = self.multi.add(ProgressBar::new(s.count));
@@ -57,24 +59,40 @@ impl Progress {
                     );
                     b
                 };
-                bar.set_prefix(s.device.to_string());
+                bar.set_prefix(key.to_owned());
                 bar
             })
             .clone()
     }
 
-    pub fn update(&self, samples: &[Sample], elapsed: Duration) {
+    /// The latest `samples` of each target, named by `names` in the same order.
+    pub fn update(
+        &self,
+        names: &[Option<NamespaceName>],
+        samples: &[Vec<Sample>],
+        elapsed: Duration,
+    ) {
         let mut total_pps = 0.0;
         let mut total_bits = 0.0;
         let mut total_packets = 0;
         let mut total_errors = 0;
-        for s in samples {
-            let bar = self.bar(s);
+        let several = names.len() > 1;
+        for (name, s) in names
+            .iter()
+            .zip(samples)
+            .flat_map(|(n, samples)| samples.iter().map(move |s| (n, s)))
+        {
+            let key = match (several, name) {
+                (false, _) => s.device.to_string(),
+                (true, Some(n)) => format!("{n}/{}", s.device),
+                (true, None) => format!("here/{}", s.device),
+            };
+            let bar = self.bar(&key, s);
             bar.set_position(s.packets);
             let pps = {
                 let mut last = self.last.borrow_mut();
                 let prev = last.insert(
-                    s.device.to_string(),
+                    key,
                     Last {
                         packets: s.packets,
                         at: elapsed,

@@ -7,6 +7,7 @@ use serde::Serialize;
 use pgstate::apply::ApplyReport;
 use pgstate::plan::{ActionKind, KeyChange, Plan};
 use pgstate::spec::SourceMap;
+use pgstate::targets::OpenTarget;
 
 /// Version of the JSON documents pgstate prints (`show`, `run`, `status`, `validate`, saved
 /// plans); see the README's rules for changing it.
@@ -206,13 +207,30 @@ fn parts_json<'a>(
     (actions, writes, namespaces)
 }
 
-pub fn plan_json(plan: &Plan, sources: &SourceMap) -> String {
-    plan_json_parts(&[Part {
-        name: None,
-        netns: None,
-        plan,
-        sources,
-    }])
+/// The parts of `targets`, with their plans in order.
+pub fn parts<'a>(
+    targets: &'a [OpenTarget],
+    plans: impl Iterator<Item = &'a Plan>,
+) -> Vec<Part<'a>> {
+    targets
+        .iter()
+        .zip(plans)
+        .map(|(t, plan)| Part {
+            name: t.place().name(),
+            netns: t.place().netns().map(|n| n.path()),
+            plan,
+            sources: &t.target.sources,
+        })
+        .collect()
+}
+
+/// Whether `parts` are the namespace pgstate runs in alone: its text has no namespace
+/// header, as a state without `namespaces:` is printed.
+fn alone<'a>(parts: &[Part<'a>]) -> Option<&'a Plan> {
+    match parts {
+        [only] if only.name.is_none() => Some(only.plan),
+        _ => None,
+    }
 }
 
 /// `plan --json` of several namespaces: every action and write carries its `namespace`.
@@ -227,15 +245,6 @@ pub fn plan_json_parts(parts: &[Part<'_>]) -> String {
         namespaces,
     };
     serde_json::to_string_pretty(&doc).unwrap_or_default()
-}
-
-pub fn apply_json(report: &ApplyReport, sources: &SourceMap) -> String {
-    apply_json_parts(&[Part {
-        name: None,
-        netns: None,
-        plan: &report.plan,
-        sources,
-    }])
 }
 
 /// `apply --json` of several namespaces, all applied and verified.
@@ -279,8 +288,12 @@ pub fn indent(text: &str) -> String {
         .collect()
 }
 
-/// `plan` of several namespaces: one block each, then the total.
+/// `plan` of a list of targets: one block each, then the total; a state without
+/// `namespaces:` as plain as a single box is.
 pub fn plan_text_parts(parts: &[Part<'_>], show_writes: bool) -> String {
+    if let Some(plan) = alone(parts) {
+        return plan_text(plan, show_writes);
+    }
     let mut out = String::new();
     for p in parts {
         out.push_str(&namespace_header(p.name, p.netns));
@@ -303,8 +316,14 @@ pub fn plan_text_parts(parts: &[Part<'_>], show_writes: bool) -> String {
     out
 }
 
-/// `apply` of several namespaces: one line each, then the total.
+/// `apply` of a list of targets: one line each, then the total (see [`plan_text_parts`]).
 pub fn apply_text_parts(parts: &[Part<'_>]) -> String {
+    if let Some(plan) = alone(parts) {
+        return apply_text(&ApplyReport {
+            plan: plan.clone(),
+            writes: plan.writes.len(),
+        });
+    }
     let mut out = String::new();
     for p in parts {
         let name = p
@@ -495,9 +514,15 @@ pub struct ValidJson {
 
 /// `show --json`: the state file with its `format_version` (which the loader accepts, so the
 /// document still reads back as a state).
-pub fn show_json(file: &pgstate::spec::StateFile) -> serde_json::Result<String> {
-    let mut doc = serde_json::to_value(file)?;
+/// `show --json`: the state file as JSON; without the top-level `devices:` when the state
+/// does not speak for the namespace pgstate runs in.
+pub fn show_json(shown: &pgstate::targets::LiveStateFile) -> serde_json::Result<String> {
+    let mut doc = serde_json::to_value(&shown.file)?;
     if let serde_json::Value::Object(map) = &mut doc {
+        if !shown.here {
+            map.remove("devices");
+            map.remove("threads");
+        }
         map.insert(
             "format_version".into(),
             serde_json::Value::from(JSON_FORMAT_VERSION),
@@ -611,17 +636,6 @@ pub fn writes(n: usize) -> String {
     }
 }
 
-/// `run --json`.
-#[derive(Serialize)]
-struct RunJson<'a> {
-    format_version: u32,
-    ended_by: pgstate::run::EndedBy,
-    wall_ms: u64,
-    ok: bool,
-    total: Totals,
-    devices: &'a [pgstate::run::DeviceReport],
-}
-
 /// Sums over all devices.
 #[derive(Serialize)]
 pub struct Totals {
@@ -638,37 +652,6 @@ pub fn totals(devices: &[pgstate::run::DeviceReport]) -> Totals {
         pps: devices.iter().filter_map(|d| d.stats.map(|s| s.pps)).sum(),
         mbps: devices.iter().filter_map(|d| d.stats.map(|s| s.mbps)).sum(),
     }
-}
-
-pub fn run_json(outcome: &pgstate::run::RunOutcome) -> String {
-    let doc = RunJson {
-        format_version: JSON_FORMAT_VERSION,
-        ended_by: outcome.ended_by,
-        wall_ms: outcome.wall_ms,
-        ok: !outcome.has_problems(),
-        total: totals(&outcome.devices),
-        devices: &outcome.devices,
-    };
-    serde_json::to_string_pretty(&doc).unwrap_or_default()
-}
-
-/// `status --json`.
-#[derive(Serialize)]
-struct StatusJson<'a> {
-    format_version: u32,
-    running: bool,
-    total: Totals,
-    devices: &'a [pgstate::run::DeviceReport],
-}
-
-pub fn status_json(devices: &[pgstate::run::DeviceReport]) -> String {
-    let doc = StatusJson {
-        format_version: JSON_FORMAT_VERSION,
-        running: devices.iter().any(|d| d.running),
-        total: totals(devices),
-        devices,
-    };
-    serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
 /// The results table; with an outcome, also how the run ended and the problems found.

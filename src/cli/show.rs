@@ -1,30 +1,29 @@
-//! `pgstate show`: print the live state as a state file (YAML, or JSON with `--json`).
+//! `pgstate show [--all-namespaces]`: print the live state as a state file (YAML, or JSON
+//! with `--json`); with `--all-namespaces` every namespace `ip netns` names too.
 
 use std::io::Write;
 
 use anyhow::{Context, Result};
 
-use pgstate::procfs::observe::read_live_state;
-use pgstate::spec;
+use pgstate::{spec, targets};
 
 use super::args::{Cli, ShowArgs};
+use super::common::selected_targets;
 use super::common::Outcome;
-use super::common::{open_procfs, profile_of};
 use super::pktgen::Access;
 use super::render;
 
 pub(super) fn run(cli: &Cli, a: &ShowArgs, stdout: &mut impl Write) -> Result<Outcome> {
-    if a.all_namespaces {
-        return super::netns::show_all(cli, a.json, stdout);
-    }
-    let opened = open_procfs(cli, Access::Read)?;
-    let procfs = opened.procfs();
-    let live = read_live_state(procfs).context("reading the live state")?;
-    let file = spec::state_file_from_live(&live, &profile_of(procfs));
+    let targets = selected_targets(cli, None, a.all_namespaces, Access::Read)?;
+    let shown = targets::show(&targets).context("reading the live state")?;
     if a.json {
-        writeln!(stdout, "{}", render::show_json(&file)?)?;
+        writeln!(stdout, "{}", render::show_json(&shown)?)?;
     } else {
-        write!(stdout, "{}", spec::render_state_file(&file)?)?;
+        write!(
+            stdout,
+            "{}",
+            spec::render_namespaces_state_file(&shown.file, shown.here)?
+        )?;
     }
     Ok(Outcome::Ok)
 }

@@ -1,30 +1,33 @@
-//! `pgstate status`: what is running now and the last results, per device.
+//! `pgstate status [STATE | --all-namespaces]`: what is running now and the last results,
+//! per device, in every target.
 
 use std::io::Write;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
-use pgstate::run;
+use pgstate::run::DeviceReport;
+use pgstate::targets::{self, Place};
 
 use super::args::{Cli, StatusArgs, StatusFormat};
-use super::common::open_procfs;
+use super::common::selected_targets;
 use super::common::Outcome;
 use super::metrics;
 use super::pktgen::Access;
-use super::render;
+use super::results;
 
 pub(super) fn run(cli: &Cli, a: &StatusArgs, stdout: &mut impl Write) -> Result<Outcome> {
-    if a.state.is_some() || a.all_namespaces {
-        return super::netns::status(cli, a, stdout);
-    }
-    let opened = open_procfs(cli, Access::Read)?;
-    let devices =
-        run::reports(opened.procfs(), run::ReportMode::Status).context("reading results")?;
+    let targets = selected_targets(cli, a.state.as_deref(), a.all_namespaces, Access::Read)?;
+    let reports = targets::status(&targets)?;
+    let parts: Vec<(&Place, &[DeviceReport])> = targets
+        .iter()
+        .map(|t| t.place())
+        .zip(reports.iter().map(Vec::as_slice))
+        .collect();
     let format = if a.json { StatusFormat::Json } else { a.format };
     match format {
-        StatusFormat::Json => writeln!(stdout, "{}", render::status_json(&devices))?,
-        StatusFormat::Text => write!(stdout, "{}", render::results_text(&devices, None))?,
-        StatusFormat::Prometheus => write!(stdout, "{}", metrics::render_status(&devices))?,
+        StatusFormat::Json => writeln!(stdout, "{}", results::status_json(&parts))?,
+        StatusFormat::Text => write!(stdout, "{}", results::status_text(&parts))?,
+        StatusFormat::Prometheus => write!(stdout, "{}", metrics::render_status(&parts))?,
     }
     Ok(Outcome::Ok)
 }

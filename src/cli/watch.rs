@@ -1,19 +1,20 @@
-//! `pgstate watch STATE`: keep the box in STATE until stopped; SIGINT/SIGTERM end it, SIGHUP
-//! re-reads the files. The loop itself is the library's [`pgstate::watch`]; systemd is told
-//! how it goes ([`super::systemd`]) and `--metrics-listen` serves Prometheus metrics
-//! ([`super::metrics`]).
+//! `pgstate watch STATE`: keep every target of STATE converged until stopped; SIGINT/SIGTERM
+//! end it, SIGHUP re-reads the files. The loop itself is the library's
+//! [`pgstate::targets::watch`]; systemd is told how it goes ([`super::systemd`]) and
+//! `--metrics-listen` serves Prometheus metrics ([`super::metrics`]).
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use pgstate::watch::WatchConfig;
+use pgstate::targets::{self, Place, Reach, Target};
+use pgstate::watch::{NoObserver, Observer, WatchConfig};
 
 use super::args::{Cli, WatchArgs};
 use super::common::Outcome;
-use super::common::{interrupt_flag, open_procfs};
-use super::metrics::{self, WatchGauges};
+use super::common::{interrupt_flag, load, open_targets};
+use super::metrics::{self, WatchGauges, Watched};
 use super::pktgen::Access;
 use super::systemd::Systemd;
 
@@ -24,7 +25,12 @@ pub(super) fn run(cli: &Cli, a: &WatchArgs) -> Result<Outcome> {
     } else {
         Access::Change
     };
-    let opened = open_procfs(cli, access)?;
+    // A file that does not load now is watched as one box until it is fixed.
+    let (wanted, whole) = match load(&a.state) {
+        Ok(loaded) => (targets::from_state(&loaded), loaded.namespaces.is_empty()),
+        Err(_) => (vec![Target::bare(Place::Here)], true),
+    };
+    let targets = open_targets(cli, wanted, access, Reach::Watch)?;
     let terminate = interrupt_flag()?;
     let hangup = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hangup))
@@ -39,30 +45,45 @@ pub(super) fn run(cli: &Cli, a: &WatchArgs) -> Result<Outcome> {
         lock_timeout: a.lock_timeout,
         ..WatchConfig::default()
     };
-    // A state with `namespaces:` is kept by one session per namespace (a file that does not
-    // load now is watched as one box until it is fixed, as before).
-    if let Ok(loaded) = super::common::load(&a.state) {
-        if !loaded.namespaces.is_empty() {
-            return super::netns::watch(a, &loaded, opened, config, &terminate, &hangup);
-        }
+    let gauges: Option<Vec<WatchGauges>> = a
+        .metrics_listen
+        .map(|_| targets.iter().map(|_| WatchGauges::default()).collect());
+    if let (Some(addr), Some(gauges)) = (a.metrics_listen, &gauges) {
+        let watched = targets
+            .iter()
+            .zip(gauges)
+            .map(|(t, g)| Watched {
+                place: t.place().clone(),
+                procfs: Arc::clone(&t.procfs),
+                gauges: g.clone(),
+            })
+            .collect();
+        metrics::serve(addr, watched)?;
     }
-    let shared = opened.into_shared();
-    let gauges = match a.metrics_listen {
-        None => None,
-        Some(addr) => {
-            let gauges = WatchGauges::default();
-            metrics::serve(addr, Arc::clone(&shared), gauges.clone())?;
-            Some(gauges)
-        }
-    };
-    let mut observer = Systemd::from_env(gauges);
-    let summary =
-        pgstate::watch::watch(shared, &a.state, config, &terminate, &hangup, &mut observer)
-            .with_context(|| format!("watching {}", a.state.display()))?;
+    // systemd hears from the first session; every session feeds its own gauges.
+    let observers: Vec<Box<dyn Observer + Send>> = (0..targets.len())
+        .map(|i| {
+            let g = gauges.as_ref().map(|g| g[i].clone());
+            if i == 0 {
+                Box::new(Systemd::from_env(g)) as Box<dyn Observer + Send>
+            } else {
+                match g {
+                    Some(g) => Box::new(g) as Box<dyn Observer + Send>,
+                    None => Box::new(NoObserver),
+                }
+            }
+        })
+        .collect();
+    let summaries = targets::watch(
+        targets, whole, &a.state, config, &terminate, &hangup, observers,
+    )
+    .with_context(|| format!("watching {}", a.state.display()))?;
     // `--once --check-only` answers like `plan --detailed-exitcode`.
-    Ok(if a.once && a.check_only && !summary.in_sync {
-        Outcome::Changes
-    } else {
-        Outcome::Ok
-    })
+    Ok(
+        if a.once && a.check_only && summaries.iter().any(|s| !s.in_sync) {
+            Outcome::Changes
+        } else {
+            Outcome::Ok
+        },
+    )
 }

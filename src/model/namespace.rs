@@ -8,15 +8,29 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// `NAME_MAX`: the longest file name, and so the longest `ip netns` name.
 pub const MAX_NAMESPACE_NAME_LEN: usize = 255;
 
 /// The name of a namespace of the state: an `ip netns` name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct NamespaceName(String);
+
+/// Checked as [`NamespaceName::new`] (a saved plan read back, for one).
+impl TryFrom<String> for NamespaceName {
+    type Error = NamespaceNameError;
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        NamespaceName::new(&name)
+    }
+}
+
+impl From<NamespaceName> for String {
+    fn from(name: NamespaceName) -> String {
+        name.0
+    }
+}
 
 /// Why a string is not a usable namespace name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

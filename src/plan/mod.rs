@@ -7,6 +7,7 @@
 mod device;
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::Serialize;
 
@@ -151,12 +152,9 @@ pub struct Environment {
 }
 
 /// The desired state cannot be planned on this box.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlanError {
     /// A device asks for a thread the kernel does not have.
-    #[error(
-        "device {device}: thread {thread} does not exist (this box has kpktgend_{{{available}}})"
-    )]
     NoSuchThread {
         /// The device.
         device: DeviceName,
@@ -166,7 +164,6 @@ pub enum PlanError {
         available: String,
     },
     /// `threads:` lists a thread the kernel does not have.
-    #[error("threads: thread {thread} does not exist (this box has kpktgend_{{{available}}})")]
     NoSuchOwnedThread {
         /// The thread.
         thread: ThreadId,
@@ -174,9 +171,6 @@ pub enum PlanError {
         available: String,
     },
     /// A device is put on a thread outside `threads:`.
-    #[error(
-        "device {device}: thread {thread} is not one of the threads this state owns ({owned})"
-    )]
     ThreadNotOwned {
         /// The device.
         device: DeviceName,
@@ -186,7 +180,6 @@ pub enum PlanError {
         owned: String,
     },
     /// The device name is taken on a thread this state does not own.
-    #[error("device {device} already exists on thread {thread}, which this state does not own; remove it there or add that thread to `threads:`")]
     NameTakenElsewhere {
         /// The device.
         device: DeviceName,
@@ -194,9 +187,6 @@ pub enum PlanError {
         thread: ThreadId,
     },
     /// The interface does not exist.
-    #[error(
-        "device {device}: interface {interface} does not exist (add_device would fail with ENODEV)"
-    )]
     MissingInterface {
         /// The device.
         device: DeviceName,
@@ -204,7 +194,6 @@ pub enum PlanError {
         interface: String,
     },
     /// The interface is down.
-    #[error("device {device}: interface {interface} is down (add_device would fail with ENETDOWN); bring it up with `ip link set {interface} up`")]
     InterfaceDown {
         /// The device.
         device: DeviceName,
@@ -212,7 +201,6 @@ pub enum PlanError {
         interface: String,
     },
     /// The state needs a feature this kernel lacks.
-    #[error("device {device}: {requirement}; this kernel is {have}")]
     Unsupported {
         /// The device.
         device: DeviceName,
@@ -224,6 +212,82 @@ pub enum PlanError {
         have: crate::kernel::Version,
     },
 }
+
+/// What a [`PlanError`] is about, as typed data: a diagnostic is located from it, never from
+/// the wording of the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanErrorSite<'a> {
+    /// A device entry, or one of its keys (`key`, as the state file's schema names it).
+    Device {
+        /// The device.
+        device: &'a DeviceName,
+        /// The key the problem is with; `None` for the device entry itself.
+        key: Option<&'static str>,
+    },
+    /// An element of `threads:`.
+    OwnedThread(ThreadId),
+}
+
+impl PlanError {
+    /// What the error is about.
+    pub fn site(&self) -> PlanErrorSite<'_> {
+        use PlanError as P;
+        let device = |device, key| PlanErrorSite::Device { device, key };
+        match self {
+            P::NoSuchThread { device: d, .. } | P::ThreadNotOwned { device: d, .. } => {
+                device(d, Some("thread"))
+            }
+            P::NoSuchOwnedThread { thread, .. } => PlanErrorSite::OwnedThread(*thread),
+            P::Unsupported { device: d, key, .. } => device(d, Some(*key)),
+            P::NameTakenElsewhere { device: d, .. }
+            | P::MissingInterface { device: d, .. }
+            | P::InterfaceDown { device: d, .. } => device(d, None),
+        }
+    }
+
+    /// The message without its subject (`device NAME: `, `threads: `): what a diagnostic
+    /// located at [`site`](Self::site) says.
+    pub fn reason(&self) -> String {
+        use PlanError as P;
+        match self {
+            P::NoSuchThread {
+                thread, available, ..
+            }
+            | P::NoSuchOwnedThread { thread, available } => {
+                format!("thread {thread} does not exist (this box has kpktgend_{{{available}}})")
+            }
+            P::ThreadNotOwned { thread, owned, .. } => {
+                format!("thread {thread} is not one of the threads this state owns ({owned})")
+            }
+            P::NameTakenElsewhere { thread, .. } => format!(
+                "already exists on thread {thread}, which this state does not own; remove it \
+                 there or add that thread to `threads:`"
+            ),
+            P::MissingInterface { interface, .. } => {
+                format!("interface {interface} does not exist (add_device would fail with ENODEV)")
+            }
+            P::InterfaceDown { interface, .. } => format!(
+                "interface {interface} is down (add_device would fail with ENETDOWN); bring it \
+                 up with `ip link set {interface} up`"
+            ),
+            P::Unsupported {
+                requirement, have, ..
+            } => format!("{requirement}; this kernel is {have}"),
+        }
+    }
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.site() {
+            PlanErrorSite::Device { device, .. } => write!(f, "device {device}: ")?,
+            PlanErrorSite::OwnedThread(_) => write!(f, "threads: ")?,
+        }
+        f.write_str(&self.reason())
+    }
+}
+
+impl std::error::Error for PlanError {}
 
 fn list_threads<'a>(it: impl Iterator<Item = &'a ThreadId>) -> String {
     it.map(ToString::to_string).collect::<Vec<_>>().join(",")

@@ -9,6 +9,7 @@ pub mod parse;
 pub mod real;
 #[cfg(feature = "simulator")]
 pub mod sim;
+pub mod unloaded;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -1,0 +1,224 @@
+//! The results of `run` and `status` over a list of targets, as text and as JSON: one
+//! typed document for one box or many.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use pgstate::model::NamespaceName;
+use pgstate::run::{DeviceReport, EndedBy, RunOutcome};
+use pgstate::targets::{Overlap, Place, RunReport, Window};
+
+use super::render::JSON_FORMAT_VERSION;
+use super::render::{count, indent, namespace_header, results_text, totals, Totals};
+
+/// A device of the results, with its namespace (`null`: the one pgstate runs in).
+#[derive(Serialize)]
+struct DeviceJson<'a> {
+    namespace: Option<&'a NamespaceName>,
+    #[serde(flatten)]
+    report: &'a DeviceReport,
+}
+
+fn devices_json<'a>(place: &'a Place, devices: &'a [DeviceReport]) -> Vec<DeviceJson<'a>> {
+    devices
+        .iter()
+        .map(|report| DeviceJson {
+            namespace: place.name(),
+            report,
+        })
+        .collect()
+}
+
+/// `run --json`: the totals and every device at the top, and each target's own part.
+#[derive(Serialize)]
+struct RunJson<'a> {
+    format_version: u32,
+    /// How the run ended (the first target's; they share the signal and `--duration`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ended_by: Option<EndedBy>,
+    /// The longest target's wall-clock time, ms.
+    wall_ms: u64,
+    ok: bool,
+    total: Totals,
+    devices: Vec<DeviceJson<'a>>,
+    /// How far the targets' runs overlapped; `null` when not every target ran.
+    overlap: Option<Overlap>,
+    /// The targets whose run failed, with why.
+    failed: Vec<String>,
+    namespaces: Vec<RunPartJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct RunPartJson<'a> {
+    namespace: Option<&'a NamespaceName>,
+    netns: Option<String>,
+    ended_by: EndedBy,
+    wall_ms: u64,
+    ok: bool,
+    window: Option<Window>,
+    total: Totals,
+    devices: Vec<DeviceJson<'a>>,
+}
+
+/// The targets that ran, with their outcome and window.
+fn ran(report: &RunReport) -> impl Iterator<Item = (&Place, &RunOutcome, Option<Window>)> {
+    report
+        .targets
+        .iter()
+        .filter_map(|t| t.result.as_ref().ok().map(|(o, w)| (&t.place, o, *w)))
+}
+
+/// What failed, one line a target.
+fn failures(report: &RunReport) -> Vec<String> {
+    report
+        .targets
+        .iter()
+        .filter_map(|t| t.result.as_ref().err().map(|e| format!("{}: {e}", t.place)))
+        .collect()
+}
+
+pub fn run_json(report: &RunReport) -> String {
+    let all: Vec<DeviceReport> = ran(report)
+        .flat_map(|(_, o, _)| o.devices.iter().cloned())
+        .collect();
+    let doc = RunJson {
+        format_version: JSON_FORMAT_VERSION,
+        ended_by: ran(report).map(|(_, o, _)| o.ended_by).next(),
+        wall_ms: ran(report).map(|(_, o, _)| o.wall_ms).max().unwrap_or(0),
+        ok: !report.has_problems(),
+        total: totals(&all),
+        devices: ran(report)
+            .flat_map(|(p, o, _)| devices_json(p, &o.devices))
+            .collect(),
+        overlap: report.overlap,
+        failed: failures(report),
+        namespaces: ran(report)
+            .map(|(p, o, w)| RunPartJson {
+                namespace: p.name(),
+                netns: p.netns().map(ToString::to_string),
+                ended_by: o.ended_by,
+                wall_ms: o.wall_ms,
+                ok: !o.has_problems(),
+                window: w,
+                total: totals(&o.devices),
+                devices: devices_json(p, &o.devices),
+            })
+            .collect(),
+    };
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// The run's results as text: the table of a single box, or one block a namespace, the
+/// total and the overlap.
+pub fn run_text(report: &RunReport) -> String {
+    if let [only] = report.targets.as_slice() {
+        if let (Place::Here, Ok((o, _))) = (&only.place, &only.result) {
+            return results_text(&o.devices, Some(o));
+        }
+    }
+    let mut out = String::new();
+    for (place, o, window) in ran(report) {
+        out.push_str(&namespace_header(
+            place.name(),
+            place.netns().map(|n| n.path()),
+        ));
+        out.push_str(&indent(&results_text(&o.devices, Some(o))));
+        if let Some(w) = window {
+            let _ = writeln!(
+                out,
+                "  ran {} ms by the kernel's clock (started {} us, stopped {} us)",
+                (w.stopped_us - w.started_us) / 1000,
+                w.started_us,
+                w.stopped_us
+            );
+        }
+        out.push('\n');
+    }
+    let all: Vec<DeviceReport> = ran(report)
+        .flat_map(|(_, o, _)| o.devices.iter().cloned())
+        .collect();
+    let t = totals(&all);
+    let namespaces = count(ran(report).count(), "namespace");
+    let _ = writeln!(
+        out,
+        "Total: {} packets, {} errors in {namespaces}.",
+        t.packets, t.errors
+    );
+    let _ = match report.overlap {
+        Some(o) if o.concurrent => writeln!(
+            out,
+            "Overlap: all {} ran at the same time for {} ms (first start to last stop: {} ms).",
+            count(report.targets.len(), "namespace"),
+            o.all_ms,
+            o.span_ms
+        ),
+        Some(o) => writeln!(
+            out,
+            "Overlap: none; the namespaces ran one after another ({} ms between one's end and another's start; first start to last stop: {} ms).",
+            o.gap_ms, o.span_ms
+        ),
+        None => writeln!(out, "Overlap: unknown (not every namespace ran)."),
+    };
+    for f in failures(report) {
+        let _ = writeln!(out, "error: {f}");
+    }
+    out
+}
+
+/// `status --json`: as `run --json`, without what only a run knows.
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    format_version: u32,
+    running: bool,
+    total: Totals,
+    devices: Vec<DeviceJson<'a>>,
+    namespaces: Vec<StatusPartJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct StatusPartJson<'a> {
+    namespace: Option<&'a NamespaceName>,
+    netns: Option<String>,
+    running: bool,
+    total: Totals,
+    devices: Vec<DeviceJson<'a>>,
+}
+
+pub fn status_json(parts: &[(&Place, &[DeviceReport])]) -> String {
+    let all: Vec<DeviceReport> = parts.iter().flat_map(|(_, d)| d.iter().cloned()).collect();
+    let doc = StatusJson {
+        format_version: JSON_FORMAT_VERSION,
+        running: all.iter().any(|d| d.running),
+        total: totals(&all),
+        devices: parts.iter().flat_map(|(p, d)| devices_json(p, d)).collect(),
+        namespaces: parts
+            .iter()
+            .map(|(p, d)| StatusPartJson {
+                namespace: p.name(),
+                netns: p.netns().map(ToString::to_string),
+                running: d.iter().any(|d| d.running),
+                total: totals(d),
+                devices: devices_json(p, d),
+            })
+            .collect(),
+    };
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// `status` as text: the table of a single box, or one block a namespace.
+pub fn status_text(parts: &[(&Place, &[DeviceReport])]) -> String {
+    if let [(Place::Here, devices)] = parts {
+        return results_text(devices, None);
+    }
+    let mut out = String::new();
+    for (place, devices) in parts {
+        out.push_str(&namespace_header(
+            place.name(),
+            place.netns().map(|n| n.path()),
+        ));
+        out.push_str(&indent(&results_text(devices, None)));
+        out.push('\n');
+    }
+    out
+}

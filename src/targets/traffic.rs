@@ -1,0 +1,278 @@
+//! Traffic over a list of targets: every target started at once, each `start` written from
+//! inside its namespace; results per target; how far the runs overlapped by the kernel's
+//! own timestamps.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::model::{DeviceName, ThreadId};
+use crate::procfs::observe::read_live_state;
+use crate::procfs::{PgFile, Procfs, ProcfsError};
+use crate::run::{self, DeviceReport, ReportMode, RunError, RunOptions, RunOutcome, Sample};
+
+use super::{OpenTarget, Place};
+
+/// An error of one target.
+#[derive(Debug, thiserror::Error)]
+#[error("{place}: {error}")]
+pub struct PlaceError<E: std::error::Error + 'static> {
+    /// Which one.
+    pub place: Place,
+    /// Why.
+    #[source]
+    pub error: E,
+}
+
+/// One target's run.
+#[derive(Debug)]
+pub struct TargetRun {
+    /// Where.
+    pub place: Place,
+    /// Devices of the namespace that the state does not own: `start` runs them too.
+    pub foreign: Vec<DeviceName>,
+    /// How it went, and when its streams ran by the kernel's clock (`None`: none ran).
+    pub result: Result<(RunOutcome, Option<Window>), RunError>,
+}
+
+/// A run of every target.
+#[derive(Debug)]
+pub struct RunReport {
+    /// Per target, in order.
+    pub targets: Vec<TargetRun>,
+    /// How far the targets' runs overlapped; `None` when not every target ran.
+    pub overlap: Option<Overlap>,
+}
+
+impl RunReport {
+    /// Whether any stream has a problem or any target failed.
+    pub fn has_problems(&self) -> bool {
+        self.targets.iter().any(|t| match &t.result {
+            Ok((o, _)) => o.has_problems(),
+            Err(_) => true,
+        })
+    }
+}
+
+/// Starts every target at once, each from a thread of its own, and samples their progress
+/// into `on_progress` (the latest samples of each target, in order) every
+/// `opts.sample_interval` until all are done; then reads each one's results and window.
+/// The targets must be converged already.
+pub fn run(
+    targets: &[OpenTarget],
+    opts: &RunOptions,
+    mut on_progress: impl FnMut(&[Vec<Sample>], Duration),
+) -> RunReport {
+    let foreign: Vec<Vec<DeviceName>> = targets.iter().map(foreign_devices).collect();
+    let latest: Vec<Mutex<Vec<Sample>>> = targets.iter().map(|_| Mutex::default()).collect();
+    let started = Instant::now();
+    let outcomes: Vec<Result<RunOutcome, RunError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = targets
+            .iter()
+            .zip(&latest)
+            .map(|(t, latest)| {
+                let (procfs, starter) = (std::sync::Arc::clone(&t.procfs), t.starter());
+                scope.spawn(move || {
+                    run::run_traffic_with(procfs, starter, opts, |samples, _| {
+                        *latest.lock().unwrap_or_else(PoisonError::into_inner) = samples.to_vec();
+                    })
+                })
+            })
+            .collect();
+        let snapshot = || -> Vec<Vec<Sample>> {
+            latest
+                .iter()
+                .map(|l| l.lock().unwrap_or_else(PoisonError::into_inner).clone())
+                .collect()
+        };
+        while handles.iter().any(|h| !h.is_finished()) {
+            std::thread::sleep(opts.sample_interval);
+            on_progress(&snapshot(), started.elapsed());
+        }
+        on_progress(&snapshot(), started.elapsed());
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(RunError::Procfs(ProcfsError::Io {
+                        path: "pgctrl".into(),
+                        error: std::io::Error::other("the run thread panicked"),
+                    }))
+                })
+            })
+            .collect()
+    });
+    let mut windows = Vec::new();
+    let runs: Vec<TargetRun> = targets
+        .iter()
+        .zip(outcomes)
+        .zip(foreign)
+        .map(|((t, outcome), foreign)| {
+            let result = outcome.and_then(|o| {
+                let window = run_window(&*t.procfs)?;
+                windows.extend(window);
+                Ok((o, window))
+            });
+            TargetRun {
+                place: t.place().clone(),
+                foreign,
+                result,
+            }
+        })
+        .collect();
+    let overlap = (windows.len() == runs.len())
+        .then(|| overlap(&windows))
+        .flatten();
+    RunReport {
+        targets: runs,
+        overlap,
+    }
+}
+
+/// The devices of `t`'s namespace that its state does not own (empty when it cannot be
+/// read: the run itself reports that).
+fn foreign_devices(t: &OpenTarget) -> Vec<DeviceName> {
+    read_live_state(&*t.procfs)
+        .map(|live| {
+            live.devices
+                .into_keys()
+                .filter(|d| !t.target.desired.devices.contains_key(d))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The per-device results of every target (`pgstate status`).
+pub fn status(targets: &[OpenTarget]) -> Result<Vec<Vec<DeviceReport>>, PlaceError<RunError>> {
+    targets
+        .iter()
+        .map(|t| {
+            run::reports(&*t.procfs, ReportMode::Status).map_err(|error| PlaceError {
+                place: t.place().clone(),
+                error,
+            })
+        })
+        .collect()
+}
+
+/// Writes `stop` in every target from inside it and waits until each is idle. A target
+/// without pktgen has nothing running. Every target is stopped even when one fails.
+pub fn stop(targets: &[OpenTarget]) -> Result<(), Vec<PlaceError<RunError>>> {
+    let failed: Vec<_> = targets
+        .iter()
+        .filter_map(|t| match run::stop(&*t.procfs) {
+            Ok(()) | Err(RunError::Procfs(ProcfsError::NotLoaded { .. })) => None,
+            Err(error) => Some(PlaceError {
+                place: t.place().clone(),
+                error,
+            }),
+        })
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed)
+    }
+}
+
+/// When one namespace's streams ran, from the kernel's own timestamps: the earliest
+/// `started:` and the latest `stopped:` of its device files (`ktime_get()` in µs, the
+/// monotonic clock, which all namespaces share; REFERENCE §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Window {
+    /// Earliest `started:`, µs.
+    pub started_us: u64,
+    /// Latest `stopped:`, µs.
+    pub stopped_us: u64,
+}
+
+/// The window of the devices of `procfs` that have run (`started:` not 0); `None` when none
+/// has.
+pub fn run_window(procfs: &dyn Procfs) -> Result<Option<Window>, ProcfsError> {
+    let mut window: Option<Window> = None;
+    for name in procfs.list()? {
+        if name == "pgctrl" || ThreadId::from_file_name(&name).is_some() {
+            continue;
+        }
+        let Ok(device) = DeviceName::new(&name) else {
+            continue;
+        };
+        let text = match procfs.read(&PgFile::Device(device)) {
+            Ok(t) => t,
+            // Removed meanwhile: it has no window any more.
+            Err(ProcfsError::Missing { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        let Ok(d) = crate::procfs::parse::parse_device(&name, &text) else {
+            continue;
+        };
+        if d.started_us == 0 {
+            continue;
+        }
+        let w = window.get_or_insert(Window {
+            started_us: d.started_us,
+            stopped_us: d.stopped_us,
+        });
+        w.started_us = w.started_us.min(d.started_us);
+        w.stopped_us = w.stopped_us.max(d.stopped_us);
+    }
+    Ok(window)
+}
+
+/// Whether the targets' streams ran at the same time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Overlap {
+    /// Time all of them were running at once, ms (0 when some never overlapped).
+    pub all_ms: u64,
+    /// When they did not all overlap: the longest time between the end of one and the start
+    /// of a later one, ms.
+    pub gap_ms: u64,
+    /// From the first start to the last stop, ms.
+    pub span_ms: u64,
+    /// Every target ran at the same time as every other (`all_ms > 0`).
+    pub concurrent: bool,
+}
+
+/// The overlap of `windows` (at least one).
+pub fn overlap(windows: &[Window]) -> Option<Overlap> {
+    let latest_start = windows.iter().map(|w| w.started_us).max()?;
+    let earliest_stop = windows.iter().map(|w| w.stopped_us).min()?;
+    let first = windows.iter().map(|w| w.started_us).min()?;
+    let last = windows.iter().map(|w| w.stopped_us).max()?;
+    let all_us = earliest_stop.saturating_sub(latest_start);
+    Some(Overlap {
+        all_ms: all_us / 1000,
+        gap_ms: latest_start.saturating_sub(earliest_stop) / 1000,
+        span_ms: last.saturating_sub(first) / 1000,
+        concurrent: all_us > 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(a: u64, b: u64) -> Window {
+        Window {
+            started_us: a,
+            stopped_us: b,
+        }
+    }
+
+    #[test]
+    fn overlap_is_the_time_all_windows_share() {
+        let o = overlap(&[
+            w(1_000_000, 3_000_000),
+            w(1_500_000, 4_000_000),
+            w(2_000_000, 2_600_000),
+        ])
+        .unwrap();
+        assert_eq!(
+            (o.all_ms, o.gap_ms, o.span_ms, o.concurrent),
+            (600, 0, 3000, true)
+        );
+        // One after the other: no overlap, a gap of 250 ms.
+        let o = overlap(&[w(0, 1_000_000), w(1_250_000, 2_000_000)]).unwrap();
+        assert_eq!((o.all_ms, o.gap_ms, o.concurrent), (0, 250, false));
+        assert_eq!(overlap(&[]), None);
+    }
+}
