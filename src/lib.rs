@@ -59,6 +59,7 @@ pub mod import;
 pub mod plan;
 
 pub mod apply;
+pub mod locate;
 pub mod targets;
 
 pub mod run;

@@ -2,84 +2,12 @@
 //! transcript's file formats: output blocks, exit codes, saved plans and the lock.
 
 use std::fs;
+
+mod common;
+
+use common::fake_box::FakeBox;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-struct Box_ {
-    dir: tempfile::TempDir,
-}
-
-impl Box_ {
-    /// An empty pktgen directory with two threads, and interfaces eth0/eth1 (up) and eth9
-    /// (down) in a fake /sys/class/net.
-    fn new() -> Box_ {
-        let dir = tempfile::tempdir().unwrap();
-        let pg = dir.path().join("pktgen");
-        fs::create_dir(&pg).unwrap();
-        fs::write(
-            pg.join("pgctrl"),
-            "Packet Generator for packet performance testing. Version: 2.75\n",
-        )
-        .unwrap();
-        for t in 0..2 {
-            fs::write(
-                pg.join(format!("kpktgend_{t}")),
-                "Running: \nStopped: \nResult: NA\n",
-            )
-            .unwrap();
-        }
-        for (name, mac, flags) in [
-            ("eth0", "02:00:00:00:00:10", "0x1003"),
-            ("eth1", "02:00:00:00:00:11", "0x1003"),
-            ("eth9", "02:00:00:00:00:19", "0x1002"),
-        ] {
-            let d = dir.path().join("net").join(name);
-            fs::create_dir_all(&d).unwrap();
-            fs::write(d.join("address"), format!("{mac}\n")).unwrap();
-            fs::write(d.join("flags"), format!("{flags}\n")).unwrap();
-        }
-        Box_ { dir }
-    }
-
-    fn pg(&self) -> PathBuf {
-        self.dir.path().join("pktgen")
-    }
-
-    /// Puts a device with the kernel's fresh-device text on thread `t`.
-    fn add_device(&self, t: u32, name: &str, mac: &str) {
-        fs::write(
-            self.pg().join(format!("kpktgend_{t}")),
-            format!("Running: \nStopped: {name} \nResult: OK: add_device={name}\n"),
-        )
-        .unwrap();
-        let text = format!("Params: count 1000  min_pkt_size: 0  max_pkt_size: 0\n     frags: 0  delay: 0  clone_skb: 0  ifname: {name}\n     flows: 0 flowlen: 0\n     queue_map_min: 0  queue_map_max: 0\n     dst_min:   dst_max: \n     src_min:   src_max: \n     src_mac: {mac} dst_mac: 00:00:00:00:00:00\n     udp_src_min: 9  udp_src_max: 9  udp_dst_min: 9  udp_dst_max: 9\n     src_mac_count: 0  dst_mac_count: 0\n     Flags: SHARED  \nCurrent:\n     pkts-sofar: 0  errors: 0\n     started: 0us  stopped: 0us idle: 0us\n     seq_num: 0  cur_dst_mac_offset: 0  cur_src_mac_offset: 0\n     cur_saddr: 0.0.0.0  cur_daddr: 0.0.0.0\n     cur_udp_dst: 0  cur_udp_src: 0\n     cur_queue_map: 0\n     flows: 0\nResult: Idle\n");
-        fs::write(self.pg().join(name), text).unwrap();
-    }
-
-    fn file(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.dir.path().join(name);
-        fs::write(&p, text).unwrap();
-        p
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.run_on("6.12.0", args)
-    }
-
-    /// [`Box_::run`] as if the kernel were `release`.
-    fn run_on(&self, release: &str, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_pgstate"))
-            .args(args)
-            .arg("--proc-root")
-            .arg(self.pg())
-            .arg("--sys-class-net")
-            .arg(self.dir.path().join("net"))
-            .args(["--kernel-release", release])
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap()
-    }
-}
+use std::process::Command;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -95,7 +23,7 @@ fn states(name: &str) -> String {
 
 #[test]
 fn plan_prints_terraform_style_actions_and_exit_codes() {
-    let b = Box_::new();
+    let b = FakeBox::new();
     let out = b.run(&["plan", &states("simple.yaml")]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -130,7 +58,7 @@ fn plan_prints_terraform_style_actions_and_exit_codes() {
 
 #[test]
 fn a_converged_box_says_no_changes_and_exits_zero() {
-    let b = Box_::new();
+    let b = FakeBox::new();
     b.add_device(1, "eth1@3", "02:00:00:00:00:11");
     let state = b.file("s.yaml", "devices:\n  eth1@3: {thread: 1}\n");
     let out = b.run(&["plan", "--detailed-exitcode", state.to_str().unwrap()]);
@@ -153,7 +81,7 @@ fn a_converged_box_says_no_changes_and_exits_zero() {
 
 #[test]
 fn removals_are_always_shown() {
-    let b = Box_::new();
+    let b = FakeBox::new();
     b.add_device(0, "eth0", "02:00:00:00:00:10");
     let state = b.file("s.yaml", "devices: {}\n");
     let out = b.run(&["plan", state.to_str().unwrap()]);
@@ -172,7 +100,7 @@ fn removals_are_always_shown() {
 
 #[test]
 fn invalid_states_fail_with_located_errors_and_exit_one() {
-    let b = Box_::new();
+    let b = FakeBox::new();
     let state = b.file(
         "bad.yaml",
         "devices:\n  eth0:\n    thread: 0\n    pkt_sise: 64\n    count: -1\n",
@@ -200,8 +128,8 @@ fn invalid_states_fail_with_located_errors_and_exit_one() {
 #[test]
 fn a_proc_root_that_does_not_exist_is_a_missing_path_not_an_unloaded_module() {
     // Issue 12.3: only a missing directory named `pktgen` means the module is not loaded.
-    let b = Box_::new();
-    let typo = b.dir.path().join("pktgne");
+    let b = FakeBox::new();
+    let typo = b.dir().join("pktgne");
     let out = Command::new(env!("CARGO_BIN_EXE_pgstate"))
         .args(["show", "--proc-root", typo.to_str().unwrap()])
         .output()
@@ -217,10 +145,10 @@ fn a_proc_root_that_does_not_exist_is_a_missing_path_not_an_unloaded_module() {
 
 /// A stand-in for modprobe that logs its call, says something on stderr and, with `load`,
 /// creates the pktgen directory as the module would.
-fn fake_modprobe(b: &Box_, load: bool) -> (PathBuf, PathBuf) {
+fn fake_modprobe(b: &FakeBox, load: bool) -> (PathBuf, PathBuf) {
     use std::os::unix::fs::PermissionsExt;
-    let log = b.dir.path().join("modprobe.log");
-    let script = b.dir.path().join("modprobe");
+    let log = b.dir().join("modprobe.log");
+    let script = b.dir().join("modprobe");
     let pg = b.pg().display().to_string();
     let body = if load {
         format!(
@@ -243,11 +171,11 @@ fn fake_modprobe(b: &Box_, load: bool) -> (PathBuf, PathBuf) {
 fn reads_never_load_the_module_and_see_an_empty_box() {
     // Issue 12.3: plan, show, diff, status, validate (and destroy, stop, clear-counters,
     // watch --check-only, which have nothing to change) never run modprobe.
-    let b = Box_::new();
+    let b = FakeBox::new();
     fs::remove_dir_all(b.pg()).unwrap();
     let (modprobe, log) = fake_modprobe(&b, true);
     let modprobe = modprobe.to_str().unwrap();
-    let lock = b.dir.path().join("lock").display().to_string();
+    let lock = b.dir().join("lock").display().to_string();
     let state = b.file("s.yaml", "devices:\n  eth0: {thread: 0, count: 5}\n");
     let state = state.to_str().unwrap();
     let with = |args: &[&str]| {
@@ -301,9 +229,9 @@ fn reads_never_load_the_module_and_see_an_empty_box() {
 #[test]
 fn changes_load_the_module_say_so_and_keep_modprobe_quiet() {
     // Issue 12.3.
-    let b = Box_::new();
+    let b = FakeBox::new();
     fs::remove_dir_all(b.pg()).unwrap();
-    let lock = b.dir.path().join("lock").display().to_string();
+    let lock = b.dir().join("lock").display().to_string();
     let state = b.file("s.yaml", "devices: {}\n");
     let (modprobe, log) = fake_modprobe(&b, false);
     let out = b.run(&[
@@ -348,10 +276,10 @@ fn changes_load_the_module_say_so_and_keep_modprobe_quiet() {
 
 #[test]
 fn a_saved_plan_is_refused_once_the_box_has_changed() {
-    let b = Box_::new();
-    let lock = b.dir.path().join("lock").display().to_string();
+    let b = FakeBox::new();
+    let lock = b.dir().join("lock").display().to_string();
     let state = b.file("s.yaml", "devices: {}\n");
-    let saved = b.dir.path().join("p.json").display().to_string();
+    let saved = b.dir().join("p.json").display().to_string();
     // Made against an empty box.
     // Terraform's spelling, `-out FILE`, works too.
     let out = b.run(&["plan", "-out", &saved, state.to_str().unwrap()]);
@@ -371,8 +299,8 @@ fn a_saved_plan_is_refused_once_the_box_has_changed() {
 
 #[test]
 fn apply_waits_for_the_lock_and_names_its_holder() {
-    let b = Box_::new();
-    let lock = b.dir.path().join("lock");
+    let b = FakeBox::new();
+    let lock = b.dir().join("lock");
     let _held =
         pgstate::lock::BoxLock::acquire(&lock, std::time::Duration::ZERO, "pgstate watch lab/")
             .unwrap();
@@ -402,11 +330,11 @@ fn a_non_root_user_gets_a_permission_error_naming_the_fix() {
     // pktgen's files are root-only (mode 0600, REFERENCE §5.6): model that with a directory
     // only root may enter, and run the binary as nobody.
     use std::os::unix::fs::PermissionsExt;
-    let b = Box_::new();
-    fs::set_permissions(b.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let b = FakeBox::new();
+    fs::set_permissions(b.dir(), fs::Permissions::from_mode(0o755)).unwrap();
     fs::set_permissions(b.pg(), fs::Permissions::from_mode(0o700)).unwrap();
     // A copy nobody can execute wherever the checkout lives.
-    let bin = b.dir.path().join("pgstate");
+    let bin = b.dir().join("pgstate");
     fs::copy(env!("CARGO_BIN_EXE_pgstate"), &bin).unwrap();
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
     let run = || {
@@ -471,7 +399,7 @@ fn start_and_stop_refuse_a_proc_root_of_another_network_namespace() {
 fn usage_errors_exit_one_never_the_changes_pending_code() {
     // Issue 12.2: exit 2 means "changes pending" for `plan --detailed-exitcode` and
     // `watch --once --check-only`; a typo must not read as drift.
-    let b = Box_::new();
+    let b = FakeBox::new();
     for args in [
         &["plan", "--detailed-exitcode", "--jsn", "s.yaml"][..],
         &["watch", "--once", "--check-only", "--bogus", "s.yaml"][..],
@@ -506,7 +434,7 @@ fn usage_errors_exit_one_never_the_changes_pending_code() {
 #[test]
 fn diff_exit_code_is_one_for_differences_and_two_for_errors() {
     // Issue 12.2: like `git diff --exit-code` and `kubectl diff`.
-    let b = Box_::new();
+    let b = FakeBox::new();
     b.add_device(0, "eth0", "02:00:00:00:00:10");
     let same = b.file("same.yaml", "devices:\n  eth0: {thread: 0}\n");
     let other = b.file("other.yaml", "devices:\n  eth1: {thread: 1}\n");
@@ -523,7 +451,7 @@ fn diff_exit_code_is_one_for_differences_and_two_for_errors() {
     let out = b.run(&["diff", other.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
     // Errors, usage errors included, are above 1.
-    let missing = b.dir.path().join("missing.yaml");
+    let missing = b.dir().join("missing.yaml");
     let out = b.run(&["diff", "--exit-code", missing.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let out = b.run(&["diff", "--exit-code", "--jsn", same.to_str().unwrap()]);
@@ -534,8 +462,8 @@ fn diff_exit_code_is_one_for_differences_and_two_for_errors() {
 fn numeric_flags_refuse_values_that_used_to_panic_or_silently_become_zero() {
     // Issue 12.1: `--lock-timeout inf` panicked with exit 101; `nan` and negative values
     // became 0. Each is now a usage error naming the flag, and nothing is written.
-    let b = Box_::new();
-    let lock = b.dir.path().join("lock").display().to_string();
+    let b = FakeBox::new();
+    let lock = b.dir().join("lock").display().to_string();
     let state = b.file("s.yaml", "devices:\n  eth0: {thread: 0}\n");
     let state = state.to_str().unwrap();
     for (cmd, flag) in [
@@ -655,7 +583,7 @@ fn each_help_lists_its_own_options_first_and_omits_the_ones_it_ignores() {
         assert!(help(cmd).contains("--lock-file"), "{cmd}");
     }
     // Hidden is not refused: one set of options still works for every command.
-    let b = Box_::new();
+    let b = FakeBox::new();
     let state = b.file("s.yaml", "devices: {}\n");
     let out = b.run(&[
         "validate",
@@ -670,14 +598,14 @@ fn each_help_lists_its_own_options_first_and_omits_the_ones_it_ignores() {
 
 /// Runs the binary with `args` (plus the box's options), stderr to a pipe or, with
 /// `terminal`, everything on a pseudo-terminal (util-linux `script`); returns what it printed.
-fn logs(b: &Box_, args: &[&str], env: &[(&str, &str)], terminal: bool) -> String {
+fn logs(b: &FakeBox, args: &[&str], env: &[(&str, &str)], terminal: bool) -> String {
     let mut argv: Vec<String> = vec![env!("CARGO_BIN_EXE_pgstate").into()];
     argv.extend(args.iter().map(|a| (*a).to_owned()));
     argv.extend([
         "--proc-root".into(),
         b.pg().display().to_string(),
         "--lock-file".into(),
-        b.dir.path().join("lock").display().to_string(),
+        b.dir().join("lock").display().to_string(),
     ]);
     let mut cmd = if terminal {
         let mut c = Command::new("script");
@@ -705,7 +633,7 @@ fn logs(b: &Box_, args: &[&str], env: &[(&str, &str)], terminal: bool) -> String
 #[test]
 fn colour_only_on_a_terminal_and_never_with_no_color() {
     // Issue 12.4: the journal got `^[[32m INFO^[[0m`.
-    let b = Box_::new();
+    let b = FakeBox::new();
     let state = b.file("s.yaml", "devices: {}\n");
     let watch = ["watch", "--once", "--check-only", state.to_str().unwrap()];
     let esc = |s: &str| s.contains('\x1b');
@@ -747,9 +675,9 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
 #[test]
 fn destroy_without_a_terminal_needs_yes_and_plan_destroy_previews_it() {
     // Issue 12.8.
-    let b = Box_::new();
+    let b = FakeBox::new();
     b.add_device(0, "eth0", "02:00:00:00:00:10");
-    let lock = b.dir.path().join("lock").display().to_string();
+    let lock = b.dir().join("lock").display().to_string();
     let state = b.file("s.yaml", "devices:\n  eth0: {thread: 0}\n");
     let state = state.to_str().unwrap();
     let before = fs::read_to_string(b.pg().join("kpktgend_0")).unwrap();
@@ -762,7 +690,7 @@ fn destroy_without_a_terminal_needs_yes_and_plan_destroy_previews_it() {
         before
     );
     assert!(
-        !b.dir.path().join("lock").exists(),
+        !b.dir().join("lock").exists(),
         "refused before taking the lock"
     );
 
@@ -775,7 +703,7 @@ fn destroy_without_a_terminal_needs_yes_and_plan_destroy_previews_it() {
         "{stdout}"
     );
     // A destroy plan cannot be saved: `apply FILE` would re-read the state and add back.
-    let saved = b.dir.path().join("p.json").display().to_string();
+    let saved = b.dir().join("p.json").display().to_string();
     let out = b.run(&["plan", "--destroy", "--out", &saved, state]);
     assert_eq!(out.status.code(), Some(1));
 
@@ -799,7 +727,7 @@ fn destroy_without_a_terminal_needs_yes_and_plan_destroy_previews_it() {
 #[test]
 fn destroy_on_a_terminal_shows_what_goes_and_asks() {
     // Issue 12.8: anything but `yes` cancels, and nothing is written.
-    let b = Box_::new();
+    let b = FakeBox::new();
     b.add_device(0, "eth0", "02:00:00:00:00:10");
     let state = b.file("s.yaml", "devices:\n  eth0: {thread: 0}\n");
     let before = fs::read_to_string(b.pg().join("kpktgend_0")).unwrap();
@@ -810,8 +738,8 @@ fn destroy_on_a_terminal_shows_what_goes_and_asks() {
                 "{} destroy --proc-root {} --sys-class-net {} --kernel-release 6.12.0 --lock-file {} {}",
                 env!("CARGO_BIN_EXE_pgstate"),
                 b.pg().display(),
-                b.dir.path().join("net").display(),
-                b.dir.path().join("lock").display(),
+                b.dir().join("net").display(),
+                b.dir().join("lock").display(),
                 state.display()
             ),
             "/dev/null",
@@ -848,7 +776,7 @@ fn destroy_on_a_terminal_shows_what_goes_and_asks() {
 fn issue_12_validate_refuses_a_device_on_a_thread_the_state_does_not_own() {
     // Issue 12.6: `threads: [0]` with a device on thread 1 was "valid"; only plan refused it,
     // without a location.
-    let b = Box_::new();
+    let b = FakeBox::new();
     let state = b.file(
         "owned.yaml",
         "threads: [0]\ndevices:\n  eth0:\n    thread: 1\n",
@@ -876,8 +804,8 @@ fn issue_12_validate_refuses_a_device_on_a_thread_the_state_does_not_own() {
 fn issue_12_plan_and_apply_point_box_refusals_at_the_key_that_asks() {
     // Issue 12.6: a missing interface, a missing thread and a kernel too old for a key were
     // reported by plan and apply without a place in the file.
-    let b = Box_::new();
-    let lock = b.dir.path().join("lock").display().to_string();
+    let b = FakeBox::new();
+    let lock = b.dir().join("lock").display().to_string();
     let missing = b.file("missing.yaml", "devices:\n  eth5:\n    thread: 0\n");
     for args in [vec!["plan"], vec!["apply", "--lock-file", &lock]] {
         let out = b.run(&[&args[..], &[missing.to_str().unwrap()]].concat());
@@ -923,7 +851,7 @@ fn issue_12_plan_and_apply_point_box_refusals_at_the_key_that_asks() {
 fn every_problem_is_an_error_in_plain_words_with_right_plurals() {
     // Issue 12.7: "1 devices in 1 files"; "invalid value: integer `-1`, expected u64"; only
     // the first of several problems started with `error:`.
-    let b = Box_::new();
+    let b = FakeBox::new();
     let bad = b.file(
         "bad.yaml",
         "threads: [0, 1.5]\ndevices:\n  eth0:\n    thread: 0\n    pkt_sise: 64\n    count: -1\n    delay: abc\n",
@@ -958,7 +886,7 @@ fn every_problem_is_an_error_in_plain_words_with_right_plurals() {
 #[test]
 fn issue_12_address_errors_show_the_value_and_the_expected_form() {
     // Issue 12.7: "invalid IPv4 address syntax" said neither the value nor the form.
-    let b = Box_::new();
+    let b = FakeBox::new();
     let bad = b.file(
         "addr.yaml",
         "devices:\n  eth0:\n    thread: 0\n    dst: 198.18.0.300\n  eth1:\n    thread: 0\n    dst6: \"fe80::zz\"\n",
@@ -983,7 +911,7 @@ fn issue_12_address_errors_show_the_value_and_the_expected_form() {
 fn issue_12_plan_json_changes_are_typed_and_named_by_the_state_file_keys() {
     // Issue 12.9: changes were strings such as "(unset)" and "+UDPSRC_RND", one per flag,
     // and named `dst_min` where the file said `dst`.
-    let b = Box_::new();
+    let b = FakeBox::new();
     b.add_device(1, "eth1@3", "02:00:00:00:00:11");
     let state = b.file(
         "typed.yaml",
@@ -1022,7 +950,7 @@ fn issue_12_plan_json_changes_are_typed_and_named_by_the_state_file_keys() {
 #[test]
 fn issue_12_with_json_errors_are_json_documents_too() {
     // Issue 12.9: `validate` had no --json, and `plan --json` on a bad file printed only text.
-    let b = Box_::new();
+    let b = FakeBox::new();
     let bad = b.file(
         "bad.yaml",
         "devices:\n  eth0:\n    thread: 0\n    pkt_sise: 64\n    count: -1\n",
@@ -1061,7 +989,7 @@ fn issue_12_with_json_errors_are_json_documents_too() {
 #[test]
 fn every_json_document_has_a_format_version_and_show_json_reads_back() {
     // Issue 12.9: `show --json` lacked format_version; `apply --json` lacked `changes`.
-    let b = Box_::new();
+    let b = FakeBox::new();
     b.add_device(1, "eth1@3", "02:00:00:00:00:11");
     let out = b.run(&["show", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -1087,7 +1015,7 @@ fn every_json_document_has_a_format_version_and_show_json_reads_back() {
         text(&out.stderr)
     );
 
-    let lock = b.dir.path().join("lock").display().to_string();
+    let lock = b.dir().join("lock").display().to_string();
     let out = b.run(&[
         "apply",
         "--json",

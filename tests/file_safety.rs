@@ -11,28 +11,25 @@ use std::time::{Duration, Instant};
 
 use pgstate::lock::LOCK_HEADER;
 
-const PGCTRL: &str = "Packet Generator for packet performance testing. Version: 2.75\n";
+mod common;
 
-/// An empty pktgen directory with one thread, no interfaces, and a state that owns nothing:
-/// `apply` takes the lock, reads the box and writes nothing to it.
+use common::fake_box::{FakeBox, PGCTRL};
+
+/// The fake box with a state that owns nothing: `apply` takes the lock, reads the box and
+/// writes nothing to it.
 struct Box_ {
-    dir: tempfile::TempDir,
+    fake: FakeBox,
 }
 
 impl Box_ {
     fn new() -> Box_ {
-        let dir = tempfile::tempdir().unwrap();
-        let pg = dir.path().join("pktgen");
-        fs::create_dir(&pg).unwrap();
-        fs::write(pg.join("pgctrl"), PGCTRL).unwrap();
-        fs::write(pg.join("kpktgend_0"), "Running: \nStopped: \nResult: NA\n").unwrap();
-        fs::create_dir(dir.path().join("net")).unwrap();
-        fs::write(dir.path().join("s.yaml"), "devices: {}\n").unwrap();
-        Box_ { dir }
+        let fake = FakeBox::new();
+        fake.file("s.yaml", "devices: {}\n");
+        Box_ { fake }
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.fake.path(name)
     }
 
     fn state(&self) -> String {
@@ -40,19 +37,11 @@ impl Box_ {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_pgstate"));
-        c.args(args)
-            .arg("--proc-root")
-            .arg(self.path("pktgen"))
-            .arg("--sys-class-net")
-            .arg(self.path("net"))
-            .args(["--kernel-release", "6.12.0"])
-            .env_remove("RUST_LOG");
-        c
+        self.fake.command(args)
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
+        self.fake.run(args)
     }
 
     /// `apply` of the empty state with `lock` as the lock file.
@@ -234,7 +223,7 @@ fn a_lock_file_others_may_write_or_own_is_refused() {
     std::os::unix::fs::chown(&lock, Some(0), None).unwrap();
 
     // Nor is a directory, a FIFO or a device opened as a lock.
-    assert_refused(&b.apply(b.dir.path()), b.dir.path(), "is a directory");
+    assert_refused(&b.apply(b.fake.dir()), b.fake.dir(), "is a directory");
     let fifo = b.path("fifo");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     assert_refused(&b.apply(&fifo), &fifo, "is a FIFO");

@@ -4,18 +4,14 @@
 
 use std::path::Path;
 
+mod common;
+
 use pgstate::apply::{apply, plan_against};
-use pgstate::model::MacAddr;
 use pgstate::procfs::observe::read_live_state;
-use pgstate::procfs::SimProcfs;
 use pgstate::spec::{load_texts, render_state_file, state_file_from_live, LoadedState};
 use pgstate::KernelProfile;
 
-fn lab(profile: KernelProfile) -> SimProcfs {
-    let sim = SimProcfs::new(profile, &[0]);
-    sim.add_interface("eth0", MacAddr([2, 0, 0, 0, 0, 0x10]), true);
-    sim
-}
+use common::lab::lab_on;
 
 fn load(text: &str) -> Result<LoadedState, String> {
     load_texts(&[(Path::new("k.yaml"), text)]).map_err(|e| e.to_string())
@@ -47,7 +43,7 @@ fn sixteen_mpls_labels_validate_everywhere_and_seventeen_nowhere() {
 #[test]
 fn sixteen_mpls_labels_apply_and_round_trip_on_every_supported_kernel() {
     for profile in KernelProfile::SUPPORTED {
-        let sim = lab(profile);
+        let sim = lab_on(profile, &[0], &["eth0"], &[]);
         let desired = load(&sixteen_labels()).unwrap().desired;
         apply(&sim, &desired).unwrap();
         let live = read_live_state(&sim).unwrap();
@@ -69,9 +65,12 @@ fn the_live_kernel_refuses_what_it_lacks_naming_the_key() {
     assert!(loaded.notes[0]
         .to_string()
         .contains("Linux 5.10 would refuse it"));
-    let e = plan_against(&lab(KernelProfile::LINUX_5_10), &loaded.desired)
-        .unwrap_err()
-        .to_string();
+    let e = plan_against(
+        &lab_on(KernelProfile::LINUX_5_10, &[0], &["eth0"], &[]),
+        &loaded.desired,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         e.contains("imix_weights needs Linux 5.15 or later; this kernel is 5.10"),
         "{e}"
@@ -85,11 +84,14 @@ fn a_zero_mpls_label_is_refused_from_6_15_where_it_clears_the_stack() {
     assert!(loaded.notes[0]
         .to_string()
         .contains("Linux 7.2 would refuse it"));
-    let sim = lab(KernelProfile::LINUX_6_1);
+    let sim = lab_on(KernelProfile::LINUX_6_1, &[0], &["eth0"], &[]);
     apply(&sim, &loaded.desired).unwrap();
-    let e = plan_against(&lab(KernelProfile::LINUX_7_2), &loaded.desired)
-        .unwrap_err()
-        .to_string();
+    let e = plan_against(
+        &lab_on(KernelProfile::LINUX_7_2, &[0], &["eth0"], &[]),
+        &loaded.desired,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         e.contains("an MPLS label of 0 needs Linux before 6.15"),
         "{e}"
@@ -100,7 +102,7 @@ fn a_zero_mpls_label_is_refused_from_6_15_where_it_clears_the_stack() {
 fn every_supported_kernel_round_trips_show_and_apply() {
     let text = "devices:\n  eth0:\n    thread: 0\n    count: 5\n    pkt_size: 100\n    tos: 0x10\n    mpls: [\"0001000a\"]\n    flags: [UDPCSUM]\n";
     for profile in KernelProfile::SUPPORTED {
-        let sim = lab(profile);
+        let sim = lab_on(profile, &[0], &["eth0"], &[]);
         apply(&sim, &load(text).unwrap().desired).unwrap();
         let live = read_live_state(&sim).unwrap();
         let shown = render_state_file(&state_file_from_live(&live, &profile)).unwrap();

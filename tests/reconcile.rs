@@ -13,14 +13,10 @@ use pgstate::procfs::{PgFile, Procfs, SimProcfs};
 use pgstate::spec::{load_path, render_state_file, state_file_from_live};
 use pgstate::{ApplyError, KernelProfile};
 
-use common::lab::{lab_with, live_configs, load, mac, AFTER, BEFORE, PROFILES};
+use common::lab::{lab_on, live_configs, load, AFTER, BEFORE, PROFILES};
 
-/// The usual box, plus `ethdown`, an interface that is down.
-fn lab(profile: KernelProfile) -> SimProcfs {
-    let sim = lab_with(profile, &["eth0", "eth1", "eth2"]);
-    sim.add_interface("ethdown", mac(3), false);
-    sim
-}
+/// The usual interfaces; `ethdown` is down.
+const UP: [&str; 3] = ["eth0", "eth1", "eth2"];
 
 fn examples() -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("states"))
@@ -40,7 +36,7 @@ fn examples() -> Vec<std::path::PathBuf> {
 fn show_then_apply_is_a_no_op() {
     for profile in PROFILES {
         for path in examples() {
-            let sim = lab(profile);
+            let sim = lab_on(profile, &[0, 1], &UP, &["ethdown"]);
             apply(&sim, &load_path(&path).unwrap().desired).unwrap();
             let live = read_live_state(&sim).unwrap();
             let yaml = render_state_file(&state_file_from_live(&live, &profile)).unwrap();
@@ -102,7 +98,7 @@ fn issue_12_show_output_reads_the_same_in_pyyaml_and_in_pgstate() {
             .collect();
         states.push(load(tricky));
         for desired in states {
-            let sim = lab(profile);
+            let sim = lab_on(profile, &[0, 1], &UP, &["ethdown"]);
             apply(&sim, &desired).unwrap();
             let live = read_live_state(&sim).unwrap();
             texts.push(render_state_file(&state_file_from_live(&live, &profile)).unwrap());
@@ -123,7 +119,7 @@ fn issue_12_show_output_reads_the_same_in_pyyaml_and_in_pgstate() {
 
 #[test]
 fn one_parameter_changed_by_hand_is_repaired_with_one_write() {
-    let sim = lab(KernelProfile::LINUX_6_12);
+    let sim = lab_on(KernelProfile::LINUX_6_12, &[0, 1], &UP, &["ethdown"]);
     let desired = load_path(&Path::new(env!("CARGO_MANIFEST_DIR")).join("states/multiqueue.yaml"))
         .unwrap()
         .desired;
@@ -138,7 +134,7 @@ fn one_parameter_changed_by_hand_is_repaired_with_one_write() {
 
 #[test]
 fn devices_added_or_moved_by_hand_are_put_back() {
-    let sim = lab(KernelProfile::LINUX_6_1);
+    let sim = lab_on(KernelProfile::LINUX_6_1, &[0, 1], &UP, &["ethdown"]);
     let desired =
         load("devices:\n  eth0@0: {thread: 0, count: 7}\n  eth1: {thread: 1, count: 9}\n");
     apply(&sim, &desired).unwrap();
@@ -179,7 +175,7 @@ fn devices_added_or_moved_by_hand_are_put_back() {
 
 #[test]
 fn removing_one_of_three_devices_keeps_the_others_exactly() {
-    let sim = lab(KernelProfile::LINUX_6_12);
+    let sim = lab_on(KernelProfile::LINUX_6_12, &[0, 1], &UP, &["ethdown"]);
     let three = load("devices:\n  eth0@0: {thread: 0, count: 5, pkt_size: 100, flags: [UDPCSUM]}\n  eth1@0: {thread: 0, dst: 198.18.0.9, vlan_id: 7, vlan_p: 2}\n  eth2@0: {thread: 0, count: 1}\n");
     apply(&sim, &three).unwrap();
     let before = read_live_state(&sim).unwrap();
@@ -196,7 +192,7 @@ fn removing_one_of_three_devices_keeps_the_others_exactly() {
 
 #[test]
 fn missing_or_down_interfaces_fail_before_any_write() {
-    let sim = lab(KernelProfile::LINUX_6_12);
+    let sim = lab_on(KernelProfile::LINUX_6_12, &[0, 1], &UP, &["ethdown"]);
     for text in [
         "devices:\n  nosuch0: {thread: 0}\n",
         "devices:\n  ethdown: {thread: 0}\n",
@@ -210,13 +206,13 @@ fn missing_or_down_interfaces_fail_before_any_write() {
 #[test]
 fn a_failure_at_every_write_position_rolls_back_to_the_snapshot() {
     for profile in PROFILES {
-        let probe = lab(profile);
+        let probe = lab_on(profile, &[0, 1], &UP, &["ethdown"]);
         apply(&probe, &load(BEFORE)).unwrap();
         let (_, _, p) = plan_against(&probe, &load(AFTER)).unwrap();
         assert!(p.writes.len() > 8, "plan too small to be interesting");
         for pos in 0..p.writes.len() {
             for errno in [None, Some(22)] {
-                let sim = lab(profile);
+                let sim = lab_on(profile, &[0, 1], &UP, &["ethdown"]);
                 apply(&sim, &load(BEFORE)).unwrap();
                 let snapshot = live_configs(&sim);
                 let base = sim.write_count();
@@ -280,11 +276,11 @@ impl Procfs for InterruptAfter<'_> {
 
 #[test]
 fn an_interrupt_mid_apply_rolls_back_and_never_leaves_a_thread_flushed() {
-    let probe = lab(KernelProfile::LINUX_6_12);
+    let probe = lab_on(KernelProfile::LINUX_6_12, &[0, 1], &UP, &["ethdown"]);
     apply(&probe, &load(BEFORE)).unwrap();
     let (_, _, p) = plan_against(&probe, &load(AFTER)).unwrap();
     for pos in 1..p.writes.len() {
-        let sim = lab(KernelProfile::LINUX_6_12);
+        let sim = lab_on(KernelProfile::LINUX_6_12, &[0, 1], &UP, &["ethdown"]);
         apply(&sim, &load(BEFORE)).unwrap();
         let snapshot = live_configs(&sim);
         let flag = std::sync::atomic::AtomicBool::new(false);
@@ -334,12 +330,12 @@ fn every_transition_between_examples_ends_exactly_where_a_fresh_apply_does() {
     for profile in PROFILES {
         let mut transitions = 0;
         for b in &examples {
-            let fresh = lab(profile);
+            let fresh = lab_on(profile, &[0, 1], &UP, &["ethdown"]);
             let desired_b = load_path(b).unwrap().desired;
             apply(&fresh, &desired_b).unwrap();
             let want = device_configs(&fresh);
             for a in &examples {
-                let sim = lab(profile);
+                let sim = lab_on(profile, &[0, 1], &UP, &["ethdown"]);
                 apply(&sim, &load_path(a).unwrap().desired).unwrap();
                 apply(&sim, &desired_b)
                     .unwrap_or_else(|e| panic!("{} -> {}: {e}", a.display(), b.display()));

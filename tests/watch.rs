@@ -33,10 +33,6 @@ const MS: Duration = Duration::from_millis(1);
 const DEBOUNCE: Duration = Duration::from_millis(300);
 const POLL: Duration = Duration::from_millis(5000);
 
-fn lab() -> Arc<SimProcfs> {
-    Arc::new(lab_with(KernelProfile::LINUX_6_12, &["eth0", "eth1"]))
-}
-
 /// eth0 on thread 0 with `count`, eth1@1 on thread 1 with a UDP source range.
 fn state(count: u64) -> String {
     format!(
@@ -55,7 +51,11 @@ struct Rig {
 }
 
 fn rig(yaml: &str, edit: impl FnOnce(&mut WatchConfig)) -> Rig {
-    rig_on(lab(), yaml, edit)
+    rig_on(
+        Arc::new(lab_with(KernelProfile::LINUX_6_12, &["eth0", "eth1"])),
+        yaml,
+        edit,
+    )
 }
 
 fn rig_on(sim: Arc<SimProcfs>, yaml: &str, edit: impl FnOnce(&mut WatchConfig)) -> Rig {
@@ -319,7 +319,7 @@ fn drift_is_repaired_at_the_next_poll_with_the_minimal_writes() {
 
 #[test]
 fn check_only_reports_drift_and_writes_nothing() {
-    let sim = lab();
+    let sim = Arc::new(lab_with(KernelProfile::LINUX_6_12, &["eth0", "eth1"]));
     let desired = load(&state(1));
     pgstate::apply::apply(&*sim, &desired).unwrap();
     let mut r = rig_on(sim, &state(1), |c| c.check_only = true);
@@ -607,7 +607,7 @@ fn terminate_during_an_apply_lets_it_finish_then_exits() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.yaml");
     fs::write(&path, state(1)).unwrap();
-    let sim = lab();
+    let sim = Arc::new(lab_with(KernelProfile::LINUX_6_12, &["eth0", "eth1"]));
     let terminate = Arc::new(AtomicBool::new(false));
     let procfs = Tripwire {
         sim: Arc::clone(&sim),
@@ -716,7 +716,7 @@ fn live_watch_with(
     hangup: Arc<AtomicBool>,
     terminate: Option<Arc<AtomicBool>>,
 ) -> LiveWatch {
-    let sim = lab();
+    let sim = Arc::new(lab_with(KernelProfile::LINUX_6_12, &["eth0", "eth1"]));
     let config = WatchConfig {
         debounce: 20 * MS,
         poll_interval: Duration::from_secs(3600),
@@ -953,7 +953,7 @@ fn real_sighup_and_sigterm_drive_the_loop() {
 #[test]
 fn the_cli_entry_point_converges_then_stops_when_asked() {
     let (_dir, path, lock) = state_file(1);
-    let sim = lab();
+    let sim = Arc::new(lab_with(KernelProfile::LINUX_6_12, &["eth0", "eth1"]));
     let procfs: Arc<dyn Procfs + Send + Sync> = Arc::clone(&sim) as _;
     // Set before start: watch still converges once, then stops at the first chance.
     let terminate = AtomicBool::new(true);
@@ -980,7 +980,7 @@ fn the_cli_entry_point_converges_then_stops_when_asked() {
 fn real_state_directory_created_after_start_is_watched() {
     let dir = tempfile::tempdir().unwrap();
     let states = dir.path().join("states");
-    let sim = lab();
+    let sim = Arc::new(lab_with(KernelProfile::LINUX_6_12, &["eth0", "eth1"]));
     let config = WatchConfig {
         debounce: 20 * MS,
         poll_interval: Duration::from_secs(3600),

@@ -5,7 +5,6 @@
 //! keeps watch from writing to the static files. Every wait is bounded and waits for a
 //! condition, never for a fixed delay; the metrics server listens on loopback only.
 
-use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixDatagram;
@@ -14,68 +13,39 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::fake_box::FakeBox;
+
 const WAIT: Duration = Duration::from_secs(20);
 
-/// A pktgen directory with two threads and device eth0 (count 1000, 12 packets sent, 3
-/// errors) on thread 0, interfaces in a fake /sys/class/net, and a state file for eth0.
+/// The fake box with device eth0 (count 1000, 12 packets sent, 3 errors) on thread 0, and a
+/// state file for eth0.
 struct Box_ {
-    dir: tempfile::TempDir,
+    fake: FakeBox,
 }
 
 impl Box_ {
     fn new() -> Box_ {
-        let dir = tempfile::tempdir().unwrap();
-        let pg = dir.path().join("pktgen");
-        fs::create_dir(&pg).unwrap();
-        fs::write(
-            pg.join("pgctrl"),
-            "Packet Generator for packet performance testing. Version: 2.75\n",
-        )
-        .unwrap();
-        fs::write(
-            pg.join("kpktgend_0"),
-            "Running: \nStopped: eth0 \nResult: OK: add_device=eth0\n",
-        )
-        .unwrap();
-        fs::write(pg.join("kpktgend_1"), "Running: \nStopped: \nResult: NA\n").unwrap();
-        fs::write(pg.join("eth0"), "Params: count 1000  min_pkt_size: 0  max_pkt_size: 0\n     frags: 0  delay: 0  clone_skb: 0  ifname: eth0\n     flows: 0 flowlen: 0\n     queue_map_min: 0  queue_map_max: 0\n     dst_min:   dst_max: \n     src_min:   src_max: \n     src_mac: 02:00:00:00:00:10 dst_mac: 00:00:00:00:00:00\n     udp_src_min: 9  udp_src_max: 9  udp_dst_min: 9  udp_dst_max: 9\n     src_mac_count: 0  dst_mac_count: 0\n     Flags: SHARED  \nCurrent:\n     pkts-sofar: 12  errors: 3\n     started: 0us  stopped: 0us idle: 0us\n     seq_num: 12  cur_dst_mac_offset: 0  cur_src_mac_offset: 0\n     cur_saddr: 0.0.0.0  cur_daddr: 0.0.0.0\n     cur_udp_dst: 0  cur_udp_src: 0\n     cur_queue_map: 0\n     flows: 0\nResult: Idle\n").unwrap();
-        for (name, mac) in [("eth0", "02:00:00:00:00:10"), ("eth1", "02:00:00:00:00:11")] {
-            let d = dir.path().join("net").join(name);
-            fs::create_dir_all(&d).unwrap();
-            fs::write(d.join("address"), format!("{mac}\n")).unwrap();
-            fs::write(d.join("flags"), "0x1003\n").unwrap();
-        }
-        fs::write(
-            dir.path().join("state.yaml"),
+        let fake = FakeBox::new();
+        fake.add_device_with_counters(0, "eth0", "02:00:00:00:00:10", 12, 3);
+        fake.file(
+            "state.yaml",
             "devices:\n  eth0:\n    thread: 0\n    count: 1000\n",
-        )
-        .unwrap();
-        Box_ { dir }
+        );
+        Box_ { fake }
     }
 
     fn state(&self) -> PathBuf {
-        self.dir.path().join("state.yaml")
+        self.fake.path("state.yaml")
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_pgstate"));
-        c.args(args)
-            .arg("--proc-root")
-            .arg(self.dir.path().join("pktgen"))
-            .arg("--sys-class-net")
-            .arg(self.dir.path().join("net"))
-            .arg("--lock-file")
-            .arg(self.dir.path().join("lock"))
-            .args(["--kernel-release", "6.12.0"])
-            .env_remove("RUST_LOG")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .env_remove("WATCHDOG_PID");
-        c
+        self.fake.command(args)
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
+        self.fake.run(args)
     }
 }
 
@@ -87,7 +57,7 @@ struct NotifySocket {
 
 impl NotifySocket {
     fn new(b: &Box_) -> NotifySocket {
-        let path = b.dir.path().join("notify.sock");
+        let path = b.fake.dir().join("notify.sock");
         let socket = UnixDatagram::bind(&path).unwrap();
         socket
             .set_read_timeout(Some(Duration::from_millis(200)))

@@ -12,12 +12,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use pgstate::apply::{apply, plan_against};
-use pgstate::procfs::SimProcfs;
 use pgstate::spec::load_path;
 use pgstate::{DesiredState, KernelProfile};
 
 use common::bound::min_writes;
-use common::lab::lab_with;
+use common::lab::{lab_with, GUEST_INTERFACES};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -67,14 +66,6 @@ fn load(path: &Path) -> DesiredState {
         .desired
 }
 
-/// The lab guest's interfaces (tests/kernel/guest-init.sh) and its two CPUs.
-fn lab_box(profile: KernelProfile) -> SimProcfs {
-    lab_with(
-        profile,
-        &["eth0", "eth1", "eth2", "d0", "d1", "d2", "d3", "va", "vb"],
-    )
-}
-
 fn supports(profile: &KernelProfile, state: &DesiredState) -> bool {
     profile.has_imix()
         || state
@@ -103,7 +94,7 @@ fn every_transition_of_the_corpus_is_at_the_lower_bound() {
             if !supports(&profile, &a) || !supports(&profile, &b) {
                 continue;
             }
-            let sim = lab_box(profile);
+            let sim = lab_with(profile, &GUEST_INTERFACES);
             apply(&sim, &a).unwrap_or_else(|e| panic!("{name}: applying the start: {e}"));
             let report = apply(&sim, &b).unwrap_or_else(|e| panic!("{name}: {e}"));
             let (_, _, again) = plan_against(&sim, &b).unwrap();

@@ -35,10 +35,7 @@ use crate::procfs::Procfs;
 use crate::spec::{LoadedState, SourceMap};
 use crate::Diagnostic;
 
-pub use converge::{
-    apply, locate_plan_error, plan, refused_setting, ApplyAllError, PlanAllError, Planned,
-    RefusedSetting,
-};
+pub use converge::{apply, plan, ApplyAllError, PlanAllError, Planned};
 pub use discover::{discover, show, LiveStateFile, RUN_NETNS};
 pub use traffic::{
     overlap, run, run_window, status, stop, Overlap, PlaceError, RunReport, TargetRun, Window,

@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::apply::{execute_plan, plan_against_with, ApplyError};
+use crate::locate::{locate_plan_error, refused_setting};
 use crate::lock::{BoxLock, LockError};
 use crate::model::{DeviceName, LiveState, ThreadId};
 use crate::plan::{ActionKind, Plan};
@@ -339,6 +340,12 @@ impl<P: Procfs, C: Clock> WatchSession<P, C> {
         let (live, env, plan) = match plan_against_with(&self.procfs, &good.desired, true) {
             Ok(x) => x,
             Err(e) => {
+                if let ApplyError::Plan(pe) = &e {
+                    if let Some(at) = locate_plan_error(pe, &good.sources).and_then(|d| d.location)
+                    {
+                        tracing::error!(%at, "the state asks here for what this box cannot give");
+                    }
+                }
                 self.fail(WatchError::Apply(e), reports);
                 return ReconcileOutcome::Failed;
             }
@@ -431,12 +438,8 @@ impl<P: Procfs, C: Clock> WatchSession<P, C> {
                 ReconcileOutcome::Converged
             }
             Err(e) => {
-                if let ApplyError::Write(w) = &e {
-                    if let (Some(device), field) = (&w.write.device, w.write.field.as_deref()) {
-                        if let Some(at) = good.sources.locate(device, field) {
-                            tracing::error!(%at, "the kernel refused a value set here");
-                        }
-                    }
+                if let Some(refused) = refused_setting(&e, &good.sources) {
+                    tracing::error!(at = %refused.location, "the kernel refused a value set here");
                 }
                 self.fail(WatchError::Apply(e), reports);
                 ReconcileOutcome::Failed

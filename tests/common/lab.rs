@@ -27,12 +27,26 @@ pub fn mac(n: usize) -> MacAddr {
 
 /// pktgen loaded on CPUs 0 and 1, and the interfaces `names`, up, with [`mac`] addresses.
 pub fn lab_with(profile: KernelProfile, names: &[&str]) -> SimProcfs {
-    let sim = SimProcfs::new(profile, &[0, 1]);
-    for (i, name) in names.iter().enumerate() {
-        sim.add_interface(name, mac(i), true);
+    lab_on(profile, &[0, 1], names, &[])
+}
+
+/// pktgen loaded on `cpus`, the interfaces `up` and then `down`, numbered in that order for
+/// their [`mac`] addresses.
+pub fn lab_on(profile: KernelProfile, cpus: &[u32], up: &[&str], down: &[&str]) -> SimProcfs {
+    let sim = SimProcfs::new(profile, cpus);
+    let interfaces = up
+        .iter()
+        .map(|n| (n, true))
+        .chain(down.iter().map(|n| (n, false)));
+    for (i, (name, is_up)) in interfaces.enumerate() {
+        sim.add_interface(name, mac(i), is_up);
     }
     sim
 }
+
+/// The lab guest's interfaces (tests/kernel/guest-init.sh).
+pub const GUEST_INTERFACES: [&str; 9] =
+    ["eth0", "eth1", "eth2", "d0", "d1", "d2", "d3", "va", "vb"];
 
 /// The usual box: CPUs 0 and 1, interfaces `eth0`, `eth1` and `eth2`.
 pub fn lab(profile: KernelProfile) -> SimProcfs {

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 pub mod bound;
+pub mod fake_box;
 pub mod lab;
 
 /// `(name, text)` of both transcripts in `../shared/pktgen/transcripts`.

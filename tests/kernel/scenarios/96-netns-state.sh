@@ -75,6 +75,29 @@ assert_match "$OUT" '1 write in total'
 assert_match "$(ns_cat h2 h2-eth1)" '^Params: count 100000 '
 expect_rc 0 "$PGSTATE" plan --detailed-exitcode "$STATES/netns-lab.yaml"
 
+note "a saved plan covers every namespace: plan --out, apply PLAN, a stale one refused"
+in_ns h1 sh -c 'echo "count 6" > /proc/net/pktgen/h1-eth0' || fail "drift in h1"
+expect_rc 0 "$PGSTATE" plan --out /tmp/ns.plan "$STATES/netns-lab.yaml"
+assert_match "$OUT" '^Saved the plan to /tmp/ns\.plan'
+assert_match "$(cat /tmp/ns.plan)" '"namespace": "h3"'
+expect_rc 0 "$PGSTATE" apply /tmp/ns.plan
+assert_match "$OUT" '1 write in total'
+assert_match "$(ns_cat h1 h1-eth0)" '^Params: count 100000 '
+in_ns h1 sh -c 'echo "count 7" > /proc/net/pktgen/h1-eth0' || fail "drift in h1"
+expect_rc 0 "$PGSTATE" plan --out /tmp/ns.plan "$STATES/netns-lab.yaml"
+in_ns h3 sh -c 'echo "count 4" > /proc/net/pktgen/h3-eth0' || fail "drift in h3"
+expect_rc 1 "$PGSTATE" apply /tmp/ns.plan
+assert_match "$OUT" 'the live state \(namespace h3\) has changed since this plan was made'
+assert_match "$(ns_cat h1 h1-eth0)" '^Params: count 7 ' "a refused saved plan writes nothing"
+expect_rc 0 "$PGSTATE" apply "$STATES/netns-lab.yaml"
+expect_rc 0 "$PGSTATE" plan --detailed-exitcode "$STATES/netns-lab.yaml"
+
+note "status --format prometheus labels every namespace"
+expect_rc 0 "$PGSTATE" status --format prometheus "$STATES/netns-lab.yaml"
+assert_match "$OUT" '^pgstate_devices\{namespace="h2"\} 2$'
+assert_match "$OUT" '^pgstate_device_packets_total\{namespace="h3",device="h3-eth0",thread="1"\} [0-9]+$'
+assert_match "$OUT" '^pgstate_pktgen_up\{namespace="h1"\} 1$'
+
 note "error cases change nothing anywhere"
 before=$(snapshot)
 sed 's/^  h3:$/  nope:/' "$STATES/netns-lab.yaml" | sed 's/count: 100000/count: 7/' >/tmp/nope.yaml
@@ -191,6 +214,24 @@ kill -TERM "$watcher"
 wait "$watcher"
 cat /tmp/watch.log
 assert_match "$(cat /tmp/watch.log)" 'network namespace is back; re-attached'
+
+note "watch --metrics-listen serves every namespace, labelled"
+"$PGSTATE" watch --poll-interval 300ms --metrics-listen 127.0.0.1:0 "$STATES/netns-lab.yaml" >/tmp/wm.log 2>&1 &
+watcher=$!
+wait_until 20 grep -q 'local=127\.0\.0\.1:[0-9]' /tmp/wm.log || { cat /tmp/wm.log; fail "no metrics address"; }
+addr=$(sed -n 's/.*local=\(127\.0\.0\.1:[0-9]*\).*/\1/p' /tmp/wm.log | head -n1)
+scraped_converged() {
+  wget -q -O /tmp/wm.body "http://$addr/metrics" &&
+    grep -q '^pgstate_converged{namespace="h3"} 1$' /tmp/wm.body &&
+    grep -q '^pgstate_converged{namespace="h1"} 1$' /tmp/wm.body
+}
+wait_until 30 scraped_converged || { cat /tmp/wm.log /tmp/wm.body; fail "metrics never showed every namespace converged"; }
+cat /tmp/wm.body
+assert_match "$(cat /tmp/wm.body)" '^pgstate_watch_reconciles_total\{namespace="h2"\} [1-9][0-9]*$'
+assert_match "$(cat /tmp/wm.body)" '^pgstate_devices\{namespace="h2"\} 2$'
+assert_match "$(cat /tmp/wm.body)" '^pgstate_device_packets_total\{namespace="h1",device="h1-eth0",thread="0"\} [0-9]+$'
+kill -TERM "$watcher"
+wait "$watcher"
 
 note "destroy empties every namespace of the state, and nothing else"
 expect_rc 0 "$PGSTATE" destroy --yes "$STATES/netns-lab.yaml"
