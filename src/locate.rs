@@ -57,3 +57,60 @@ pub fn refused_setting(e: &ApplyError, sources: &SourceMap) -> Option<RefusedSet
         path: format!("{}devices.{device}{field}", sources.path_prefix()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::model::{DeviceName, ThreadId};
+
+    const STATE: &str = "threads: [0, 7, 9]\ndevices:\n  eth0:\n    thread: 7\n    count: 5\n  eth1:\n    thread: 0\n";
+
+    fn sources() -> SourceMap {
+        crate::spec::load_texts(&[(Path::new("s.yaml"), STATE)])
+            .unwrap()
+            .sources
+    }
+
+    fn at(d: Option<Diagnostic>) -> (usize, usize, String) {
+        let d = d.expect("located");
+        let l = d.location.expect("a position");
+        (l.line, l.column, d.path)
+    }
+
+    /// The location comes from the error's site: whatever its message says (here every
+    /// message is the same word), a thread error points at `thread:`, an interface error at
+    /// the device entry and an owned thread at its element of `threads:`.
+    #[test]
+    fn a_plan_error_is_located_by_its_site_not_its_wording() {
+        let s = sources();
+        let eth0 = DeviceName::new("eth0").unwrap();
+        let thread = PlanError::NoSuchThread {
+            device: eth0.clone(),
+            thread: ThreadId(7),
+            available: "reworded".into(),
+        };
+        assert_eq!(
+            at(locate_plan_error(&thread, &s)),
+            (4, 13, "devices.eth0.thread".into())
+        );
+        let missing = PlanError::MissingInterface {
+            device: DeviceName::new("eth1").unwrap(),
+            interface: "reworded".into(),
+        };
+        assert_eq!(at(locate_plan_error(&missing, &s)).0, 6);
+        let owned = PlanError::NoSuchOwnedThread {
+            thread: ThreadId(9),
+            available: "reworded".into(),
+        };
+        assert_eq!(
+            at(locate_plan_error(&owned, &s)),
+            (1, 17, "threads[2]".into())
+        );
+        // The diagnostic says the reason, without the subject the location already names.
+        let d = locate_plan_error(&thread, &s).unwrap();
+        assert_eq!(d.message, thread.reason());
+        assert!(thread.to_string().starts_with("device eth0: "));
+    }
+}

@@ -1032,3 +1032,26 @@ fn every_json_document_has_a_format_version_and_show_json_reads_back() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["format_version"], 1, "{doc}");
 }
+
+/// A state this box cannot take, kept by `watch`: its log points at the key in the state
+/// file (file:line:col), and the error says it once, without a namespace for a single box.
+#[test]
+fn watch_logs_where_a_plan_time_error_is_in_the_state_file() {
+    let b = FakeBox::new();
+    let state = b.file("s.yaml", "devices:\n  eth0:\n    thread: 5\n");
+    let state = state.to_str().unwrap();
+    let out = b.run(&["watch", "--once", "--check-only", state]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("at={state}:3:13")),
+        "the log locates the error: {stderr}"
+    );
+    let last = stderr.lines().last().unwrap_or_default();
+    assert_eq!(
+        last.matches("thread 5 does not exist").count(),
+        1,
+        "said once: {last}"
+    );
+    assert!(!last.contains("this namespace"), "{last}");
+}

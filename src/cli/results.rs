@@ -222,3 +222,109 @@ pub fn status_text(parts: &[(&Place, &[DeviceReport])]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use pgstate::model::{DeviceName, NamespaceName, ThreadId};
+    use pgstate::procfs::netns::NetnsPath;
+    use pgstate::run::{parse_run_result, DeviceReport, EndedBy, RunOutcome};
+    use pgstate::targets::{Overlap, Place, RunReport, TargetRun, Window};
+
+    use super::{run_json, run_text};
+
+    fn device(name: &str, thread: u32, result: &str) -> DeviceReport {
+        let stats = parse_run_result(result);
+        DeviceReport {
+            device: DeviceName::new(name).unwrap(),
+            thread: ThreadId(thread),
+            running: false,
+            count: 20000,
+            packets: stats.map_or(0, |s| s.packets),
+            errors: stats.map_or(0, |s| s.errors),
+            stats,
+            imix_size_counts: Vec::new(),
+            target_pps: None,
+            result: result.to_owned(),
+            problems: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    fn ran(place: Place, devices: Vec<DeviceReport>, window: Window) -> TargetRun {
+        TargetRun {
+            place,
+            foreign: Vec::new(),
+            result: Ok((
+                RunOutcome {
+                    ended_by: EndedBy::Completed,
+                    wall_ms: 1250,
+                    devices,
+                },
+                Some(window),
+            )),
+        }
+    }
+
+    const OK: &str = "OK: 15430(c15405+d25) usec, 20000 (60byte,0frags)\n  1296176pps 622Mb/sec (622164480bps) errors: 0";
+
+    fn window(a: u64, b: u64) -> Window {
+        Window {
+            started_us: a,
+            stopped_us: b,
+        }
+    }
+
+    #[test]
+    fn a_single_box_run_is_its_table() {
+        let report = RunReport {
+            targets: vec![ran(
+                Place::Here,
+                vec![device("eth0", 0, OK), device("eth1@1", 1, OK)],
+                window(1_000, 16_430),
+            )],
+            overlap: None,
+        };
+        insta::assert_snapshot!("run_text_single_box", run_text(&report));
+    }
+
+    #[test]
+    fn a_run_of_namespaces_has_a_block_each_the_total_and_the_overlap() {
+        let ns = |n: &str| Place::named(NamespaceName::new(n).unwrap());
+        let report = RunReport {
+            targets: vec![
+                ran(
+                    ns("h1"),
+                    vec![device("h1-eth0", 0, OK)],
+                    window(1_000, 16_430),
+                ),
+                ran(
+                    ns("h2"),
+                    vec![device("h2-eth0", 0, OK)],
+                    window(2_000, 17_500),
+                ),
+                TargetRun {
+                    place: Place::Namespace {
+                        name: NamespaceName::new("h3").unwrap(),
+                        netns: NetnsPath::file("/proc/4242/ns/net"),
+                    },
+                    foreign: Vec::new(),
+                    result: Err(pgstate::run::RunError::NothingToRun),
+                },
+            ],
+            // Not every namespace ran, so the overlap is unknown.
+            overlap: None,
+        };
+        insta::assert_snapshot!("run_text_namespaces_one_failed", run_text(&report));
+        insta::assert_snapshot!("run_json_namespaces_one_failed", run_json(&report));
+        let mut both = report;
+        both.targets.pop();
+        both.overlap = Some(Overlap {
+            all_ms: 14,
+            gap_ms: 0,
+            span_ms: 16,
+            concurrent: true,
+        });
+        insta::assert_snapshot!("run_text_namespaces", run_text(&both));
+        insta::assert_snapshot!("run_json_namespaces", run_json(&both));
+    }
+}

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use pgstate::{spec, targets};
 
@@ -15,7 +15,9 @@ use super::render;
 
 pub(super) fn run(cli: &Cli, a: &ShowArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let targets = selected_targets(cli, None, a.all_namespaces, Access::Read)?;
-    let shown = targets::show(&targets).context("reading the live state")?;
+    let several = targets.len() > 1;
+    let shown = targets::show(&targets)
+        .map_err(|e| anyhow::anyhow!(e.into_labelled(several)).context("reading the live state"))?;
     if a.json {
         writeln!(stdout, "{}", render::show_json(&shown)?)?;
     } else {

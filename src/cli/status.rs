@@ -17,7 +17,9 @@ use super::results;
 
 pub(super) fn run(cli: &Cli, a: &StatusArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let targets = selected_targets(cli, a.state.as_deref(), a.all_namespaces, Access::Read)?;
-    let reports = targets::status(&targets)?;
+    let several = targets.len() > 1;
+    let reports = targets::status(&targets)
+        .map_err(|e| anyhow::anyhow!(e.into_labelled(several)).context("reading results"))?;
     let parts: Vec<(&Place, &[DeviceReport])> = targets
         .iter()
         .map(|t| t.place())

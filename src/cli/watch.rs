@@ -74,9 +74,11 @@ pub(super) fn run(cli: &Cli, a: &WatchArgs) -> Result<Outcome> {
             }
         })
         .collect();
+    let several = targets.len() > 1;
     let summaries = targets::watch(
         targets, whole, &a.state, config, &terminate, &hangup, observers,
     )
+    .map_err(|e| anyhow::anyhow!(e.into_labelled(several)))
     .with_context(|| format!("watching {}", a.state.display()))?;
     // `--once --check-only` answers like `plan --detailed-exitcode`.
     Ok(

@@ -200,8 +200,7 @@ impl OpenTarget {
 pub struct OpenError {
     /// Which one.
     pub place: Place,
-    /// Why.
-    #[source]
+    /// Why (part of the message: no `source()`, so a chain does not print it twice).
     pub error: NetnsError,
     /// The error located at the namespace's `netns:` (or its name) in the state file.
     pub diagnostic: Option<Diagnostic>,

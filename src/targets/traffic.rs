@@ -12,15 +12,27 @@ use crate::run::{self, DeviceReport, ReportMode, RunError, RunOptions, RunOutcom
 
 use super::{OpenTarget, Place};
 
-/// An error of one target.
+/// An error of one target. No `source()`: the error is part of the message already, and a
+/// reader of the chain would print it twice.
 #[derive(Debug, thiserror::Error)]
 #[error("{place}: {error}")]
 pub struct PlaceError<E: std::error::Error + 'static> {
     /// Which one.
     pub place: Place,
     /// Why.
-    #[source]
     pub error: E,
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> PlaceError<E> {
+    /// The error alone when `labelled` is false (a single box says no place), else the
+    /// error with its place.
+    pub fn into_labelled(self, labelled: bool) -> Box<dyn std::error::Error + Send + Sync> {
+        if labelled {
+            Box::new(self)
+        } else {
+            Box::new(self.error)
+        }
+    }
 }
 
 /// One target's run.
