@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::kernel::KernelProfile;
+use crate::model::ThreadId;
 use crate::model::{DesiredDevice, DesiredState, DeviceName, Flag, LiveState, Pacing};
-use crate::plan::{plan, Environment, FieldChange, Plan, PlanError, ResultCheck, Write};
+use crate::plan::{
+    plan, ActionKind, Environment, FieldChange, Plan, PlanError, ResultCheck, Write,
+};
 use crate::procfs::observe::{read_box, read_live_state, read_touched, ObserveError};
 use crate::procfs::parse::result_text;
 use crate::procfs::{Interfaces, Procfs, ProcfsError};
@@ -65,13 +68,30 @@ impl fmt::Display for RollbackReport {
     }
 }
 
-/// A field that did not take.
-#[derive(Debug, Clone, Serialize)]
+/// Something that did not take.
+#[derive(Debug, Clone)]
 pub struct Mismatch {
     /// The device.
     pub device: DeviceName,
     /// What differs.
-    pub change: FieldChange,
+    pub what: MismatchKind,
+}
+
+/// What did not take on a device.
+#[derive(Debug, Clone)]
+pub enum MismatchKind {
+    /// The device is not where it should be: planning again would still add, remove or
+    /// re-create it.
+    Device {
+        /// What planning again would do.
+        action: ActionKind,
+        /// Its thread now (for an add: none).
+        thread: Option<ThreadId>,
+        /// Why, as planning again says.
+        reason: Option<String>,
+    },
+    /// A field differs: `new` is wanted, `old` is what the kernel shows.
+    Field(FieldChange),
 }
 
 /// Apply failed.
@@ -121,14 +141,38 @@ pub enum ApplyError {
 
 fn render_mismatches(m: &[Mismatch]) -> String {
     m.iter()
-        .map(|m| {
-            format!(
-                "{}.{}: wanted {}, kernel shows {}",
-                m.device, m.change.field, m.change.new, m.change.old
-            )
-        })
+        .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// `eth0.count: wanted 5, kernel shows 7`.
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::render::change_value;
+        match &self.what {
+            MismatchKind::Field(c) => write!(
+                f,
+                "{}.{}: wanted {}, kernel shows {}",
+                self.device,
+                c.field,
+                change_value(&c.new),
+                change_value(&c.old)
+            ),
+            MismatchKind::Device {
+                action,
+                thread,
+                reason,
+            } => write!(
+                f,
+                "{}.device: wanted {} ({}), kernel shows {}",
+                self.device,
+                action.symbol(),
+                reason.as_deref().unwrap_or_default(),
+                thread.map_or_else(|| "absent".to_owned(), |t| format!("on thread {t}"))
+            ),
+        }
+    }
 }
 
 /// A write the kernel did not take, and what the rollback did about it.
@@ -394,25 +438,20 @@ fn mismatches(
         if a.changes.is_empty() || a.action != crate::plan::ActionKind::Change {
             out.push(Mismatch {
                 device: a.device.clone(),
-                change: FieldChange {
-                    field: "device".into(),
-                    old: match a.action {
-                        crate::plan::ActionKind::Add => "absent".into(),
-                        _ => format!("on thread {}", a.from_thread.unwrap_or(a.thread)),
+                what: MismatchKind::Device {
+                    action: a.action,
+                    thread: match a.action {
+                        ActionKind::Add => None,
+                        _ => Some(a.from_thread.unwrap_or(a.thread)),
                     },
-                    new: format!(
-                        "{} ({})",
-                        a.action.symbol(),
-                        a.reason.clone().unwrap_or_default()
-                    ),
-                    typed: Vec::new(),
+                    reason: a.reason.clone(),
                 },
             });
         }
         for c in &a.changes {
             out.push(Mismatch {
                 device: a.device.clone(),
-                change: c.clone(),
+                what: MismatchKind::Field(c.clone()),
             });
         }
     }
@@ -518,12 +557,7 @@ pub fn restore(
     }
     match verify(procfs, &target, &env_now) {
         Ok(m) if m.is_empty() && report.problems.is_empty() => report.restored = true,
-        Ok(m) => report.problems.extend(m.iter().map(|m| {
-            format!(
-                "{}.{} is {} instead of {}",
-                m.device, m.change.field, m.change.old, m.change.new
-            )
-        })),
+        Ok(m) => report.problems.extend(m.iter().map(ToString::to_string)),
         Err(e) => report
             .problems
             .push(format!("cannot verify the rollback: {e}")),

@@ -34,7 +34,7 @@
 //! | [`procfs`] | the `Procfs` trait, the real directory, the parsers, reading the live state |
 //! | [`spec`] | state files: schema, loading with located diagnostics, validation |
 //! | [`import`] | the state a kernel `samples/pktgen` script configures, from its options |
-//! | [`plan`](mod@plan) | the pure planner: desired + live → ordered writes |
+//! | [`plan`](mod@plan), [`render`] | the pure planner: desired + live → ordered writes, as data; how its changes read as text |
 //! | [`apply`](mod@apply), [`namespaces`] | carrying a plan out: both error channels, verification, rollback; several network namespaces planned together and applied all or none |
 //! | [`run`], [`watch`] | traffic runs and results; keeping a box converged as files change |
 //!
@@ -57,6 +57,7 @@ pub mod spec;
 pub mod import;
 
 pub mod plan;
+pub mod render;
 
 pub mod apply;
 pub mod locate;

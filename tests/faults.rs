@@ -12,7 +12,7 @@ mod common;
 use std::cell::Cell;
 use std::path::PathBuf;
 
-use pgstate::apply::{apply, apply_plan, plan_against, ApplyError, WriteFailure};
+use pgstate::apply::{apply, apply_plan, plan_against, ApplyError, MismatchKind, WriteFailure};
 use pgstate::procfs::{PgFile, Procfs, ProcfsError, SimProcfs};
 use pgstate::{KernelProfile, ThreadId};
 
@@ -167,7 +167,9 @@ fn a_write_acknowledged_but_not_done_is_caught_and_rolled_back_at_every_position
                     let dev = w.device.as_ref().expect("device write");
                     assert!(
                         mismatches.iter().any(|m| &m.device == dev
-                            && w.field.as_deref().is_none_or(|f| m.change.field == f)),
+                            && w.field.as_deref().is_none_or(
+                                |f| matches!(&m.what, MismatchKind::Field(c) if c.field == f)
+                            )),
                         "position {pos} ({}): {e}",
                         w.render()
                     );

@@ -552,23 +552,13 @@ pub fn plan_text(plan: &Plan, show_writes: bool) -> String {
             let _ = write!(out, "\n        because {r}");
         }
         out.push('\n');
-        if a.action == ActionKind::Change {
-            for c in &a.changes {
-                let _ = writeln!(out, "        {}: {} -> {}", c.field, c.old, c.new);
-            }
+        let lines = if a.action == ActionKind::Change {
+            a.changes.iter().map(pgstate::render::change).collect()
         } else {
-            // A new device shows its settings; flags come one change each, so list them once.
-            let mut flags = Vec::new();
-            for c in &a.changes {
-                if c.field == "flags" {
-                    flags.push(c.new.trim_start_matches('+'));
-                } else {
-                    let _ = writeln!(out, "        {}: {}", c.field, c.new);
-                }
-            }
-            if !flags.is_empty() {
-                let _ = writeln!(out, "        flags: {}", flags.join(", "));
-            }
+            pgstate::render::settings(&a.changes)
+        };
+        for line in lines {
+            let _ = writeln!(out, "        {line}");
         }
     }
     let running: Vec<_> = plan

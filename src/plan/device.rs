@@ -11,19 +11,75 @@ use crate::model::params::{self, Phase, Settle};
 use crate::model::{DeviceConfig, DeviceName, Flag, Pacing, Vlan, DELAY_NEVER_WRITTEN};
 use crate::procfs::{InterfaceInfo, PgFile};
 
-/// One parameter that changes, for display and reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One parameter that changes: one line of a plan. How it reads is the renderer's (the
+/// crate's `render` module); the planner says only what changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldChange {
-    /// The state-file key.
+    /// The state-file key (`vlan` for the pair of tags, `ipv6` for the address family).
     pub field: String,
-    /// The value before (`(hidden)` when the kernel does not show it).
-    pub old: String,
+    /// The value before.
+    pub old: ChangeValue,
     /// The value after.
-    pub new: String,
+    pub new: ChangeValue,
     /// The same change by state-file key, typed as JSON (`plan --json`): several keys for
     /// `vlan`, the rate and the delay it sets for `rate`/`ratep`, nothing for `ipv6`.
-    #[serde(skip)]
     pub typed: Vec<KeyChange>,
+}
+
+/// A value before or after a change, as the planner knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeValue {
+    /// A value, in the form a state file writes it (a number, an address, a MAC, a mode).
+    Set(String),
+    /// An address or range that is not set.
+    Unset,
+    /// No entries: no MPLS labels, no imix weights, no NUMA node.
+    Nothing,
+    /// The kernel does not show the value (the other address family, `spi` without IPSEC).
+    Hidden,
+    /// A source MAC of zero: the interface's own (REFERENCE §2.3).
+    InterfaceMac,
+    /// A delay never written since the device was added.
+    NeverWritten,
+    /// A delay, in nanoseconds.
+    Nanoseconds(u64),
+    /// A range of packet sizes.
+    Range {
+        /// The smallest.
+        min: u64,
+        /// The largest.
+        max: u64,
+    },
+    /// `rate`: megabits per second, and the delay it sets.
+    Rate {
+        /// Mb/s.
+        mbps: u64,
+        /// The delay the kernel computes from it, ns.
+        delay_ns: u64,
+    },
+    /// `ratep`: packets per second, and the delay it sets.
+    RateP {
+        /// Packets per second.
+        pps: u64,
+        /// The delay the kernel computes from it, ns.
+        delay_ns: u64,
+    },
+    /// The VLAN and SVLAN tags (`None`: off).
+    Vlans {
+        /// The inner tag.
+        vlan: Option<Vlan>,
+        /// The outer tag.
+        svlan: Option<Vlan>,
+    },
+    /// One flag, on or off.
+    Flag {
+        /// The flag.
+        flag: Flag,
+        /// Whether it is on.
+        on: bool,
+    },
+    /// Something on or off (IPv6, which the addresses decide).
+    Switch(bool),
 }
 
 /// One state-file key that changes, with typed values: numbers as numbers, addresses and
@@ -43,42 +99,43 @@ pub struct KeyChange {
     pub hidden: bool,
 }
 
-/// A value before or after a change: as the text plan shows it, and as JSON.
-struct Shown {
-    text: String,
+/// A value before or after a change: what the plan says, and the same typed as JSON.
+struct Valued {
+    value: ChangeValue,
     json: serde_json::Value,
     hidden: bool,
 }
 
-impl Shown {
-    /// A known value, shown with its `Display` and typed with its `Serialize`.
-    fn of(v: impl std::fmt::Display + Serialize) -> Shown {
-        Shown {
-            text: v.to_string(),
+impl Valued {
+    /// A known value, written with its `Display` and typed with its `Serialize`.
+    fn of(v: impl std::fmt::Display + Serialize) -> Valued {
+        Valued {
+            value: ChangeValue::Set(v.to_string()),
             json: json(&v),
             hidden: false,
         }
     }
 
-    /// An unset value: `text` in the plan, `null` in JSON.
-    fn unset(text: &str) -> Shown {
-        Shown {
-            text: text.to_owned(),
+    /// A value that is not there (`null` in JSON).
+    fn absent(value: ChangeValue) -> Valued {
+        Valued {
+            value,
             json: serde_json::Value::Null,
             hidden: false,
         }
     }
 
     /// A value the kernel does not show.
-    fn hidden() -> Shown {
-        Shown {
+    fn hidden() -> Valued {
+        Valued {
             hidden: true,
-            ..Shown::unset("(hidden)")
+            ..Valued::absent(ChangeValue::Hidden)
         }
     }
 
-    fn with_text(mut self, text: impl Into<String>) -> Shown {
-        self.text = text.into();
+    /// The same JSON, said as `value`.
+    fn said_as(mut self, value: ChangeValue) -> Valued {
+        self.value = value;
         self
     }
 }
@@ -96,36 +153,42 @@ fn flag_list(flags: crate::model::FlagSet) -> serde_json::Value {
         .collect()
 }
 
-fn v4(s: &str) -> Shown {
+fn v4(s: &str) -> Valued {
     if s.is_empty() {
-        Shown::unset("(unset)")
+        Valued::absent(ChangeValue::Unset)
     } else {
-        Shown::of(s)
+        Valued::of(s)
     }
 }
 
-fn mpls(labels: &[u32]) -> Shown {
-    let text = show_mpls(labels);
+fn mpls(labels: &[u32]) -> Valued {
     if labels.is_empty() {
-        return Shown::unset(&text);
+        return Valued::absent(ChangeValue::Nothing);
     }
-    Shown {
+    Valued {
         json: labels.iter().map(|l| format!("{l:08x}")).collect(),
-        text,
+        value: ChangeValue::Set(
+            labels
+                .iter()
+                .map(|l| format!("{l:08x}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
         hidden: false,
     }
 }
 
-fn imix(w: &[crate::model::ImixEntry]) -> Shown {
+fn imix(w: &[crate::model::ImixEntry]) -> Valued {
     if w.is_empty() {
-        return Shown::unset("(none)");
+        return Valued::absent(ChangeValue::Nothing);
     }
-    Shown {
-        text: w
-            .iter()
-            .map(|e| format!("{},{}", e.size, e.weight))
-            .collect::<Vec<_>>()
-            .join(" "),
+    Valued {
+        value: ChangeValue::Set(
+            w.iter()
+                .map(|e| format!("{},{}", e.size, e.weight))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
         json: w
             .iter()
             .map(|e| serde_json::json!([e.size, e.weight]))
@@ -214,25 +277,6 @@ fn flags_key(old: serde_json::Value, new: serde_json::Value) -> KeyChange {
     }
 }
 
-fn show_vlan(v: Option<Vlan>) -> String {
-    v.map_or_else(
-        || "(off)".into(),
-        |v| format!("{} p {} cfi {}", v.id, v.p, v.cfi),
-    )
-}
-
-fn show_mpls(labels: &[u32]) -> String {
-    if labels.is_empty() {
-        "(none)".into()
-    } else {
-        labels
-            .iter()
-            .map(|l| format!("{l:08x}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-}
-
 struct Gen<'a> {
     name: &'a DeviceName,
     out: DeviceDiff,
@@ -251,18 +295,24 @@ impl Gen<'_> {
     }
 
     /// A change of `field`, typed under the same key.
-    fn change(&mut self, field: &str, old: Shown, new: Shown) {
+    fn change(&mut self, field: &str, old: Valued, new: Valued) {
         let typed = vec![KeyChange {
             field: field.to_owned(),
             old: old.json,
             new: new.json,
             hidden: old.hidden,
         }];
-        self.change_keys(field, old.text, new.text, typed);
+        self.change_keys(field, old.value, new.value, typed);
     }
 
-    /// A change shown as `field`, typed as the state-file keys of `typed`.
-    fn change_keys(&mut self, field: &str, old: String, new: String, typed: Vec<KeyChange>) {
+    /// A change said as `field`, typed as the state-file keys of `typed`.
+    fn change_keys(
+        &mut self,
+        field: &str,
+        old: ChangeValue,
+        new: ChangeValue,
+        typed: Vec<KeyChange>,
+    ) {
         self.out.changes.push(FieldChange {
             field: field.to_owned(),
             old,
@@ -272,9 +322,9 @@ impl Gen<'_> {
     }
 
     /// A plain `field value` command that the kernel confirms with `OK:`.
-    fn set(&mut self, field: &str, old: Shown, new: Shown) {
-        let command = format!("{field} {}", new.text);
-        self.change(field, old, new);
+    fn set(&mut self, field: &str, old: Valued, new: impl std::fmt::Display + Serialize) {
+        let command = format!("{field} {new}");
+        self.change(field, old, Valued::of(new));
         self.write(field, command, ResultCheck::DeviceOk);
     }
 
@@ -294,8 +344,8 @@ impl Gen<'_> {
             let f = plain.format;
             self.change(
                 p.key,
-                Shown::of(old).with_text(f.display(old)),
-                Shown::of(new).with_text(f.display(new)),
+                Valued::of(old).said_as(ChangeValue::Set(f.display(old))),
+                Valued::of(new).said_as(ChangeValue::Set(f.display(new))),
             );
             let command = format!("{} {}", p.key, f.command_value(new));
             self.write(p.key, command, ResultCheck::DeviceOk);
@@ -321,19 +371,22 @@ fn pkt_size_writes(g: &mut Gen<'_>, cur: &DeviceConfig, to: &DeviceConfig) {
     if lo == hi {
         // A range before is `[min, max]` in JSON.
         let old = if cur.min_pkt_size == cur.max_pkt_size {
-            Shown::of(cur.min_pkt_size)
+            Valued::of(cur.min_pkt_size)
         } else {
-            Shown {
-                text: format!("{}..{}", cur.min_pkt_size, cur.max_pkt_size),
+            Valued {
+                value: ChangeValue::Range {
+                    min: u64::from(cur.min_pkt_size),
+                    max: u64::from(cur.max_pkt_size),
+                },
                 json: serde_json::json!([cur.min_pkt_size, cur.max_pkt_size]),
                 hidden: false,
             }
         };
         if cur.min_pkt_size != lo {
-            g.change("pkt_size", old, Shown::of(lo));
+            g.change("pkt_size", old, Valued::of(lo));
             g.write("pkt_size", format!("pkt_size {lo}"), ResultCheck::DeviceOk);
         } else if cur.max_pkt_size != hi {
-            g.change("pkt_size", old, Shown::of(lo));
+            g.change("pkt_size", old, Valued::of(lo));
             g.write(
                 "pkt_size",
                 format!("max_pkt_size {hi}"),
@@ -343,10 +396,10 @@ fn pkt_size_writes(g: &mut Gen<'_>, cur: &DeviceConfig, to: &DeviceConfig) {
         return;
     }
     if cur.min_pkt_size != lo {
-        g.set("min_pkt_size", Shown::of(cur.min_pkt_size), Shown::of(lo));
+        g.set("min_pkt_size", Valued::of(cur.min_pkt_size), lo);
     }
     if cur.max_pkt_size != hi {
-        g.set("max_pkt_size", Shown::of(cur.max_pkt_size), Shown::of(hi));
+        g.set("max_pkt_size", Valued::of(cur.max_pkt_size), hi);
     }
 }
 
@@ -419,27 +472,29 @@ impl Steps<'_> {
     fn modes_before_sizes(&mut self) {
         let (g, cur, to) = (&mut self.g, &mut self.cur, self.to);
         if to.clone_skb == 0 && cur.clone_skb != 0 {
-            g.set("clone_skb", Shown::of(cur.clone_skb), Shown::of(0u64));
+            g.set("clone_skb", Valued::of(cur.clone_skb), 0u64);
             cur.clone_skb = 0;
         }
         if to.burst == 1 && cur.burst != 1 {
-            g.set("burst", Shown::of(cur.burst), Shown::of(1u64));
+            g.set("burst", Valued::of(cur.burst), 1u64);
             cur.burst = 1;
         }
         if to.xmit_mode != cur.xmit_mode {
-            g.set(
-                "xmit_mode",
-                Shown::of(cur.xmit_mode),
-                Shown::of(to.xmit_mode),
-            );
+            g.set("xmit_mode", Valued::of(cur.xmit_mode), to.xmit_mode);
         }
         if to.flags.contains(Flag::SHARED) && !cur.flags.contains(Flag::SHARED) {
             let before = flag_list(cur.flags);
             cur.flags.set(Flag::SHARED, true);
             g.change_keys(
                 "flags",
-                "-SHARED".into(),
-                "+SHARED".into(),
+                ChangeValue::Flag {
+                    flag: Flag::SHARED,
+                    on: false,
+                },
+                ChangeValue::Flag {
+                    flag: Flag::SHARED,
+                    on: true,
+                },
                 vec![flags_key(before, flag_list(cur.flags))],
             );
             g.write("flags", "flag SHARED".into(), ResultCheck::DeviceOk);
@@ -455,9 +510,17 @@ impl Steps<'_> {
             cur.max_pkt_size = to.max_pkt_size;
         }
         if to.imix_weights != cur.imix_weights && !to.imix_weights.is_empty() {
-            let new = imix(&to.imix_weights);
-            let text = new.text.clone();
-            g.change("imix_weights", imix(&cur.imix_weights), new);
+            let text = to
+                .imix_weights
+                .iter()
+                .map(|e| format!("{},{}", e.size, e.weight))
+                .collect::<Vec<_>>()
+                .join(" ");
+            g.change(
+                "imix_weights",
+                imix(&cur.imix_weights),
+                imix(&to.imix_weights),
+            );
             // imix_weights leaves Result as it was (REFERENCE §4).
             g.write(
                 "imix_weights",
@@ -471,14 +534,10 @@ impl Steps<'_> {
     fn clone_and_burst(&mut self) {
         let (g, cur, to) = (&mut self.g, &self.cur, self.to);
         if to.clone_skb != cur.clone_skb {
-            g.set(
-                "clone_skb",
-                Shown::of(cur.clone_skb),
-                Shown::of(to.clone_skb),
-            );
+            g.set("clone_skb", Valued::of(cur.clone_skb), to.clone_skb);
         }
         if to.burst != cur.burst {
-            g.set("burst", Shown::of(cur.burst), Shown::of(to.burst));
+            g.set("burst", Valued::of(cur.burst), to.burst);
         }
     }
 
@@ -490,13 +549,13 @@ impl Steps<'_> {
             return;
         }
         let old = if cur.delay == DELAY_NEVER_WRITTEN {
-            Shown::unset("never")
+            Valued::absent(ChangeValue::NeverWritten)
         } else {
-            Shown::of(cur.delay).with_text(format!("{} ns", cur.delay))
+            Valued::of(cur.delay).said_as(ChangeValue::Nanoseconds(cur.delay))
         };
         // `rate` and `ratep` are typed as the rate (the kernel keeps none: null before) and
         // the delay it sets.
-        let rate_keys = |key: &str, rate: u64, old: &Shown| {
+        let rate_keys = |key: &str, rate: u64, old: &Valued| {
             vec![
                 KeyChange {
                     field: key.to_owned(),
@@ -514,7 +573,7 @@ impl Steps<'_> {
         };
         match pacing {
             Pacing::Delay => {
-                g.change("delay", old, Shown::of(to.delay));
+                g.change("delay", old, Valued::of(to.delay));
                 g.write(
                     "delay",
                     format!("delay {}", to.delay),
@@ -525,8 +584,11 @@ impl Steps<'_> {
                 let typed = rate_keys("rate", m, &old);
                 g.change_keys(
                     "rate",
-                    old.text,
-                    format!("{m} Mb/s (delay {} ns)", to.delay),
+                    old.value,
+                    ChangeValue::Rate {
+                        mbps: m,
+                        delay_ns: to.delay,
+                    },
                     typed,
                 );
                 g.write("rate", format!("rate {m}"), ResultCheck::DeviceOk);
@@ -535,8 +597,11 @@ impl Steps<'_> {
                 let typed = rate_keys("ratep", p, &old);
                 g.change_keys(
                     "ratep",
-                    old.text,
-                    format!("{p} pps (delay {} ns)", to.delay),
+                    old.value,
+                    ChangeValue::RateP {
+                        pps: p,
+                        delay_ns: to.delay,
+                    },
                     typed,
                 );
                 g.write("ratep", format!("ratep {p}"), ResultCheck::DeviceOk);
@@ -567,11 +632,11 @@ impl Steps<'_> {
                 // One IPv6 write must happen for the kernel to switch mode.
                 if differs || (switching && i == 0) {
                     let old = if self.v6_known {
-                        Shown::of(old)
+                        Valued::of(old)
                     } else {
-                        Shown::hidden()
+                        Valued::hidden()
                     };
-                    g.set(field, old, Shown::of(new));
+                    g.set(field, old, new);
                 }
             }
         } else {
@@ -586,7 +651,7 @@ impl Steps<'_> {
                     let shown_old = if self.v4_known {
                         v4(old)
                     } else {
-                        Shown::hidden()
+                        Valued::hidden()
                     };
                     g.change(field, shown_old, v4(new));
                     // Unset is written as a lone NUL: the kernel stores the empty string,
@@ -605,14 +670,14 @@ impl Steps<'_> {
     fn macs(&mut self) {
         let (g, cur, to) = (&mut self.g, &self.cur, self.to);
         if to.dst_mac != cur.dst_mac {
-            g.set("dst_mac", Shown::of(cur.dst_mac), Shown::of(to.dst_mac));
+            g.set("dst_mac", Valued::of(cur.dst_mac), to.dst_mac);
         }
         if to.src_mac != cur.src_mac {
             let show = |m: crate::model::MacAddr| {
                 if m.is_zero() {
-                    Shown::unset("(interface MAC)")
+                    Valued::absent(ChangeValue::InterfaceMac)
                 } else {
-                    Shown::of(m)
+                    Valued::of(m)
                 }
             };
             g.change("src_mac", show(cur.src_mac), show(to.src_mac));
@@ -685,8 +750,14 @@ impl Steps<'_> {
         }
         g.change_keys(
             "vlan",
-            format!("{} / svlan {}", show_vlan(cur.vlan), show_vlan(cur.svlan)),
-            format!("{} / svlan {}", show_vlan(to.vlan), show_vlan(to.svlan)),
+            ChangeValue::Vlans {
+                vlan: cur.vlan,
+                svlan: cur.svlan,
+            },
+            ChangeValue::Vlans {
+                vlan: to.vlan,
+                svlan: to.svlan,
+            },
             vlan_keys((cur.vlan, cur.svlan), (to.vlan, to.svlan)),
         );
         let Some(v) = to.vlan else {
@@ -728,8 +799,9 @@ impl Steps<'_> {
             if cur.node != Some(n) {
                 g.set(
                     "node",
-                    cur.node.map_or_else(|| Shown::unset("(none)"), Shown::of),
-                    Shown::of(n),
+                    cur.node
+                        .map_or_else(|| Valued::absent(ChangeValue::Nothing), Valued::of),
+                    n,
                 );
             }
         }
@@ -737,11 +809,11 @@ impl Steps<'_> {
             g.set(
                 "spi",
                 if self.spi_known {
-                    Shown::of(cur.spi)
+                    Valued::of(cur.spi)
                 } else {
-                    Shown::hidden()
+                    Valued::hidden()
                 },
-                Shown::of(to.spi),
+                to.spi,
             );
         }
     }
@@ -763,21 +835,17 @@ impl Steps<'_> {
                 want != have
             };
             if write {
-                let (sign, cmd) = if want {
-                    ("+", format!("flag {flag}"))
+                let cmd = if want {
+                    format!("flag {flag}")
                 } else {
-                    ("-", format!("flag !{flag}"))
+                    format!("flag !{flag}")
                 };
                 let before = flag_list(flags_now);
                 flags_now.set(flag, want);
                 g.change_keys(
                     "flags",
-                    if have {
-                        format!("+{flag}")
-                    } else {
-                        format!("-{flag}")
-                    },
-                    format!("{sign}{flag}"),
+                    ChangeValue::Flag { flag, on: have },
+                    ChangeValue::Flag { flag, on: want },
                     vec![flags_key(before, flag_list(flags_now))],
                 );
                 g.write("flags", cmd, ResultCheck::DeviceOk);
@@ -788,15 +856,26 @@ impl Steps<'_> {
             flags_now.set(Flag::SHARED, false);
             g.change_keys(
                 "flags",
-                "+SHARED".into(),
-                "-SHARED".into(),
+                ChangeValue::Flag {
+                    flag: Flag::SHARED,
+                    on: true,
+                },
+                ChangeValue::Flag {
+                    flag: Flag::SHARED,
+                    on: false,
+                },
                 vec![flags_key(before, flag_list(flags_now))],
             );
             g.write("flags", "flag !SHARED".into(), ResultCheck::DeviceOk);
         }
         if !to.ipv6() && cur.ipv6() {
             // Not a key: the IPv4 address changes say it in JSON.
-            g.change_keys("ipv6", "on".into(), "off".into(), Vec::new());
+            g.change_keys(
+                "ipv6",
+                ChangeValue::Switch(true),
+                ChangeValue::Switch(false),
+                Vec::new(),
+            );
             g.write("flags", "flag !IPV6".into(), ResultCheck::DeviceOk);
         }
     }

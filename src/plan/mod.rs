@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use device::{device_writes, DeviceDiff, FieldChange, KeyChange};
+pub use device::{device_writes, ChangeValue, DeviceDiff, FieldChange, KeyChange};
 
 use crate::kernel::KernelProfile;
 use crate::model::{
@@ -106,7 +106,7 @@ pub struct DeviceAction {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Parameter changes (old → new).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip)]
     pub changes: Vec<FieldChange>,
     /// The device is sending right now; changes apply live, removal stops it.
     pub running: bool,

@@ -18,7 +18,7 @@ use crate::apply::{execute_plan, plan_against_with, ApplyError};
 use crate::locate::{locate_plan_error, refused_setting};
 use crate::lock::{BoxLock, LockError};
 use crate::model::{DeviceName, LiveState, ThreadId};
-use crate::plan::{ActionKind, Plan};
+use crate::plan::Plan;
 use crate::procfs::Procfs;
 use crate::spec::{load_path, LoadError, LoadedState};
 
@@ -499,34 +499,14 @@ fn note_skipped(
     reports.push(Report::Skipped { skipped, back });
 }
 
-/// One line per difference: `device.field: old -> new`, or what happens to a device.
+/// One line per difference: `device.field: old -> new`, or what happens to a device
+/// ([`crate::render::action_lines`]).
 #[must_use]
 pub fn describe(plan: &Plan) -> Vec<String> {
-    let mut out = Vec::new();
-    for a in &plan.actions {
-        match a.action {
-            ActionKind::Change => {
-                for c in &a.changes {
-                    out.push(format!("{}.{}: {} -> {}", a.device, c.field, c.old, c.new));
-                }
-            }
-            ActionKind::Add => out.push(format!(
-                "{}: missing from thread {}; adding it",
-                a.device, a.thread
-            )),
-            ActionKind::Remove => out.push(format!(
-                "{}: on thread {} but not in the state; removing it",
-                a.device, a.thread
-            )),
-            ActionKind::Recreate => out.push(format!(
-                "{}: re-creating on thread {} ({})",
-                a.device,
-                a.thread,
-                a.reason.as_deref().unwrap_or("flushed")
-            )),
-        }
-    }
-    out
+    plan.actions
+        .iter()
+        .flat_map(crate::render::action_lines)
+        .collect()
 }
 
 /// Threads the plan flushes while traffic runs on them, and the running devices there.
