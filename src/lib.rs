@@ -35,8 +35,9 @@
 //! | [`spec`] | state files: schema, loading with located diagnostics, validation |
 //! | [`import`] | the state a kernel `samples/pktgen` script configures, from its options |
 //! | [`plan`](mod@plan), [`render`] | the pure planner: desired + live → ordered writes, as data; how its changes read as text |
-//! | [`apply`](mod@apply), [`namespaces`] | carrying a plan out: both error channels, verification, rollback; several network namespaces planned together and applied all or none |
+//! | [`apply`](mod@apply), [`locate`] | carrying a plan out: both error channels, verification, rollback; errors located in the state files |
 //! | [`run`], [`watch`] | traffic runs and results; keeping a box converged as files change |
+//! | [`targets`] | a state as a list of boxes (network namespaces): every operation over them, a single box being a list of one |
 //!
 //! # Features
 //!

@@ -26,16 +26,19 @@
 //!
 //! The parts, one file each: `machine` (the state machine: debounce, poll timing,
 //! back-off, exit), `clock` (where the time comes from), `source` (file events from
-//! notify, and the fingerprint of the state files' bytes), `observe` (what a running watch tells the outside: [`Observer`], [`Status`]), `session` (loading,
-//! reconciling under the box lock, reports and counters, and the loop that reads the signal
+//! notify, and the fingerprint of the state files' bytes), `observe` (what a running watch tells the outside: [`Observer`], [`Status`]), `report`
+//! (what a session reports: [`Report`] and its counters), `session` (loading, reconciling
+//! under the box lock), `drive` (the loop that feeds a session events and reads the signal
 //! flags), `config` ([`WatchConfig`]) and `error` ([`WatchError`]). This file holds
 //! [`watch`], which puts the parts together for the CLI.
 
 mod clock;
 mod config;
+mod drive;
 mod error;
 mod machine;
 mod observe;
+mod report;
 mod session;
 mod source;
 
@@ -47,16 +50,15 @@ use crate::procfs::Procfs;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{WatchConfig, WatchPart, DEFAULT_DEBOUNCE_MS, DEFAULT_POLL_INTERVAL_MS};
+pub use drive::{run, run_observed, WatchSummary, SIGNAL_CHECK_MS};
 pub use error::WatchError;
 pub use machine::{
     Action, Event, LoadOutcome, ReconcileOutcome, Trigger, Watcher, DEBOUNCE_MAX_WINDOWS,
     LOCK_RETRY_MS, MAX_BACKOFF_MS,
 };
 pub use observe::{NoObserver, Observer, Status, STATUS_MAX_CHARS};
-pub use session::{
-    describe, run, run_observed, Report, StatsHandle, WatchSession, WatchStats, WatchSummary,
-    SIGNAL_CHECK_MS,
-};
+pub use report::{Report, StatsHandle, WatchStats};
+pub use session::{describe, WatchSession};
 pub use source::{EventSource, NoEvents, NotifySource};
 
 /// `pgstate watch`: keeps `procfs` converged to the state at `state_path` until `terminate`

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use super::session::{Report, StatsHandle};
+use super::report::{Report, StatsHandle};
 
 /// What the last reconcile found or did, as one short line (systemd's `STATUS=`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,17 +2,14 @@
 //! last good state while they are invalid), plans against the live box with unavailable
 //! interfaces skipped, applies under the box lock, and feeds the outcome back to its
 //! [`Watcher`]. Everything it does is logged and returned as [`Report`]s, counted in
-//! [`WatchStats`]. [`run`] is the loop: it waits on an [`EventSource`] and acts on the
-//! SIGHUP / SIGINT-SIGTERM flags, only ever between two reconciles.
+//! [`WatchStats`](super::WatchStats). The loop that drives it is `drive`'s
+//! [`run`](super::run).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
-
-use serde::Serialize;
 
 use crate::apply::{execute_plan, plan_against_with, ApplyError};
 use crate::locate::{locate_plan_error, refused_setting};
@@ -20,131 +17,14 @@ use crate::lock::{BoxLock, LockError};
 use crate::model::{DeviceName, LiveState, ThreadId};
 use crate::plan::Plan;
 use crate::procfs::Procfs;
-use crate::spec::{load_path, LoadError, LoadedState};
+use crate::spec::{load_path, LoadedState};
 
 use super::clock::{lock_ignoring_poison, Clock};
 use super::config::{WatchConfig, WatchPart};
 use super::error::WatchError;
 use super::machine::{Action, Event, LoadOutcome, ReconcileOutcome, Trigger, Watcher};
-use super::observe::{NoObserver, Observer, Status};
-use super::source::{fingerprint, EventSource};
-
-/// How often [`run`] looks at the signal flags while it waits for events.
-pub const SIGNAL_CHECK_MS: u64 = 100;
-
-/// Counters of what a session did, for tests, benchmarks and the exit summary.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct WatchStats {
-    /// File events received (before debounce).
-    pub file_events: u64,
-    /// Times the state files were looked at.
-    pub reloads: u64,
-    /// Times a new valid desired state was loaded.
-    pub loads: u64,
-    /// Reloads that found nothing that matters changed.
-    pub unchanged: u64,
-    /// Reloads that found the files invalid (the last good state stayed in force).
-    pub invalid: u64,
-    /// Reconciles with a state to reconcile to.
-    pub reconciles: u64,
-    /// Reconciles that found the box converged.
-    pub in_sync: u64,
-    /// Successful applies with at least one write.
-    pub applies: u64,
-    /// Of those, the ones a poll triggered: drift repairs.
-    pub repairs: u64,
-    /// Writes performed by successful applies.
-    pub writes: u64,
-    /// Check-only reconciles that found differences.
-    pub drift_reports: u64,
-    /// Plans refused because they would stop running traffic.
-    pub refused: u64,
-    /// Reconciles skipped because another pgstate held the lock.
-    pub lock_busy: u64,
-    /// Plans or applies that failed.
-    pub failures: u64,
-    /// Times the set of devices left out for a missing or down interface changed.
-    pub skipped_changes: u64,
-}
-
-/// A shared view of a session's [`WatchStats`], readable from another thread.
-#[derive(Debug, Clone, Default)]
-pub struct StatsHandle(Arc<Mutex<WatchStats>>);
-
-impl StatsHandle {
-    /// The counters now.
-    #[must_use]
-    pub fn snapshot(&self) -> WatchStats {
-        *lock_ignoring_poison(&self.0)
-    }
-
-    fn bump(&self, f: impl FnOnce(&mut WatchStats)) {
-        f(&mut lock_ignoring_poison(&self.0));
-    }
-}
-
-/// Something a session did or found, in order.
-#[derive(Debug)]
-pub enum Report {
-    /// A new valid desired state was loaded.
-    Loaded {
-        /// The files read.
-        files: Vec<PathBuf>,
-        /// Devices in the state.
-        devices: usize,
-    },
-    /// The files were re-read and nothing that matters changed.
-    Unchanged,
-    /// The files are invalid; the last good state stays in force. The error carries
-    /// `file:line:col` for each problem.
-    Invalid(LoadError),
-    /// A reconcile was due but no valid state was ever loaded.
-    NoState,
-    /// The box already matches the state.
-    InSync(Trigger),
-    /// The plan was applied and verified.
-    Applied {
-        /// Why.
-        trigger: Trigger,
-        /// What differed, one line per field or device.
-        changes: Vec<String>,
-        /// The writes performed, `file <- command`.
-        writes: Vec<String>,
-        /// Running devices that the plan's `rem_device_all` stopped.
-        stopped_traffic: Vec<DeviceName>,
-    },
-    /// Check-only: the box differs; nothing was written.
-    Drift {
-        /// Why the box was looked at.
-        trigger: Trigger,
-        /// What differs.
-        changes: Vec<String>,
-        /// The writes that would repair it.
-        writes: Vec<String>,
-    },
-    /// `refuse_disruptive`: the plan would `rem_device_all` threads where traffic runs.
-    Refused {
-        /// Why the plan was made.
-        trigger: Trigger,
-        /// The threads.
-        threads: Vec<ThreadId>,
-        /// The running devices on them.
-        running: Vec<DeviceName>,
-    },
-    /// The set of devices left out because their interface is missing or down changed.
-    Skipped {
-        /// Devices now left out, and why.
-        skipped: Vec<(DeviceName, String)>,
-        /// Devices no longer left out.
-        back: Vec<DeviceName>,
-    },
-    /// Another pgstate holds the lock; retried at the next tick.
-    LockBusy(LockError),
-    /// Planning or applying failed (an apply rolls back), or the lock file is unusable.
-    Failed(WatchError),
-    /// The session stopped.
-    Exit,
-}
+use super::report::{Report, StatsHandle};
+use super::source::fingerprint;
 
 /// Loads, reconciles and reports, as its [`Watcher`] decides. Drive it with
 /// [`handle`](Self::handle), or with [`run`].
@@ -300,7 +180,8 @@ impl<P: Procfs, C: Clock> WatchSession<P, C> {
     }
 
     fn reconcile(&mut self, trigger: Trigger, reports: &mut Vec<Report>) -> ReconcileOutcome {
-        let Some(good) = &self.good else {
+        // Taken for the reconcile and put back: the phases below borrow the session mutably.
+        let Some(good) = self.good.take() else {
             tracing::debug!(%trigger, "no valid state yet; nothing to reconcile");
             reports.push(Report::NoState);
             return ReconcileOutcome::NoState;
@@ -308,33 +189,48 @@ impl<P: Procfs, C: Clock> WatchSession<P, C> {
         let span = tracing::info_span!("reconcile", %trigger, files = %render_paths(&good.files));
         let _enter = span.enter();
         self.stats.bump(|s| s.reconciles += 1);
-
         let turn = self.config.turn.clone();
         let _turn = turn.as_ref().map(|t| lock_ignoring_poison(t));
-        // The lock is held around one reconcile only, so that a manual `pgstate apply` can
-        // run between two of them and never interleaves its writes with ours. Check-only
-        // takes it too: reading a box halfway through someone's apply would report drift
-        // that is not there.
-        let _lock = match &self.config.lock_file {
-            None => None,
-            Some(path) => {
-                let what = format!("pgstate watch {}", self.path.display());
-                match BoxLock::acquire(path, self.config.lock_timeout, &what) {
-                    Ok(l) => Some(l),
-                    Err(e @ LockError::Busy { .. }) => {
-                        tracing::warn!("{e}; retrying at the next tick");
-                        self.stats.bump(|s| s.lock_busy += 1);
-                        reports.push(Report::LockBusy(e));
-                        return ReconcileOutcome::LockBusy;
-                    }
-                    Err(e) => {
-                        self.fail(WatchError::Lock(e), reports);
-                        return ReconcileOutcome::Failed;
-                    }
-                }
-            }
+        let outcome = match self.lock(reports) {
+            Ok(_lock) => self.reconcile_locked(&good, trigger, reports),
+            Err(outcome) => outcome,
         };
+        self.good = Some(good);
+        outcome
+    }
 
+    /// The box lock, held around one reconcile only, so that a manual `pgstate apply` can
+    /// run between two of them and never interleaves its writes with ours. Check-only takes
+    /// it too: reading a box halfway through someone's apply would report drift that is not
+    /// there.
+    fn lock(&mut self, reports: &mut Vec<Report>) -> Result<Option<BoxLock>, ReconcileOutcome> {
+        let Some(path) = &self.config.lock_file else {
+            return Ok(None);
+        };
+        let what = format!("pgstate watch {}", self.path.display());
+        match BoxLock::acquire(path, self.config.lock_timeout, &what) {
+            Ok(l) => Ok(Some(l)),
+            Err(e @ LockError::Busy { .. }) => {
+                tracing::warn!("{e}; retrying at the next tick");
+                self.stats.bump(|s| s.lock_busy += 1);
+                reports.push(Report::LockBusy(e));
+                Err(ReconcileOutcome::LockBusy)
+            }
+            Err(e) => {
+                self.fail(WatchError::Lock(e), reports);
+                Err(ReconcileOutcome::Failed)
+            }
+        }
+    }
+
+    /// Plans against a fresh read of the box and carries the plan out (or only reports it,
+    /// check-only), the lock held.
+    fn reconcile_locked(
+        &mut self,
+        good: &LoadedState,
+        trigger: Trigger,
+        reports: &mut Vec<Report>,
+    ) -> ReconcileOutcome {
         // Unavailable interfaces are skipped, not fatal: one unplugged NIC must not freeze
         // every other device, and its devices come back at the first poll after it does.
         let (live, env, plan) = match plan_against_with(&self.procfs, &good.desired, true) {
@@ -351,7 +247,6 @@ impl<P: Procfs, C: Clock> WatchSession<P, C> {
             }
         };
         note_skipped(&mut self.skipped, &plan, &self.stats, reports);
-
         if plan.is_empty() {
             tracing::debug!("in sync");
             self.last_notice = None;
@@ -359,46 +254,18 @@ impl<P: Procfs, C: Clock> WatchSession<P, C> {
             reports.push(Report::InSync(trigger));
             return ReconcileOutcome::Converged;
         }
-        let changes = describe(&plan);
-        let writes: Vec<String> = plan.writes.iter().map(crate::plan::Write::render).collect();
-        let what = if trigger == Trigger::Poll {
-            "drift"
-        } else {
-            "changes"
-        };
-
+        let pending = Pending::new(trigger, live, env, plan);
         if self.config.check_only {
-            self.stats.bump(|s| s.drift_reports += 1);
-            let text = format!(
-                "{what} (check-only, nothing written): {}; repair would write: {}",
-                changes.join("; "),
-                writes.join("; ")
-            );
-            if notice(&mut self.last_notice, &text) {
-                tracing::warn!("{text}");
-            } else {
-                tracing::debug!("{text}");
-            }
-            reports.push(Report::Drift {
-                trigger,
-                changes,
-                writes,
-            });
-            return ReconcileOutcome::Held;
+            return self.report_drift(pending, reports);
         }
-
-        let (threads, running) = disrupted(&live, &plan);
+        let (threads, running) = disrupted(&pending.live, &pending.plan);
         if !threads.is_empty() {
-            let t = render_list(&threads);
-            let d = render_list(&running);
+            let (t, d) = (render_list(&threads), render_list(&running));
+            let what = pending.what;
             if self.config.refuse_disruptive {
                 self.stats.bump(|s| s.refused += 1);
-                let text = format!("refusing to apply: the {what} need rem_device_all on thread(s) {t}, where {d} are sending; nothing written (stop the traffic, or run without --refuse-disruptive): {}", changes.join("; "));
-                if notice(&mut self.last_notice, &text) {
-                    tracing::error!("{text}");
-                } else {
-                    tracing::debug!("{text}");
-                }
+                let text = format!("refusing to apply: the {what} need rem_device_all on thread(s) {t}, where {d} are sending; nothing written (stop the traffic, or run without --refuse-disruptive): {}", pending.changes.join("; "));
+                self.notice_at(tracing::Level::ERROR, &text);
                 reports.push(Report::Refused {
                     trigger,
                     threads,
@@ -408,7 +275,44 @@ impl<P: Procfs, C: Clock> WatchSession<P, C> {
             }
             tracing::warn!("TRAFFIC WILL STOP: the {what} need rem_device_all on thread(s) {t}, which stops {d} (use --refuse-disruptive to refuse such changes)");
         }
+        self.carry_out(good, pending, running, reports)
+    }
 
+    /// Check-only: says what differs and what would repair it; writes nothing.
+    fn report_drift(&mut self, pending: Pending, reports: &mut Vec<Report>) -> ReconcileOutcome {
+        self.stats.bump(|s| s.drift_reports += 1);
+        let text = format!(
+            "{} (check-only, nothing written): {}; repair would write: {}",
+            pending.what,
+            pending.changes.join("; "),
+            pending.writes.join("; ")
+        );
+        self.notice_at(tracing::Level::WARN, &text);
+        reports.push(Report::Drift {
+            trigger: pending.trigger,
+            changes: pending.changes,
+            writes: pending.writes,
+        });
+        ReconcileOutcome::Held
+    }
+
+    /// Applies the plan and verifies it; `running` is the traffic it stops.
+    fn carry_out(
+        &mut self,
+        good: &LoadedState,
+        pending: Pending,
+        running: Vec<DeviceName>,
+        reports: &mut Vec<Report>,
+    ) -> ReconcileOutcome {
+        let Pending {
+            trigger,
+            live,
+            env,
+            plan,
+            changes,
+            writes,
+            what,
+        } = pending;
         // Never interrupted: SIGINT/SIGTERM are looked at between two reconciles only, so the
         // flag given to the apply is one that nobody sets.
         let never = AtomicBool::new(false);
@@ -447,6 +351,17 @@ impl<P: Procfs, C: Clock> WatchSession<P, C> {
         }
     }
 
+    /// Logs `text` at `level` the first time in a row it is said, at debug after that.
+    fn notice_at(&mut self, level: tracing::Level, text: &str) {
+        if !notice(&mut self.last_notice, text) {
+            tracing::debug!("{text}");
+        } else if level == tracing::Level::ERROR {
+            tracing::error!("{text}");
+        } else {
+            tracing::warn!("{text}");
+        }
+    }
+
     fn fail(&mut self, error: WatchError, reports: &mut Vec<Report>) {
         self.stats.bump(|s| s.failures += 1);
         let text = error.to_string();
@@ -456,6 +371,43 @@ impl<P: Procfs, C: Clock> WatchSession<P, C> {
             tracing::debug!("{text}; retrying later");
         }
         reports.push(Report::Failed(error));
+    }
+}
+
+/// A plan about to be carried out (or reported), with what the logs and reports say of it.
+struct Pending {
+    trigger: Trigger,
+    live: LiveState,
+    env: crate::plan::Environment,
+    plan: Plan,
+    /// What differs, one line each.
+    changes: Vec<String>,
+    /// The writes, `file <- command`.
+    writes: Vec<String>,
+    /// `drift` (a poll found it) or `changes` (the files did).
+    what: &'static str,
+}
+
+impl Pending {
+    fn new(
+        trigger: Trigger,
+        live: LiveState,
+        env: crate::plan::Environment,
+        plan: Plan,
+    ) -> Pending {
+        Pending {
+            changes: describe(&plan),
+            writes: plan.writes.iter().map(crate::plan::Write::render).collect(),
+            what: if trigger == Trigger::Poll {
+                "drift"
+            } else {
+                "changes"
+            },
+            trigger,
+            live,
+            env,
+            plan,
+        }
     }
 }
 
@@ -527,7 +479,7 @@ fn disrupted(live: &LiveState, plan: &Plan) -> (Vec<ThreadId>, Vec<DeviceName>) 
     (threads, running)
 }
 
-fn render_list<T: fmt::Display>(items: &[T]) -> String {
+pub(super) fn render_list<T: fmt::Display>(items: &[T]) -> String {
     items
         .iter()
         .map(ToString::to_string)
@@ -541,152 +493,6 @@ fn render_paths(paths: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-// ---------------------------------------------------------------------------------------
-// The loop.
-// ---------------------------------------------------------------------------------------
-
-/// What a finished `watch` did.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct WatchSummary {
-    /// The counters.
-    pub stats: WatchStats,
-    /// The last reconcile found or left the box matching the state (check-only: found no
-    /// drift).
-    pub in_sync: bool,
-}
-
-/// Runs `session` until it exits: after SIGINT/SIGTERM (`terminate` set) between two
-/// reconciles, or after one convergence with `once`. `hangup` is cleared when acted on.
-///
-/// Errors: only with `once`, the reason the box could not be converged. Otherwise every
-/// problem is logged, reported and retried, and stopping is a success.
-///
-/// # Errors
-///
-/// With `once` only: [`WatchError::Load`], [`WatchError::Apply`], [`WatchError::Lock`] or
-/// [`WatchError::Refused`], whichever kept the single reconcile from converging.
-pub fn run<P: Procfs, C: Clock>(
-    session: &mut WatchSession<P, C>,
-    source: &mut dyn EventSource,
-    terminate: &AtomicBool,
-    hangup: &AtomicBool,
-) -> Result<WatchSummary, WatchError> {
-    run_observed(session, source, terminate, hangup, &mut NoObserver)
-}
-
-/// [`run`], telling `observer` about readiness, reloads, each reconcile's [`Status`], the
-/// stop, and that the loop is alive.
-///
-/// # Errors
-///
-/// As [`run`].
-pub fn run_observed<P: Procfs, C: Clock>(
-    session: &mut WatchSession<P, C>,
-    source: &mut dyn EventSource,
-    terminate: &AtomicBool,
-    hangup: &AtomicBool,
-    observer: &mut dyn Observer,
-) -> Result<WatchSummary, WatchError> {
-    let mut problem: Option<WatchError> = None;
-    let mut in_sync = false;
-    observer.started(&session.stats());
-    let mut reports = session.handle(Event::Tick);
-    // The first batch holds the first reload and reconcile: once it is handled, the service
-    // is ready, whatever it found.
-    let mut ready = false;
-    let mut reloading = false;
-    let mut stopping = false;
-    loop {
-        let devices = session.desired().map_or(0, |d| d.desired.devices.len());
-        let status = Status::from_reports(&reports, devices);
-        if !ready {
-            ready = true;
-            let first = status.clone().unwrap_or_else(|| Status {
-                in_sync: false,
-                converged: false,
-                text: "started".to_owned(),
-            });
-            observer.ready(&first);
-        } else if std::mem::take(&mut reloading) {
-            observer.reloaded(status.as_ref());
-        } else if let Some(s) = &status {
-            observer.status(s);
-        }
-        let mut exit = false;
-        for r in reports {
-            match r {
-                Report::Invalid(e) => problem = Some(WatchError::Load(e)),
-                Report::Failed(e) => {
-                    problem = Some(e);
-                    in_sync = false;
-                }
-                Report::LockBusy(e) => {
-                    problem = Some(WatchError::Lock(e));
-                    in_sync = false;
-                }
-                Report::Refused {
-                    threads, running, ..
-                } => {
-                    problem = Some(WatchError::Refused {
-                        threads: render_list(&threads),
-                        devices: render_list(&running),
-                    });
-                    in_sync = false;
-                }
-                Report::InSync(_) | Report::Applied { .. } => {
-                    problem = None;
-                    in_sync = true;
-                }
-                Report::Drift { .. } => {
-                    problem = None;
-                    in_sync = false;
-                }
-                Report::Exit => exit = true,
-                _ => {}
-            }
-        }
-        if exit || session.exited() {
-            break;
-        }
-        observer.alive();
-        // Signals are acted on here, between two handle() calls: never during an apply.
-        reports = if terminate.load(Ordering::SeqCst) {
-            if !std::mem::replace(&mut stopping, true) {
-                observer.stopping();
-            }
-            session.handle(Event::Terminate)
-        } else if hangup.swap(false, Ordering::SeqCst) {
-            tracing::info!("SIGHUP: re-reading the state");
-            observer.reloading();
-            reloading = true;
-            session.handle(Event::Hangup)
-        } else {
-            let signal_check = Duration::from_millis(SIGNAL_CHECK_MS);
-            let timeout = session
-                .until_deadline()
-                .map_or(signal_check, |d| d.min(signal_check));
-            let mut r = Vec::new();
-            if source.wait(timeout) {
-                r = session.handle(Event::FilesChanged);
-            }
-            r.extend(session.handle(Event::Tick));
-            r
-        };
-    }
-    if !stopping {
-        // `--once`: stopping all the same.
-        observer.stopping();
-    }
-    let summary = WatchSummary {
-        stats: session.stats().snapshot(),
-        in_sync,
-    };
-    match problem {
-        Some(e) if session.config().once => Err(e),
-        _ => Ok(summary),
-    }
 }
 
 /// The part of `loaded` a session keeps ([`WatchPart`]), as a state of one box. A whole
