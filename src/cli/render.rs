@@ -654,6 +654,21 @@ pub fn results_text(
     if devices.is_empty() {
         return "No pktgen devices.\n".into();
     }
+    let mut out = results_table(devices, outcome);
+    if let Some(o) = outcome {
+        let _ = writeln!(out, "\nRun ended: {}.", ended_by(o.ended_by));
+    }
+    for d in devices {
+        out.push_str(&device_notes(d));
+    }
+    out
+}
+
+/// One row per device, and the total of a run.
+fn results_table(
+    devices: &[pgstate::run::DeviceReport],
+    outcome: Option<&pgstate::run::RunOutcome>,
+) -> String {
     let mut table = comfy_table::Table::new();
     table
         .load_style(comfy_table::presets::NOTHING)
@@ -663,41 +678,7 @@ pub fn results_text(
             "STATE",
         ]);
     for d in devices {
-        let (time, pps, mbps, bytes) = match d.stats {
-            Some(s) => (
-                format!("{:.3}s", s.elapsed_us as f64 / 1e6),
-                s.pps.to_string(),
-                s.mbps.to_string(),
-                s.bytes_per_packet.to_string(),
-            ),
-            None => ("-".into(), "-".into(), "-".into(), "-".into()),
-        };
-        let state = if d.running {
-            "running".to_owned()
-        } else if !d.problems.is_empty() {
-            "PROBLEM".to_owned()
-        } else if d.stats.is_some() {
-            "ok".to_owned()
-        } else {
-            d.result.lines().next().unwrap_or("").to_owned()
-        };
-        let count = if d.count == 0 {
-            "forever".to_owned()
-        } else {
-            d.count.to_string()
-        };
-        table.add_row(vec![
-            d.device.to_string(),
-            d.thread.0.to_string(),
-            d.packets.to_string(),
-            count,
-            time,
-            pps,
-            mbps,
-            bytes,
-            d.errors.to_string(),
-            state,
-        ]);
+        table.add_row(device_row(d));
     }
     if let Some(o) = outcome {
         let t = totals(devices);
@@ -727,32 +708,74 @@ pub fn results_text(
         out.push_str(line.trim_end());
         out.push('\n');
     }
-    if let Some(o) = outcome {
-        let how = match o.ended_by {
-            pgstate::run::EndedBy::Completed => "every stream reached its count",
-            pgstate::run::EndedBy::Duration => "stopped after --duration",
-            pgstate::run::EndedBy::Interrupted => "stopped by Ctrl-C",
-            pgstate::run::EndedBy::Stopped => {
-                "stopped from outside (pgstate stop or another writer)"
-            }
-        };
-        let _ = writeln!(out, "\nRun ended: {how}.");
+    out
+}
+
+/// A device's row of the results table.
+fn device_row(d: &pgstate::run::DeviceReport) -> Vec<String> {
+    let (time, pps, mbps, bytes) = match d.stats {
+        Some(s) => (
+            format!("{:.3}s", s.elapsed_us as f64 / 1e6),
+            s.pps.to_string(),
+            s.mbps.to_string(),
+            s.bytes_per_packet.to_string(),
+        ),
+        None => ("-".into(), "-".into(), "-".into(), "-".into()),
+    };
+    let state = if d.running {
+        "running".to_owned()
+    } else if !d.problems.is_empty() {
+        "PROBLEM".to_owned()
+    } else if d.stats.is_some() {
+        "ok".to_owned()
+    } else {
+        d.result.lines().next().unwrap_or("").to_owned()
+    };
+    let count = if d.count == 0 {
+        "forever".to_owned()
+    } else {
+        d.count.to_string()
+    };
+    vec![
+        d.device.to_string(),
+        d.thread.0.to_string(),
+        d.packets.to_string(),
+        count,
+        time,
+        pps,
+        mbps,
+        bytes,
+        d.errors.to_string(),
+        state,
+    ]
+}
+
+/// How a run ended, as the results say it.
+fn ended_by(e: pgstate::run::EndedBy) -> &'static str {
+    match e {
+        pgstate::run::EndedBy::Completed => "every stream reached its count",
+        pgstate::run::EndedBy::Duration => "stopped after --duration",
+        pgstate::run::EndedBy::Interrupted => "stopped by Ctrl-C",
+        pgstate::run::EndedBy::Stopped => "stopped from outside (pgstate stop or another writer)",
     }
-    for d in devices {
-        if !d.imix_size_counts.is_empty() {
-            let sizes: Vec<String> = d
-                .imix_size_counts
-                .iter()
-                .map(|(s, n)| format!("{s}B: {n}"))
-                .collect();
-            let _ = writeln!(out, "{}: imix {}", d.device, sizes.join(", "));
-        }
-        for p in &d.problems {
-            let _ = writeln!(out, "{}: {p}", d.device);
-        }
-        for n in &d.notes {
-            let _ = writeln!(out, "{}: note: {n}", d.device);
-        }
+}
+
+/// A device's imix sizes, problems and notes, a line each.
+fn device_notes(d: &pgstate::run::DeviceReport) -> String {
+    let mut out = String::new();
+    if !d.imix_size_counts.is_empty() {
+        let sizes: Vec<String> = d
+            .imix_size_counts
+            .iter()
+            .map(|(s, n)| format!("{s}B: {n}"))
+            .collect();
+        let _ = writeln!(out, "{}: imix {}", d.device, sizes.join(", "));
+    }
+    for p in &d.problems {
+        let _ = writeln!(out, "{}: {p}", d.device);
+    }
+    for n in &d.notes {
+        let _ = writeln!(out, "{}: note: {n}", d.device);
     }
     out
 }

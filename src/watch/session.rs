@@ -27,7 +27,7 @@ use super::report::{Report, StatsHandle};
 use super::source::fingerprint;
 
 /// Loads, reconciles and reports, as its [`Watcher`] decides. Drive it with
-/// [`handle`](Self::handle), or with [`run`].
+/// [`handle`](Self::handle), or with [`run`](super::run).
 pub struct WatchSession<P: Procfs, C: Clock> {
     procfs: P,
     path: PathBuf,
