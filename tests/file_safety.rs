@@ -17,15 +17,15 @@ use common::fake_box::{FakeBox, PGCTRL};
 
 /// The fake box with a state that owns nothing: `apply` takes the lock, reads the box and
 /// writes nothing to it.
-struct Box_ {
+struct EmptyStateBox {
     fake: FakeBox,
 }
 
-impl Box_ {
-    fn new() -> Box_ {
+impl EmptyStateBox {
+    fn new() -> EmptyStateBox {
         let fake = FakeBox::new();
         fake.file("s.yaml", "devices: {}\n");
-        Box_ { fake }
+        EmptyStateBox { fake }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -55,7 +55,7 @@ impl Box_ {
     }
 
     /// Makes `pgctrl` a FIFO: an apply that takes the lock then blocks reading it, holding
-    /// the lock until [`Box_::unblock`].
+    /// the lock until [`EmptyStateBox::unblock`].
     fn block_on_pgctrl(&self) {
         let pgctrl = self.path("pktgen/pgctrl");
         fs::remove_file(&pgctrl).unwrap();
@@ -156,7 +156,7 @@ fn assert_refused(out: &Output, path: &Path, why: &str) {
 
 #[test]
 fn an_existing_file_with_content_is_refused_and_keeps_its_bytes() {
-    let b = Box_::new();
+    let b = EmptyStateBox::new();
     let imp = b.path("imp.txt");
     fs::write(&imp, "important data\n").unwrap();
     let out = b.apply(&imp);
@@ -179,7 +179,7 @@ fn an_existing_file_with_content_is_refused_and_keeps_its_bytes() {
 
 #[test]
 fn a_symlink_is_refused_and_its_target_keeps_its_bytes() {
-    let b = Box_::new();
+    let b = EmptyStateBox::new();
     let target = b.path("target.txt");
     fs::write(&target, "secret\n").unwrap();
     let link = b.path("link.lock");
@@ -209,7 +209,7 @@ fn a_symlink_is_refused_and_its_target_keeps_its_bytes() {
 
 #[test]
 fn a_lock_file_others_may_write_or_own_is_refused() {
-    let b = Box_::new();
+    let b = EmptyStateBox::new();
     let lock = b.path("lock");
     assert_eq!(b.apply(&lock).status.code(), Some(0));
     for mode in [0o664, 0o646, 0o666] {
@@ -236,7 +236,7 @@ fn a_lock_file_others_may_write_or_own_is_refused() {
 
 #[test]
 fn a_new_lock_is_created_0644_and_reused_by_later_applies() {
-    let b = Box_::new();
+    let b = EmptyStateBox::new();
     let lock = b.path("lock");
     let out = b.apply(&lock);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -259,7 +259,7 @@ fn a_new_lock_is_created_0644_and_reused_by_later_applies() {
 
 #[test]
 fn concurrent_applies_serialise_and_the_waiting_one_names_the_holder() {
-    let b = Box_::new();
+    let b = EmptyStateBox::new();
     let lock = b.path("lock");
     let lock_arg = lock.to_str().unwrap();
     b.block_on_pgctrl();
@@ -320,7 +320,7 @@ fn concurrent_applies_serialise_and_the_waiting_one_names_the_holder() {
 
 #[test]
 fn a_lock_left_by_a_killed_holder_does_not_block_the_next_apply() {
-    let b = Box_::new();
+    let b = EmptyStateBox::new();
     let lock = b.path("lock");
     b.block_on_pgctrl();
     let mut holder = Guard::spawn(
@@ -353,7 +353,7 @@ fn a_lock_left_by_a_killed_holder_does_not_block_the_next_apply() {
 
 #[test]
 fn plan_out_never_writes_through_a_symlink_or_over_another_file() {
-    let b = Box_::new();
+    let b = EmptyStateBox::new();
     let state = b.state();
     let target = b.path("target.txt");
     fs::write(&target, "secret\n").unwrap();

@@ -21,19 +21,19 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// The fake box with device eth0 (count 1000, 12 packets sent, 3 errors) on thread 0, and a
 /// state file for eth0.
-struct Box_ {
+struct ServiceBox {
     fake: FakeBox,
 }
 
-impl Box_ {
-    fn new() -> Box_ {
+impl ServiceBox {
+    fn new() -> ServiceBox {
         let fake = FakeBox::new();
         fake.add_device_with_counters(0, "eth0", "02:00:00:00:00:10", 12, 3);
         fake.file(
             "state.yaml",
             "devices:\n  eth0:\n    thread: 0\n    count: 1000\n",
         );
-        Box_ { fake }
+        ServiceBox { fake }
     }
 
     fn state(&self) -> PathBuf {
@@ -56,7 +56,7 @@ struct NotifySocket {
 }
 
 impl NotifySocket {
-    fn new(b: &Box_) -> NotifySocket {
+    fn new(b: &ServiceBox) -> NotifySocket {
         let path = b.fake.dir().join("notify.sock");
         let socket = UnixDatagram::bind(&path).unwrap();
         socket
@@ -115,7 +115,7 @@ fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
 
 #[test]
 fn under_systemd_watch_notifies_ready_status_reloading_watchdog_and_stopping() {
-    let b = Box_::new();
+    let b = ServiceBox::new();
     let sock = NotifySocket::new(&b);
     let state = b.state().display().to_string();
     let mut child = b
@@ -149,7 +149,7 @@ fn under_systemd_watch_notifies_ready_status_reloading_watchdog_and_stopping() {
 
 #[test]
 fn watch_once_under_systemd_is_ready_with_a_status_then_stopping() {
-    let b = Box_::new();
+    let b = ServiceBox::new();
     let sock = NotifySocket::new(&b);
     let state = b.state().display().to_string();
     let out = b
@@ -180,7 +180,7 @@ fn watch_once_under_systemd_is_ready_with_a_status_then_stopping() {
 
 #[test]
 fn outside_systemd_watch_sends_nothing_and_works_as_before() {
-    let b = Box_::new();
+    let b = ServiceBox::new();
     let state = b.state().display().to_string();
     let out = b.run(&["watch", "--once", "--check-only", &state]);
     assert!(
@@ -227,7 +227,7 @@ fn assert_exposition_format(text: &str) {
 
 #[test]
 fn status_format_prometheus_prints_per_device_and_box_gauges() {
-    let b = Box_::new();
+    let b = ServiceBox::new();
     let out = b.run(&["status", "--format", "prometheus"]);
     assert_eq!(
         out.status.code(),
@@ -274,7 +274,7 @@ fn scrape(addr: &str, path: &str) -> String {
 
 #[test]
 fn metrics_listen_serves_watch_counters_and_pktgen_counters_on_loopback() {
-    let b = Box_::new();
+    let b = ServiceBox::new();
     let state = b.state().display().to_string();
     let mut child = b
         .command(&[

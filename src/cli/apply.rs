@@ -40,11 +40,11 @@ pub(super) fn run(cli: &Cli, a: &ApplyArgs, stdout: &mut impl Write) -> Result<O
     let _lock = take_lock(cli, &a.lock)?;
     let interrupt = interrupt_flag()?;
     let reports = converge(cli, &targets, saved.as_ref(), !a.json, &interrupt, stdout)?;
-    let parts = render::parts(&targets, reports.iter().map(|r| &r.plan));
+    let plans = render::target_plans(&targets, reports.iter().map(|r| &r.plan));
     if a.json {
-        writeln!(stdout, "{}", render::apply_json_parts(&parts))?;
+        writeln!(stdout, "{}", render::applied_json(&plans))?;
     } else if !cli.quiet {
-        write!(stdout, "{}", render::apply_text_parts(&parts))?;
+        write!(stdout, "{}", render::applied_text(&plans))?;
     }
     Ok(Outcome::Ok)
 }

@@ -101,12 +101,8 @@ pub(super) fn converge(
         sp.check(&saved_plan::recorded(targets, &planned)?)?;
     }
     if print_plan && !cli.quiet && planned.iter().any(|p| !p.plan.is_empty()) {
-        let parts = render::parts(targets, planned.iter().map(|p| &p.plan));
-        write!(
-            stdout,
-            "{}",
-            render::plan_text_parts(&parts, cli.verbose > 0)
-        )?;
+        let plans = render::target_plans(targets, planned.iter().map(|p| &p.plan));
+        write!(stdout, "{}", render::plans_text(&plans, cli.verbose > 0))?;
         writeln!(stdout)?;
     }
     pgstate::targets::apply(targets, planned, interrupt).map_err(|e| {

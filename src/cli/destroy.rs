@@ -39,12 +39,8 @@ pub(super) fn run(cli: &Cli, a: &DestroyArgs, stdout: &mut impl Write) -> Result
     } else {
         let planned = plan_targets(&targets)?;
         let plans: Vec<&Plan> = planned.iter().map(|p| &p.plan).collect();
-        let shown = render::parts(&targets, plans.iter().copied());
-        write!(
-            stdout,
-            "{}",
-            render::plan_text_parts(&shown, cli.verbose > 0)
-        )?;
+        let shown = render::target_plans(&targets, plans.iter().copied());
+        write!(stdout, "{}", render::plans_text(&shown, cli.verbose > 0))?;
         stdout.flush()?;
         if plans.iter().all(|p| p.is_empty()) {
             return Ok(Outcome::Ok);
@@ -75,8 +71,8 @@ pub(super) fn run(cli: &Cli, a: &DestroyArgs, stdout: &mut impl Write) -> Result
         stdout,
     )?;
     if !cli.quiet {
-        let done = render::parts(&targets, reports.iter().map(|r| &r.plan));
-        write!(stdout, "{}", render::apply_text_parts(&done))?;
+        let done = render::target_plans(&targets, reports.iter().map(|r| &r.plan));
+        write!(stdout, "{}", render::applied_text(&done))?;
     }
     Ok(Outcome::Ok)
 }

@@ -89,8 +89,8 @@ fn place_labels(place: &Place, several: bool) -> Labels {
 
 /// Registers the per-device and box metrics of a fresh read of each target's pktgen; `None`
 /// for a target whose pktgen could not be read (`pgstate_pktgen_up 0`).
-fn register_box(registry: &mut Registry, parts: &[(&Place, Option<&[DeviceReport]>)]) {
-    let several = parts.len() > 1;
+fn register_box(registry: &mut Registry, readings: &[(&Place, Option<&[DeviceReport]>)]) {
+    let several = readings.len() > 1;
     let up = Family::<Labels, Gauge>::default();
     let devices_total = Family::<Labels, Gauge>::default();
     let devices_running = Family::<Labels, Gauge>::default();
@@ -98,7 +98,7 @@ fn register_box(registry: &mut Registry, parts: &[(&Place, Option<&[DeviceReport
     let errors = Family::<Labels, Counter>::default();
     let running = Family::<Labels, Gauge>::default();
     let mut any_read = false;
-    for (place, devices) in parts {
+    for (place, devices) in readings {
         let labels = place_labels(place, several);
         up.get_or_create(&labels).set(i64::from(devices.is_some()));
         let Some(devices) = devices else { continue };
@@ -246,10 +246,10 @@ fn encode(registry: &Registry) -> String {
 }
 
 /// `pgstate status --format prometheus`: the per-device and box gauges of every target, once.
-pub(super) fn render_status(parts: &[(&Place, &[DeviceReport])]) -> String {
+pub(super) fn render_status(readings: &[(&Place, &[DeviceReport])]) -> String {
     let mut registry = Registry::with_prefix("pgstate");
-    let parts: Vec<_> = parts.iter().map(|(p, d)| (*p, Some(*d))).collect();
-    register_box(&mut registry, &parts);
+    let readings: Vec<_> = readings.iter().map(|(p, d)| (*p, Some(*d))).collect();
+    register_box(&mut registry, &readings);
     encode(&registry)
 }
 
@@ -302,12 +302,12 @@ fn render_watch(watched: &[Watched]) -> String {
             },
         )
         .collect();
-    let parts: Vec<_> = watched
+    let readings: Vec<_> = watched
         .iter()
         .zip(&devices)
         .map(|(w, d)| (&w.place, d.as_deref()))
         .collect();
-    register_box(&mut registry, &parts);
+    register_box(&mut registry, &readings);
     encode(&registry)
 }
 

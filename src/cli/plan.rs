@@ -24,15 +24,11 @@ pub(super) fn run(cli: &Cli, a: &PlanArgs, stdout: &mut impl Write) -> Result<Ou
     }
     let targets = open_targets(cli, wanted, Access::Read, Reach::Once)?;
     let planned = plan_targets(&targets)?;
-    let parts = render::parts(&targets, planned.iter().map(|p| &p.plan));
+    let plans = render::target_plans(&targets, planned.iter().map(|p| &p.plan));
     if a.json {
-        writeln!(stdout, "{}", render::plan_json_parts(&parts))?;
+        writeln!(stdout, "{}", render::plans_json(&plans))?;
     } else {
-        write!(
-            stdout,
-            "{}",
-            render::plan_text_parts(&parts, cli.verbose > 0)
-        )?;
+        write!(stdout, "{}", render::plans_text(&plans, cli.verbose > 0))?;
     }
     if let Some(out) = &a.out {
         let saved = SavedPlan::new(&loaded.files, saved_plan::recorded(&targets, &planned)?)?;

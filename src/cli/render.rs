@@ -68,7 +68,7 @@ impl Summary {
 
 /// One network namespace's plan, for the renderings: `name` is `None` for the namespace
 /// pgstate runs in.
-pub struct Part<'a> {
+pub struct TargetPlan<'a> {
     pub name: Option<&'a pgstate::model::NamespaceName>,
     pub netns: Option<&'a std::path::Path>,
     pub plan: &'a Plan,
@@ -130,7 +130,7 @@ pub struct ActionJson<'a> {
     pub running: bool,
 }
 
-fn actions_json<'a>(part: &Part<'a>) -> Vec<ActionJson<'a>> {
+fn actions_json<'a>(part: &TargetPlan<'a>) -> Vec<ActionJson<'a>> {
     let (plan, sources) = (part.plan, part.sources);
     plan.actions
         .iter()
@@ -165,7 +165,7 @@ fn actions_json<'a>(part: &Part<'a>) -> Vec<ActionJson<'a>> {
 }
 
 /// The writes, each `field` named as the state file names it (see [`actions_json`]).
-fn writes_json(part: &Part<'_>) -> Vec<serde_json::Value> {
+fn writes_json(part: &TargetPlan<'_>) -> Vec<serde_json::Value> {
     part.plan
         .writes
         .iter()
@@ -180,19 +180,19 @@ fn writes_json(part: &Part<'_>) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// Actions, writes and (with `namespaces:`) the per-namespace summaries of `parts`.
+/// Actions, writes and (with `namespaces:`) the per-namespace summaries of `plans`.
 #[allow(clippy::type_complexity)]
-fn parts_json<'a>(
-    parts: &[Part<'a>],
+fn targets_json<'a>(
+    plans: &[TargetPlan<'a>],
 ) -> (
     Vec<ActionJson<'a>>,
     Vec<serde_json::Value>,
     Vec<NamespaceJson<'a>>,
 ) {
-    let actions = parts.iter().flat_map(actions_json).collect();
-    let writes = parts.iter().flat_map(writes_json).collect();
-    let namespaces = if parts.iter().any(|p| p.name.is_some()) {
-        parts
+    let actions = plans.iter().flat_map(actions_json).collect();
+    let writes = plans.iter().flat_map(writes_json).collect();
+    let namespaces = if plans.iter().any(|p| p.name.is_some()) {
+        plans
             .iter()
             .map(|p| NamespaceJson {
                 namespace: p.name,
@@ -207,15 +207,15 @@ fn parts_json<'a>(
     (actions, writes, namespaces)
 }
 
-/// The parts of `targets`, with their plans in order.
-pub fn parts<'a>(
+/// The plan of each of `targets`, in order.
+pub fn target_plans<'a>(
     targets: &'a [OpenTarget],
     plans: impl Iterator<Item = &'a Plan>,
-) -> Vec<Part<'a>> {
+) -> Vec<TargetPlan<'a>> {
     targets
         .iter()
         .zip(plans)
-        .map(|(t, plan)| Part {
+        .map(|(t, plan)| TargetPlan {
             name: t.place().name(),
             netns: t.place().netns().map(|n| n.path()),
             plan,
@@ -224,22 +224,22 @@ pub fn parts<'a>(
         .collect()
 }
 
-/// Whether `parts` are the namespace pgstate runs in alone: its text has no namespace
+/// Whether `plans` are the namespace pgstate runs in alone: its text has no namespace
 /// header, as a state without `namespaces:` is printed.
-fn alone<'a>(parts: &[Part<'a>]) -> Option<&'a Plan> {
-    match parts {
+fn alone<'a>(plans: &[TargetPlan<'a>]) -> Option<&'a Plan> {
+    match plans {
         [only] if only.name.is_none() => Some(only.plan),
         _ => None,
     }
 }
 
 /// `plan --json` of several namespaces: every action and write carries its `namespace`.
-pub fn plan_json_parts(parts: &[Part<'_>]) -> String {
-    let (actions, writes, namespaces) = parts_json(parts);
+pub fn plans_json(plans: &[TargetPlan<'_>]) -> String {
+    let (actions, writes, namespaces) = targets_json(plans);
     let doc = PlanJson {
         format_version: PLAN_FORMAT_VERSION,
-        changes: parts.iter().any(|p| !p.plan.is_empty()),
-        summary: Summary::total(parts.iter().map(|p| p.plan)),
+        changes: plans.iter().any(|p| !p.plan.is_empty()),
+        summary: Summary::total(plans.iter().map(|p| p.plan)),
         actions,
         writes,
         namespaces,
@@ -248,14 +248,14 @@ pub fn plan_json_parts(parts: &[Part<'_>]) -> String {
 }
 
 /// `apply --json` of several namespaces, all applied and verified.
-pub fn apply_json_parts(parts: &[Part<'_>]) -> String {
-    let (actions, writes, namespaces) = parts_json(parts);
+pub fn applied_json(plans: &[TargetPlan<'_>]) -> String {
+    let (actions, writes, namespaces) = targets_json(plans);
     let doc = ApplyJson {
         format_version: PLAN_FORMAT_VERSION,
-        changes: parts.iter().any(|p| !p.plan.is_empty()),
+        changes: plans.iter().any(|p| !p.plan.is_empty()),
         applied: true,
         verified: true,
-        summary: Summary::total(parts.iter().map(|p| p.plan)),
+        summary: Summary::total(plans.iter().map(|p| p.plan)),
         actions,
         writes,
         namespaces,
@@ -290,22 +290,22 @@ pub fn indent(text: &str) -> String {
 
 /// `plan` of a list of targets: one block each, then the total; a state without
 /// `namespaces:` as plain as a single box is.
-pub fn plan_text_parts(parts: &[Part<'_>], show_writes: bool) -> String {
-    if let Some(plan) = alone(parts) {
+pub fn plans_text(plans: &[TargetPlan<'_>], show_writes: bool) -> String {
+    if let Some(plan) = alone(plans) {
         return plan_text(plan, show_writes);
     }
     let mut out = String::new();
-    for p in parts {
+    for p in plans {
         out.push_str(&namespace_header(p.name, p.netns));
         out.push_str(&indent(&plan_text(p.plan, show_writes)));
         out.push('\n');
     }
-    let s = Summary::total(parts.iter().map(|p| p.plan));
-    let changed = parts.iter().filter(|p| !p.plan.is_empty()).count();
+    let s = Summary::total(plans.iter().map(|p| p.plan));
+    let changed = plans.iter().filter(|p| !p.plan.is_empty()).count();
     let _ = writeln!(
         out,
         "Plan for {}: {} to add, {} to change, {} to remove, {} to re-create; {} in {}.",
-        count(parts.len(), "namespace"),
+        count(plans.len(), "namespace"),
         s.add,
         s.change,
         s.remove,
@@ -316,16 +316,16 @@ pub fn plan_text_parts(parts: &[Part<'_>], show_writes: bool) -> String {
     out
 }
 
-/// `apply` of a list of targets: one line each, then the total (see [`plan_text_parts`]).
-pub fn apply_text_parts(parts: &[Part<'_>]) -> String {
-    if let Some(plan) = alone(parts) {
+/// `apply` of a list of targets: one line each, then the total (see [`plans_text`]).
+pub fn applied_text(plans: &[TargetPlan<'_>]) -> String {
+    if let Some(plan) = alone(plans) {
         return apply_text(&ApplyReport {
             plan: plan.clone(),
             writes: plan.writes.len(),
         });
     }
     let mut out = String::new();
-    for p in parts {
+    for p in plans {
         let name = p
             .name
             .map_or_else(|| "this namespace".to_owned(), |n| format!("namespace {n}"));
@@ -338,11 +338,11 @@ pub fn apply_text_parts(parts: &[Part<'_>]) -> String {
             })
         );
     }
-    let s = Summary::total(parts.iter().map(|p| p.plan));
+    let s = Summary::total(plans.iter().map(|p| p.plan));
     let _ = writeln!(
         out,
         "All {} applied and verified; {} in total.",
-        count(parts.len(), "namespace"),
+        count(plans.len(), "namespace"),
         writes(s.writes)
     );
     out

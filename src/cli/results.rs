@@ -185,14 +185,20 @@ struct StatusPartJson<'a> {
     devices: Vec<DeviceJson<'a>>,
 }
 
-pub fn status_json(parts: &[(&Place, &[DeviceReport])]) -> String {
-    let all: Vec<DeviceReport> = parts.iter().flat_map(|(_, d)| d.iter().cloned()).collect();
+pub fn status_json(readings: &[(&Place, &[DeviceReport])]) -> String {
+    let all: Vec<DeviceReport> = readings
+        .iter()
+        .flat_map(|(_, d)| d.iter().cloned())
+        .collect();
     let doc = StatusJson {
         format_version: JSON_FORMAT_VERSION,
         running: all.iter().any(|d| d.running),
         total: totals(&all),
-        devices: parts.iter().flat_map(|(p, d)| devices_json(p, d)).collect(),
-        namespaces: parts
+        devices: readings
+            .iter()
+            .flat_map(|(p, d)| devices_json(p, d))
+            .collect(),
+        namespaces: readings
             .iter()
             .map(|(p, d)| StatusPartJson {
                 namespace: p.name(),
@@ -207,12 +213,12 @@ pub fn status_json(parts: &[(&Place, &[DeviceReport])]) -> String {
 }
 
 /// `status` as text: the table of a single box, or one block a namespace.
-pub fn status_text(parts: &[(&Place, &[DeviceReport])]) -> String {
-    if let [(Place::Here, devices)] = parts {
+pub fn status_text(readings: &[(&Place, &[DeviceReport])]) -> String {
+    if let [(Place::Here, devices)] = readings {
         return results_text(devices, None);
     }
     let mut out = String::new();
-    for (place, devices) in parts {
+    for (place, devices) in readings {
         out.push_str(&namespace_header(
             place.name(),
             place.netns().map(|n| n.path()),

@@ -20,16 +20,16 @@ pub(super) fn run(cli: &Cli, a: &StatusArgs, stdout: &mut impl Write) -> Result<
     let several = targets.len() > 1;
     let reports = targets::status(&targets)
         .map_err(|e| anyhow::anyhow!(e.into_labelled(several)).context("reading results"))?;
-    let parts: Vec<(&Place, &[DeviceReport])> = targets
+    let readings: Vec<(&Place, &[DeviceReport])> = targets
         .iter()
         .map(|t| t.place())
         .zip(reports.iter().map(Vec::as_slice))
         .collect();
     let format = if a.json { StatusFormat::Json } else { a.format };
     match format {
-        StatusFormat::Json => writeln!(stdout, "{}", results::status_json(&parts))?,
-        StatusFormat::Text => write!(stdout, "{}", results::status_text(&parts))?,
-        StatusFormat::Prometheus => write!(stdout, "{}", metrics::render_status(&parts))?,
+        StatusFormat::Json => writeln!(stdout, "{}", results::status_json(&readings))?,
+        StatusFormat::Text => write!(stdout, "{}", results::status_text(&readings))?,
+        StatusFormat::Prometheus => write!(stdout, "{}", metrics::render_status(&readings))?,
     }
     Ok(Outcome::Ok)
 }

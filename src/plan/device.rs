@@ -277,12 +277,12 @@ fn flags_key(old: serde_json::Value, new: serde_json::Value) -> KeyChange {
     }
 }
 
-struct Gen<'a> {
+struct DiffBuilder<'a> {
     name: &'a DeviceName,
     out: DeviceDiff,
 }
 
-impl Gen<'_> {
+impl DiffBuilder<'_> {
     fn write(&mut self, field: &str, command: String, check: ResultCheck) {
         self.out.writes.push(Write {
             file: PgFile::Device(self.name.clone()),
@@ -366,7 +366,7 @@ fn settled(settle: Settle, v: u64, iface: Option<&InterfaceInfo>) -> u64 {
 /// rule 9). One size X takes one write: `pkt_size X` sets min, max and cur at once, but only
 /// when min differs from X; when min is already X it does nothing, and `max_pkt_size X` alone
 /// finishes the job. A range needs one write per bound that differs.
-fn pkt_size_writes(g: &mut Gen<'_>, cur: &DeviceConfig, to: &DeviceConfig) {
+fn pkt_size_writes(g: &mut DiffBuilder<'_>, cur: &DeviceConfig, to: &DeviceConfig) {
     let (lo, hi) = (to.min_pkt_size, to.max_pkt_size);
     if lo == hi {
         // A range before is `[min, max]` in JSON.
@@ -419,7 +419,7 @@ pub fn device_writes(
     iface: Option<&InterfaceInfo>,
 ) -> DeviceDiff {
     let mut d = Steps {
-        g: Gen {
+        g: DiffBuilder {
             name,
             out: DeviceDiff::default(),
         },
@@ -449,7 +449,7 @@ pub fn device_writes(
 
 /// One device's plan in the making: the writes so far, and what the device is after them.
 struct Steps<'a> {
-    g: Gen<'a>,
+    g: DiffBuilder<'a>,
     /// The device as the writes so far leave it.
     cur: DeviceConfig,
     to: &'a DeviceConfig,
@@ -883,7 +883,7 @@ impl Steps<'_> {
 
 /// Priority and CFI of one tag (`vlan` or `svlan`), written where `before` (what the kernel
 /// keeps, if known) differs.
-fn tag_bits(g: &mut Gen<'_>, tag: &str, before: Option<Vlan>, want: Vlan) {
+fn tag_bits(g: &mut DiffBuilder<'_>, tag: &str, before: Option<Vlan>, want: Vlan) {
     if before.map(|x| x.p) != Some(want.p) {
         g.write(
             &format!("{tag}_p"),
@@ -918,7 +918,7 @@ mod tests {
 
     fn size_commands(from: (u32, u32), to: (u32, u32)) -> Vec<String> {
         let name = DeviceName::new("eth0").unwrap();
-        let mut g = Gen {
+        let mut g = DiffBuilder {
             name: &name,
             out: DeviceDiff::default(),
         };
