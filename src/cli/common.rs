@@ -10,16 +10,15 @@ use anyhow::{Context, Result};
 
 use pgstate::apply::ApplyReport;
 use pgstate::lock::BoxLock;
-use pgstate::model::LiveState;
 use pgstate::procfs::{Procfs, RealProcfs};
 use pgstate::spec;
-use pgstate::targets::{Here, OpenTarget, PlanAllError, Planned, Reach, Target};
+use pgstate::targets::{agreed, Here, OpenTarget, PlanAllError, Planned, Reach, Target};
 use pgstate::{KernelProfile, LoadedState};
 
 use super::args::{self, Cli};
 use super::pktgen::{self, Access};
 use super::render;
-use super::saved_plan::{self, SavedPlan};
+use super::saved_plan::SavedPlan;
 
 /// What a command concluded, for the exit code.
 pub enum Outcome {
@@ -98,7 +97,7 @@ pub(super) fn converge(
 ) -> Result<Vec<ApplyReport>> {
     let planned = plan_targets(targets)?;
     if let Some(sp) = saved {
-        sp.check(&saved_plan::recorded(targets, &planned)?)?;
+        agreed::check(&sp.targets, &agreed::record(targets, &planned)?)?;
     }
     if print_plan && !cli.quiet && planned.iter().any(|p| !p.plan.is_empty()) {
         let plans = render::target_plans(targets, planned.iter().map(|p| &p.plan));
@@ -166,14 +165,6 @@ pub(super) fn profile_of(procfs: &dyn Procfs) -> KernelProfile {
         .kernel_release()
         .and_then(|r| KernelProfile::from_release(&r))
         .unwrap_or_default()
-}
-
-/// The live state as `show` prints it: what a saved plan records and compares.
-pub(super) fn live_text(live: &LiveState, procfs: &dyn Procfs) -> Result<String> {
-    Ok(serde_yaml::to_string(&spec::state_file_from_live(
-        live,
-        &profile_of(procfs),
-    ))?)
 }
 
 /// `start` and `stop` act on the network namespace of the process that writes them, not on

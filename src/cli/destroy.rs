@@ -7,7 +7,7 @@ use std::io::{IsTerminal as _, Write};
 use anyhow::{Context, Result};
 
 use pgstate::plan::{ActionKind, Plan};
-use pgstate::targets::{self, Reach};
+use pgstate::targets::{self, agreed, Reach};
 
 use super::args::{Cli, DestroyArgs};
 use super::common::Outcome;
@@ -15,7 +15,7 @@ use super::common::{converge, interrupt_flag, load, open_targets, plan_targets, 
 use super::pktgen::Access;
 use super::render;
 use super::render::count;
-use super::saved_plan::{self, SavedPlan};
+use super::saved_plan::SavedPlan;
 
 pub(super) fn run(cli: &Cli, a: &DestroyArgs, stdout: &mut impl Write) -> Result<Outcome> {
     // Refuse before anything else: a script that forgot `--yes` must fail the same
@@ -57,7 +57,7 @@ pub(super) fn run(cli: &Cli, a: &DestroyArgs, stdout: &mut impl Write) -> Result
         // a stale saved plan.
         Some(SavedPlan::new(
             &loaded.files,
-            saved_plan::recorded(&targets, &planned)?,
+            agreed::record(&targets, &planned)?,
         )?)
     };
     let _lock = take_lock(cli, &a.lock)?;

@@ -5,14 +5,14 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use pgstate::targets::{self, Reach};
+use pgstate::targets::{self, agreed, Reach};
 
 use super::args::{Cli, PlanArgs};
 use super::common::Outcome;
 use super::common::{load, open_targets, plan_targets};
 use super::pktgen::Access;
 use super::render;
-use super::saved_plan::{self, SavedPlan};
+use super::saved_plan::SavedPlan;
 
 pub(super) fn run(cli: &Cli, a: &PlanArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let loaded = load(&a.state)?;
@@ -31,7 +31,7 @@ pub(super) fn run(cli: &Cli, a: &PlanArgs, stdout: &mut impl Write) -> Result<Ou
         write!(stdout, "{}", render::plans_text(&plans, cli.verbose > 0))?;
     }
     if let Some(out) = &a.out {
-        let saved = SavedPlan::new(&loaded.files, saved_plan::recorded(&targets, &planned)?)?;
+        let saved = SavedPlan::new(&loaded.files, agreed::record(&targets, &planned)?)?;
         saved.write(out)?;
         if !a.json {
             writeln!(

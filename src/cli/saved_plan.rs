@@ -1,13 +1,13 @@
 //! Saved plans (`plan --out FILE`, `apply FILE`): the state files a plan was made from and
-//! the live state it was made against, so that `apply` performs exactly that plan or refuses.
+//! what it was agreed against (`pgstate::targets::agreed`), so that `apply` performs
+//! exactly that plan or refuses. This module reads and writes the file.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use pgstate::model::NamespaceName;
-use pgstate::targets::{OpenTarget, Planned};
+use pgstate::targets::agreed::AgreedTarget;
 
 /// Marks a JSON document as a saved plan.
 pub const KIND: &str = "pgstate-plan";
@@ -25,39 +25,13 @@ pub struct SavedPlan {
     pub format_version: u32,
     /// The state files, as `(path, contents)`.
     pub files: Vec<(PathBuf, String)>,
-    /// Each target's part, in the state's order.
-    pub targets: Vec<SavedTarget>,
-}
-
-/// One target of a saved plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SavedTarget {
-    /// Its namespace; `null` for the one pgstate runs in.
-    pub namespace: Option<NamespaceName>,
-    /// The live state the plan was made against, as `pgstate show` prints it.
-    pub live: String,
-    /// The writes, as `file <- command`.
-    pub writes: Vec<String>,
-}
-
-/// What a saved plan records of `planned`, the plans of `targets`.
-pub fn recorded(targets: &[OpenTarget], planned: &[Planned]) -> Result<Vec<SavedTarget>> {
-    targets
-        .iter()
-        .zip(planned)
-        .map(|(t, p)| {
-            Ok(SavedTarget {
-                namespace: t.place().name().cloned(),
-                live: super::common::live_text(&p.live, &*t.procfs)?,
-                writes: p.plan.writes.iter().map(pgstate::Write::render).collect(),
-            })
-        })
-        .collect()
+    /// What each target's plan was made against, in the state's order.
+    pub targets: Vec<AgreedTarget>,
 }
 
 impl SavedPlan {
     /// Records the plans of `targets`, made from `files`.
-    pub fn new(files: &[PathBuf], targets: Vec<SavedTarget>) -> Result<SavedPlan> {
+    pub fn new(files: &[PathBuf], targets: Vec<AgreedTarget>) -> Result<SavedPlan> {
         let files = files
             .iter()
             .map(|f| {
@@ -112,34 +86,6 @@ impl SavedPlan {
         let plan: SavedPlan = serde_json::from_value(doc)
             .with_context(|| format!("{} is not a valid saved plan", path.display()))?;
         Ok(Some(plan))
-    }
-
-    /// Refuses the plan unless every target is exactly as it was and planning again gives
-    /// the same writes.
-    pub fn check(&self, now: &[SavedTarget]) -> Result<()> {
-        let names = |t: &[SavedTarget]| t.iter().map(|t| t.namespace.clone()).collect::<Vec<_>>();
-        if names(&self.targets) != names(now) {
-            bail!("the saved plan's namespaces are not the state's; run `pgstate plan` again");
-        }
-        let several = now.len() > 1;
-        for (then, now) in self.targets.iter().zip(now) {
-            let at = match (&now.namespace, several) {
-                (Some(n), _) => format!(" (namespace {n})"),
-                (None, true) => " (this namespace)".to_owned(),
-                (None, false) => String::new(),
-            };
-            if now.live != then.live {
-                let diff = similar::TextDiff::from_lines(then.live.as_str(), now.live.as_str());
-                bail!(
-                    "the live state{at} has changed since this plan was made; run `pgstate plan` again\n{}",
-                    diff.unified_diff().header("live when planned", "live now")
-                );
-            }
-            if now.writes != then.writes {
-                bail!("this version of pgstate plans different writes{at} for the saved state files; run `pgstate plan` again");
-            }
-        }
-        Ok(())
     }
 }
 

@@ -11,12 +11,14 @@
 //! | [`plan`], [`apply`] (all or none) | `converge` |
 //! | [`run`] (every target at once, one progress callback, the overlap), [`status`], [`stop`] | `traffic` |
 //! | [`discover`], [`show`] | `discover` |
+//! | what a plan was agreed against, checked before it is carried out | [`agreed`] |
 //! | [`watch`] (one session per target, signals fanned out) | `watch` |
 //!
 //! A single box is a list of one, not a special case: the callers render the same data
 //! whatever the count. Nothing here prints; pgstate itself never changes namespace (a
 //! namespace is reached through a thread inside it, `procfs::netns`).
 
+pub mod agreed;
 mod converge;
 mod discover;
 mod traffic;

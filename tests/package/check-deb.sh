@@ -67,6 +67,15 @@ entry() {
   awk -v m="$1" -v p="./$2" '$1 == m && ($2 == "0/0" || $2 == "root/root") && $6 == p { f = 1 } END { exit !f }' "$WORK/list" ||
     { echo "no '$1 root ./$2'; the package has: $(grep -F " ./$2" "$WORK/list" || echo nothing of that name)"; return 1; }
 }
+docs() {
+  local f n=0
+  for f in "$REPO_ROOT"/doc/*.md; do
+    entry -rw-r--r-- "usr/share/doc/pgstate/doc/${f##*/}" || return 1
+    cmp "$f" "$WORK/root/usr/share/doc/pgstate/doc/${f##*/}" || return 1
+    n=$((n + 1))
+  done
+  [[ $n -gt 0 ]] || { echo "no doc/*.md"; return 1; }
+}
 examples() {
   local f n=0
   for f in "$REPO_ROOT"/states/*.yaml; do
@@ -150,6 +159,7 @@ check "etc/pgstate/README" entry -rw-r--r-- etc/pgstate/README
 check "usr/share/doc/pgstate/copyright (DEP-5, MIT + Apache-2.0)" copyright
 check "usr/share/doc/pgstate/README.md" entry -rw-r--r-- usr/share/doc/pgstate/README.md
 check "examples: every states/*.yaml, identical" examples
+check "reference pages: every doc/*.md, identical (the README's links)" docs
 check "usr/share/doc/pgstate/changelog.Debian.gz (version $version-1)" \
   bash -c "zcat '$WORK/root/usr/share/doc/pgstate/changelog.Debian.gz' | head -n1 | grep -qF 'pgstate ($version-1)'"
 check "lintian overrides" entry -rw-r--r-- usr/share/lintian/overrides/pgstate
