@@ -615,9 +615,12 @@ fn every_problem_of_every_file_is_reported_at_once() {
     );
     let all = LoadError::Invalid(d).to_string();
     assert!(all.ends_with("\n6 problems found"), "{all}");
+}
 
-    // Within one entry: two unknown keys, two values of the wrong type and a missing
-    // `thread`, all reported; rules about the bad keys are not (`rate needs pkt_size`).
+/// Within one entry: two unknown keys, two values of the wrong type and a missing `thread`,
+/// all reported; rules about the bad keys are not (`rate needs pkt_size`).
+#[test]
+fn every_problem_of_one_entry_is_reported_at_once() {
     let d = refuse(
         "devices:\n  eth0:\n    cont: 1\n    pkt_size: big\n    rate: 100\n    dst: 1.2.3\n    vlan: 5\n",
     );
@@ -747,147 +750,150 @@ fn device_names_that_could_split_a_command_or_a_path_are_refused() {
     assert_eq!(ok.devices.len(), 3);
 }
 
+/// Values with a second command hidden in them: (key, YAML value, field path suffix,
+/// words of the error).
+const SMUGGLED: &[(&str, &str, &str, &[&str])] = &[
+    ("dst", r#""1.2.3.4\ncount 5""#, "dst", &["not an IPv4"]),
+    ("dst", r#""1.2.3.4 count 5""#, "dst", &["not an IPv4"]),
+    ("dst_min", r#""198.18.0.1\n""#, "dst_min", &["not an IPv4"]),
+    ("src_max", "10.0.0.1;count 5", "src_max", &["not an IPv4"]),
+    (
+        "dst6",
+        r#""2001:db8::1\nflag IPSEC""#,
+        "dst6",
+        &["not an IPv6"],
+    ),
+    ("src6", r#""fe80::1 count 1""#, "src6", &["not an IPv6"]),
+    (
+        "dst_mac",
+        r#""02:00:00:00:00:01\ncount 5""#,
+        "dst_mac",
+        &["not a MAC address"],
+    ),
+    (
+        "src_mac",
+        r#""02:00:00:00:00:01 x""#,
+        "src_mac",
+        &["not a MAC address"],
+    ),
+    (
+        "xmit_mode",
+        r#""queue_xmit\nflag X""#,
+        "xmit_mode",
+        &["unknown variant"],
+    ),
+    (
+        "xmit_mode",
+        "queue_xmit count 5",
+        "xmit_mode",
+        &["unknown variant"],
+    ),
+    (
+        "count",
+        r#""5\ncount 6""#,
+        "count",
+        &["found the string", "silently read it as 0"],
+    ),
+    ("count", "5 count 6", "count", &["found the string"]),
+    (
+        "thread",
+        r#""0\nrem_device_all""#,
+        "thread",
+        &["found the string"],
+    ),
+    ("node", r#""0\nflag NODE""#, "node", &["found the string"]),
+    ("vlan_id", "5 svlan_id 6", "vlan_id", &["found the string"]),
+    ("tos", r#""0x10\n""#, "tos", &["found the string"]),
+    ("spi", r#""1\nflag IPSEC""#, "spi", &["found the string"]),
+    (
+        "pkt_size",
+        "-60",
+        "pkt_size",
+        &["expected a whole number (0 or more), found -60"],
+    ),
+    (
+        "count",
+        "9999999999999999999",
+        "count",
+        &["above the kernel maximum 9999999999"],
+    ),
+    (
+        "imix_weights",
+        r#""64,7\ncount 5""#,
+        "imix_weights",
+        &["'count' is not size,weight"],
+    ),
+    (
+        "imix_weights",
+        r#""64,7 1500,1;flag X""#,
+        "imix_weights",
+        &["is not a number"],
+    ),
+    (
+        "flags",
+        r#"["UDPCSUM\ncount 9"]"#,
+        "flags[0]",
+        &["unknown flag 'UDPCSUM\\ncount 9'"],
+    ),
+    (
+        "flags",
+        r#"["UDPCSUM count 9"]"#,
+        "flags[0]",
+        &["unknown flag"],
+    ),
+    (
+        "flags",
+        r#"["UDPCSUM,NO_TIMESTAMP"]"#,
+        "flags[0]",
+        &["unknown flag"],
+    ),
+    ("flags", r#"["!UDPCSUM\n"]"#, "flags[0]", &["unknown flag"]),
+    (
+        "flags",
+        r#"["IPSRC_RND\u0000"]"#,
+        "flags[0]",
+        &["unknown flag 'IPSRC_RND\\u{0}'"],
+    ),
+    (
+        "flags",
+        r#"["\e[2J"]"#,
+        "flags[0]",
+        &["unknown flag '\\u{1b}[2J'"],
+    ),
+    ("flags", "UDPCSUM", "flags", &["found the string"]),
+    (
+        "mpls",
+        r#"["0001 000a"]"#,
+        "mpls[0]",
+        &["must be 1 to 8 hex digits"],
+    ),
+    (
+        "mpls",
+        r#"["0001000a\ncount 5"]"#,
+        "mpls[0]",
+        &["must be 1 to 8 hex digits"],
+    ),
+    (
+        "mpls",
+        r#"["0001000a,0002000a"]"#,
+        "mpls[0]",
+        &["must be 1 to 8 hex digits"],
+    ),
+    ("mpls", r#"["1 2"]"#, "mpls[0]", &["is not hex"]),
+    ("mpls", r#"["-1"]"#, "mpls[0]", &["is not hex"]),
+    ("mpls", "[-1]", "mpls[0]", &["is negative"]),
+    (
+        "mpls",
+        "[4294967296]",
+        "mpls[0]",
+        &["does not fit in 32 bits"],
+    ),
+    ("mpls", r#""0001000a""#, "mpls", &["found the string"]),
+];
+
 #[test]
 fn values_that_could_smuggle_a_second_command_are_refused() {
-    // (key, YAML value, field path suffix, column offset into the value, words)
-    for (key, value, field, words) in [
-        ("dst", r#""1.2.3.4\ncount 5""#, "dst", &["not an IPv4"][..]),
-        ("dst", r#""1.2.3.4 count 5""#, "dst", &["not an IPv4"]),
-        ("dst_min", r#""198.18.0.1\n""#, "dst_min", &["not an IPv4"]),
-        ("src_max", "10.0.0.1;count 5", "src_max", &["not an IPv4"]),
-        (
-            "dst6",
-            r#""2001:db8::1\nflag IPSEC""#,
-            "dst6",
-            &["not an IPv6"],
-        ),
-        ("src6", r#""fe80::1 count 1""#, "src6", &["not an IPv6"]),
-        (
-            "dst_mac",
-            r#""02:00:00:00:00:01\ncount 5""#,
-            "dst_mac",
-            &["not a MAC address"],
-        ),
-        (
-            "src_mac",
-            r#""02:00:00:00:00:01 x""#,
-            "src_mac",
-            &["not a MAC address"],
-        ),
-        (
-            "xmit_mode",
-            r#""queue_xmit\nflag X""#,
-            "xmit_mode",
-            &["unknown variant"],
-        ),
-        (
-            "xmit_mode",
-            "queue_xmit count 5",
-            "xmit_mode",
-            &["unknown variant"],
-        ),
-        (
-            "count",
-            r#""5\ncount 6""#,
-            "count",
-            &["found the string", "silently read it as 0"],
-        ),
-        ("count", "5 count 6", "count", &["found the string"]),
-        (
-            "thread",
-            r#""0\nrem_device_all""#,
-            "thread",
-            &["found the string"],
-        ),
-        ("node", r#""0\nflag NODE""#, "node", &["found the string"]),
-        ("vlan_id", "5 svlan_id 6", "vlan_id", &["found the string"]),
-        ("tos", r#""0x10\n""#, "tos", &["found the string"]),
-        ("spi", r#""1\nflag IPSEC""#, "spi", &["found the string"]),
-        (
-            "pkt_size",
-            "-60",
-            "pkt_size",
-            &["expected a whole number (0 or more), found -60"],
-        ),
-        (
-            "count",
-            "9999999999999999999",
-            "count",
-            &["above the kernel maximum 9999999999"],
-        ),
-        (
-            "imix_weights",
-            r#""64,7\ncount 5""#,
-            "imix_weights",
-            &["'count' is not size,weight"],
-        ),
-        (
-            "imix_weights",
-            r#""64,7 1500,1;flag X""#,
-            "imix_weights",
-            &["is not a number"],
-        ),
-        (
-            "flags",
-            r#"["UDPCSUM\ncount 9"]"#,
-            "flags[0]",
-            &["unknown flag 'UDPCSUM\\ncount 9'"],
-        ),
-        (
-            "flags",
-            r#"["UDPCSUM count 9"]"#,
-            "flags[0]",
-            &["unknown flag"],
-        ),
-        (
-            "flags",
-            r#"["UDPCSUM,NO_TIMESTAMP"]"#,
-            "flags[0]",
-            &["unknown flag"],
-        ),
-        ("flags", r#"["!UDPCSUM\n"]"#, "flags[0]", &["unknown flag"]),
-        (
-            "flags",
-            r#"["IPSRC_RND\u0000"]"#,
-            "flags[0]",
-            &["unknown flag 'IPSRC_RND\\u{0}'"],
-        ),
-        (
-            "flags",
-            r#"["\e[2J"]"#,
-            "flags[0]",
-            &["unknown flag '\\u{1b}[2J'"],
-        ),
-        ("flags", "UDPCSUM", "flags", &["found the string"]),
-        (
-            "mpls",
-            r#"["0001 000a"]"#,
-            "mpls[0]",
-            &["must be 1 to 8 hex digits"],
-        ),
-        (
-            "mpls",
-            r#"["0001000a\ncount 5"]"#,
-            "mpls[0]",
-            &["must be 1 to 8 hex digits"],
-        ),
-        (
-            "mpls",
-            r#"["0001000a,0002000a"]"#,
-            "mpls[0]",
-            &["must be 1 to 8 hex digits"],
-        ),
-        ("mpls", r#"["1 2"]"#, "mpls[0]", &["is not hex"]),
-        ("mpls", r#"["-1"]"#, "mpls[0]", &["is not hex"]),
-        ("mpls", "[-1]", "mpls[0]", &["is negative"]),
-        (
-            "mpls",
-            "[4294967296]",
-            "mpls[0]",
-            &["does not fit in 32 bits"],
-        ),
-        ("mpls", r#""0001000a""#, "mpls", &["found the string"]),
-    ] {
+    for &(key, value, field, words) in SMUGGLED {
         let text = if key == "thread" {
             format!("devices:\n  eth0:\n    count: 1\n    {key}: {value}\n")
         } else {
@@ -1001,6 +1007,7 @@ fn figure_of_bad_inputs_refused() {
     a_directory_without_state_files_is_refused();
     unknown_keys_flags_and_modes_suggest_the_right_name();
     every_problem_of_every_file_is_reported_at_once();
+    every_problem_of_one_entry_is_reported_at_once();
     thousands_of_problems_are_cut_to_a_readable_number();
     device_names_that_could_split_a_command_or_a_path_are_refused();
     values_that_could_smuggle_a_second_command_are_refused();

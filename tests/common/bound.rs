@@ -71,11 +71,18 @@ pub fn device_writes(
     let fresh = from.is_none();
     let default = DeviceConfig::fresh(profile);
     let a = from.unwrap_or(&default);
-    let b = to;
-    let diff = |x: bool| usize::from(x);
-    let mut n = 0;
+    scalar_writes(a, to)
+        + size_writes(a, to)
+        + address_writes(a, to, fresh)
+        + spi_writes(a, to, fresh)
+        + tag_writes(a, to, fresh)
+        + flag_writes(a, to, fresh)
+}
 
-    n += diff(a.count != b.count)
+/// One write for each plain parameter that differs.
+fn scalar_writes(a: &DeviceConfig, b: &DeviceConfig) -> usize {
+    let diff = |x: bool| usize::from(x);
+    diff(a.count != b.count)
         + diff(a.frags != b.frags)
         + diff(a.delay != b.delay)
         + diff(a.clone_skb != b.clone_skb)
@@ -97,24 +104,29 @@ pub fn device_writes(
         + diff(a.traffic_class != b.traffic_class)
         + diff(a.skb_priority != b.skb_priority)
         + diff(b.node.is_some() && a.node != b.node)
-        + diff(!b.imix_weights.is_empty() && a.imix_weights != b.imix_weights);
+        + diff(!b.imix_weights.is_empty() && a.imix_weights != b.imix_weights)
+}
 
-    // Packet sizes.
+/// Packet sizes: one write for one size, one per bound that differs for a range.
+fn size_writes(a: &DeviceConfig, b: &DeviceConfig) -> usize {
+    let diff = |x: bool| usize::from(x);
     let (a_lo, a_hi, b_lo, b_hi) = (
         a.min_pkt_size,
         a.max_pkt_size,
         b.min_pkt_size,
         b.max_pkt_size,
     );
-    if b_lo != 0 || b_hi != 0 {
-        n += if b_lo == b_hi {
-            diff((a_lo, a_hi) != (b_lo, b_hi))
-        } else {
-            diff(a_lo != b_lo) + diff(a_hi != b_hi)
-        };
+    if b_lo == 0 && b_hi == 0 {
+        0
+    } else if b_lo == b_hi {
+        diff((a_lo, a_hi) != (b_lo, b_hi))
+    } else {
+        diff(a_lo != b_lo) + diff(a_hi != b_hi)
     }
+}
 
-    // Addresses: the family not in use is hidden on a live device.
+/// Addresses: the family not in use is hidden on a live device.
+fn address_writes(a: &DeviceConfig, b: &DeviceConfig, fresh: bool) -> usize {
     let (a6, b6) = (a.ipv6(), b.ipv6());
     if b6 {
         let known = fresh || a6;
@@ -126,7 +138,11 @@ pub fn device_writes(
         ];
         let written = fields.iter().filter(|(x, y)| !known || x != y).count();
         // One IPv6 address is written anyway to enter IPv6 mode.
-        n += if !a6 { written.max(1) } else { written };
+        if !a6 {
+            written.max(1)
+        } else {
+            written
+        }
     } else {
         let known = fresh || !a6;
         let fields = [
@@ -135,23 +151,27 @@ pub fn device_writes(
             (&a.src_min, &b.src_min),
             (&a.src_max, &b.src_max),
         ];
-        n += fields.iter().filter(|(x, y)| !known || x != y).count();
-        n += diff(a6);
+        fields.iter().filter(|(x, y)| !known || x != y).count() + usize::from(a6)
     }
+}
 
-    // spi is shown only with IPSEC.
-    if b.flags.contains(Flag::IPSEC) {
-        let known = fresh || a.flags.contains(Flag::IPSEC);
-        n += diff(!known || a.spi != b.spi);
+/// spi is shown only with IPSEC.
+fn spi_writes(a: &DeviceConfig, b: &DeviceConfig, fresh: bool) -> usize {
+    if !b.flags.contains(Flag::IPSEC) {
+        return 0;
     }
+    let known = fresh || a.flags.contains(Flag::IPSEC);
+    usize::from(!known || a.spi != b.spi)
+}
 
-    n += tag_writes(a, b, fresh);
-
-    // Flags, after what the MPLS write turned on by itself.
+/// Flags, after what the MPLS write turned on by itself.
+fn flag_writes(a: &DeviceConfig, b: &DeviceConfig, fresh: bool) -> usize {
+    let diff = |x: bool| usize::from(x);
     let mut have = a.flags;
     if a.mpls != b.mpls && b.mpls.iter().any(|l| l & 0x100 != 0) {
         have.set(Flag::MPLS_RND, true);
     }
+    let mut n = 0;
     for flag in Flag::ALL.iter().copied() {
         match flag {
             Flag::IPV6 => {}
