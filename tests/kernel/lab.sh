@@ -36,7 +36,7 @@
 #   1. installs missing host tools with apt-get (--no-install-recommends; one
 #      `apt-get update` only when something is missing);
 #   2. picks the kernels (see below), fetches them with `apt-get download`
-#      into the cache (<cache>/debs), extracts vmlinuz and the pktgen/dummy/veth
+#      into the cache (<cache>/debs), extracts vmlinuz and the pktgen/dummy/veth/sch_netem
 #      modules plus their modules.dep dependencies, decompressed (.ko.xz/.ko.zst
 #      -> .ko) so busybox insmod can load them (<cache>/kernels/<release>).
 #      sid's image package is split: it brings the linux-binary-<release>
@@ -204,7 +204,9 @@ SAMPLES_SCENARIOS=" 55-import 56-import-running "
 
 # Modules the guest needs, with insmod parameters. Dependencies are added
 # (and ordered) from modules.dep.
-GUEST_MODULES=("pktgen" "dummy numdummies=0" "veth")
+# sch_netem: the receivers' lab scenarios put known loss, reordering, duplication and delay
+# on a veth path with `tc qdisc ... netem`.
+GUEST_MODULES=("pktgen" "dummy numdummies=0" "veth" "sch_netem")
 
 # host package -> a command (or file) proving it is installed
 HOST_PKGS=(
@@ -526,7 +528,9 @@ kernel_debs() {
 # extract_kernel DEB...: vmlinuz + needed modules of $KREL from its .debs into the cache.
 extract_kernel() {
   local kdir=$CACHE/kernels/$KREL deb
-  if [[ -f $kdir/.complete && $(cat "$kdir/.complete") == "$KVER" ]]; then
+  # .modules: a kernel prepared with another GUEST_MODULES list is prepared again.
+  if [[ -f $kdir/.complete && $(cat "$kdir/.complete") == "$KVER" &&
+    $(cat "$kdir/.modules" 2>/dev/null) == "${GUEST_MODULES[*]}" ]]; then
     return
   fi
   log "extracting $KREL"
@@ -588,6 +592,7 @@ extract_kernel() {
     done
   done
   printf '%s\n' "$KVER" >"$out/.complete"
+  printf '%s\n' "${GUEST_MODULES[*]}" >"$out/.modules"
   rm -rf "$kdir"
   mv "$out" "$kdir"
   rm -rf "$tmp"
@@ -642,7 +647,8 @@ prepare_kernel() {
   local series=$1
   resolve_kernel "$series"
   KDIR=$CACHE/kernels/$KREL
-  if [[ ! -f $KDIR/.complete || $(cat "$KDIR/.complete") != "$KVER" ]]; then
+  if [[ ! -f $KDIR/.complete || $(cat "$KDIR/.complete") != "$KVER" ||
+    $(cat "$KDIR/.modules" 2>/dev/null) != "${GUEST_MODULES[*]}" ]]; then
     need_root
     mkdir -p "$CACHE/kernels"
     local debs
@@ -702,6 +708,8 @@ build_common_tree() {
   rm -f "$root/bin/ip"
   copy_with_libs "$ipbin" /sbin/ip "$root"
   ln -s /sbin/ip "$root/lab/ip"
+  # iproute2's tc, for netem on the receivers' paths
+  copy_with_libs "$(command -v tc)" /sbin/tc "$root"
   # Debian's bash and strace for benchmarks and debugging. Call them by path:
   # /lab/bash, /lab/strace (/bin/bash too, for #!/bin/bash scripts).
   if [[ $LAB_TOOLS == 1 ]]; then
