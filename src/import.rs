@@ -280,160 +280,11 @@ pub struct Imported {
 pub fn import(sample: Sample, args: &[String]) -> Result<Imported, ImportError> {
     let o = parse_options(args)?;
     let mut notes = Vec::new();
-    let dev = o.dev.clone().ok_or(ImportError::MissingInterface)?;
-    let pkt_size = number('s', o.pkt_size.as_deref())?.unwrap_or(60);
-    let delay = number('w', o.delay.as_deref())?.unwrap_or(0);
-    let f_thread = number('f', o.f_thread.as_deref())?.unwrap_or(0);
-    let threads = number('t', o.threads.as_deref())?.unwrap_or(1);
-    let clone_skb = number('c', o.clone_skb.as_deref())?.unwrap_or(0);
-    let count = number('n', o.count.as_deref())?;
-    let burst = number('b', o.burst.as_deref())?;
-
-    let dst_mac = match (&o.dst_mac, sample) {
-        (Some(m), _) => m
-            .parse::<MacAddr>()
-            .map_err(|e| bad('m', m, e.to_string()))?,
-        (None, Sample::Simple) => return Err(ImportError::MissingMac(sample.script())),
-        (None, _) => MacAddr([0x90, 0xe2, 0xba, 0xff, 0xff, 0xff]),
-    };
-    let dest = match &o.dest_ip {
-        Some(d) => parse_dest(d, o.ip6)?,
-        None if o.ip6 => Dest::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1), None),
-        None => Dest::V4(Ipv4Addr::new(198, 18, 0, 42), None),
-    };
-    let ports = o.dst_port.as_deref().map(parse_ports).transpose()?;
-
-    let count = count.unwrap_or(match sample {
-        Sample::Simple | Sample::Multiqueue => 100_000,
-        Sample::BurstSingleFlow | Sample::ManyFlows | Sample::FlowPerThread => 0,
-        Sample::NetifReceive | Sample::QueueXmit => 10_000_000,
-    });
-    let burst = match sample {
-        Sample::ManyFlows | Sample::QueueXmit if burst.is_some() => {
-            return Err(ImportError::BurstRefused(sample.script()));
-        }
-        Sample::BurstSingleFlow | Sample::FlowPerThread => match burst.unwrap_or(32) {
-            0 => None, // `-b 0`: the script writes no burst
-            b => Some(b),
-        },
-        // The script writes `burst $BURST` whatever it is; the kernel takes 0 as 1.
-        Sample::NetifReceive => Some(burst.unwrap_or(1024).max(1)),
-        _ => {
-            if burst.is_some() {
-                notes.push(format!("{} does not use -b", sample.script()));
-            }
-            None
-        }
-    };
-    if sample.always_resets() && o.clone_skb.is_some() {
-        notes.push(format!("{} does not use -c", sample.script()));
-    }
-
-    // The threads and device names the script's loop goes through.
-    let devices: Vec<(u32, String)> = if sample.single_device() {
-        if o.threads.is_some() || o.f_thread.is_some() {
-            notes.push(format!(
-                "{} uses only thread 0 and device {dev}: -t and -f do nothing",
-                sample.script()
-            ));
-        }
-        vec![(0, dev.clone())]
-    } else {
-        if threads == 0 {
-            return Err(bad(
-                't',
-                &threads.to_string(),
-                "the script adds no device".into(),
-            ));
-        }
-        let last = f_thread
-            .checked_add(threads - 1)
-            .filter(|l| *l < u64::from(u32::MAX))
-            .ok_or_else(|| {
-                bad(
-                    't',
-                    &threads.to_string(),
-                    "past the last thread number".into(),
-                )
-            })?;
-        (f_thread..=last)
-            .map(|t| (t as u32, format!("{dev}@{t}")))
-            .collect()
-    };
-
+    let s = Settings::read(sample, &o, &mut notes)?;
     let mut file = StateFile::default();
-    for (thread, name) in devices {
-        DeviceName::new(&name).map_err(|e| bad('i', &dev, format!("device name {name}: {e}")))?;
-        let mut d = DeviceSpec {
-            thread,
-            count: Some(count),
-            pkt_size: Some(pkt_size),
-            delay: Some(delay),
-            dst_mac: Some(dst_mac),
-            ..DeviceSpec::default()
-        };
-        let mut flags: Vec<&str> = Vec::new();
-        if sample != Sample::Simple {
-            flags.push("QUEUE_MAP_CPU");
-        }
-        if !sample.always_resets() {
-            d.clone_skb = Some(clone_skb);
-        }
-        flags.push("NO_TIMESTAMP");
-        match dest {
-            Dest::V4(min, max) => {
-                d.dst = Some(V4Addr(min));
-                d.dst_max = Some(V4Addr(max.unwrap_or(min)));
-            }
-            Dest::V6(min, max) => {
-                d.dst6_min = Some(V6Addr(min));
-                d.dst6_max = Some(V6Addr(max.unwrap_or(min)));
-            }
-        }
-        if let Some((min, max)) = ports {
-            flags.push("UDPDST_RND");
-            d.udp_dst_min = Some(min);
-            d.udp_dst_max = Some(max);
-        }
-        if o.udp_csum && !sample.always_resets() {
-            flags.push("UDPCSUM");
-        }
-        match sample {
-            Sample::Simple | Sample::Multiqueue => {
-                flags.push("UDPSRC_RND");
-                d.udp_src_min = Some(9);
-                d.udp_src_max = Some(109);
-            }
-            Sample::ManyFlows => {
-                flags.push("IPSRC_RND");
-                if !o.ip6 {
-                    // parse_addr 198.18.0.0/15
-                    d.src_min = Some(V4Addr(Ipv4Addr::new(198, 18, 0, 0)));
-                    d.src_max = Some(V4Addr(Ipv4Addr::new(198, 19, 255, 255)));
-                }
-                d.flows = Some(8000);
-                d.flowlen = Some(10);
-                flags.push("FLOW_SEQ");
-            }
-            Sample::FlowPerThread => {
-                let third = u8::try_from(thread + 1).map_err(|_| {
-                    bad('t', &threads.to_string(), format!(
-                        "thread {thread} would get the source address 198.18.{}.1, which is not one",
-                        u64::from(thread) + 1
-                    ))
-                })?;
-                if !o.ip6 {
-                    let src = V4Addr(Ipv4Addr::new(198, 18, third, 1));
-                    d.src_min = Some(src);
-                    d.src_max = Some(src);
-                }
-            }
-            Sample::NetifReceive => d.xmit_mode = Some(XmitMode::NetifReceive),
-            Sample::QueueXmit => d.xmit_mode = Some(XmitMode::QueueXmit),
-            Sample::BurstSingleFlow => {}
-        }
-        d.burst = burst;
-        d.flags = Some(flags.into_iter().map(str::to_owned).collect());
+    for (thread, name) in device_names(sample, &o, &s, &mut notes)? {
+        DeviceName::new(&name).map_err(|e| bad('i', &s.dev, format!("device name {name}: {e}")))?;
+        let d = device_spec(sample, &o, &s, thread)?;
         file.devices.insert(name, d);
     }
     if o.ip6 && matches!(sample, Sample::ManyFlows | Sample::FlowPerThread) {
@@ -460,6 +311,248 @@ pub fn import(sample: Sample, args: &[String]) -> Result<Imported, ImportError> 
     }
     check(&file)?;
     Ok(Imported { file, notes })
+}
+
+/// The options' values as the script ends up with them, its defaults filled in: what every
+/// device of the import is configured from.
+struct Settings {
+    /// `-i`: the interface, and the base of every device name.
+    dev: String,
+    pkt_size: u64,
+    delay: u64,
+    /// `-f` and `-t`: the first thread and how many.
+    f_thread: u64,
+    threads: u64,
+    clone_skb: u64,
+    count: u64,
+    /// The burst the script writes, if it writes one.
+    burst: Option<u64>,
+    dst_mac: MacAddr,
+    dest: Dest,
+    /// `-p`: the UDP destination port range, when given.
+    ports: Option<(u64, u64)>,
+}
+
+impl Settings {
+    /// Reads the options in the order the script checks them, so that the first bad one is
+    /// the one reported; notes what `sample` ignores.
+    fn read(
+        sample: Sample,
+        o: &ScriptOptions,
+        notes: &mut Vec<String>,
+    ) -> Result<Settings, ImportError> {
+        let dev = o.dev.clone().ok_or(ImportError::MissingInterface)?;
+        let pkt_size = number('s', o.pkt_size.as_deref())?.unwrap_or(60);
+        let delay = number('w', o.delay.as_deref())?.unwrap_or(0);
+        let f_thread = number('f', o.f_thread.as_deref())?.unwrap_or(0);
+        let threads = number('t', o.threads.as_deref())?.unwrap_or(1);
+        let clone_skb = number('c', o.clone_skb.as_deref())?.unwrap_or(0);
+        let count = number('n', o.count.as_deref())?;
+        let burst = number('b', o.burst.as_deref())?;
+
+        let dst_mac = match (&o.dst_mac, sample) {
+            (Some(m), _) => m
+                .parse::<MacAddr>()
+                .map_err(|e| bad('m', m, e.to_string()))?,
+            (None, Sample::Simple) => return Err(ImportError::MissingMac(sample.script())),
+            (None, _) => MacAddr([0x90, 0xe2, 0xba, 0xff, 0xff, 0xff]),
+        };
+        let dest = match &o.dest_ip {
+            Some(d) => parse_dest(d, o.ip6)?,
+            None if o.ip6 => Dest::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1), None),
+            None => Dest::V4(Ipv4Addr::new(198, 18, 0, 42), None),
+        };
+        let ports = o.dst_port.as_deref().map(parse_ports).transpose()?;
+
+        let count = count.unwrap_or(match sample {
+            Sample::Simple | Sample::Multiqueue => 100_000,
+            Sample::BurstSingleFlow | Sample::ManyFlows | Sample::FlowPerThread => 0,
+            Sample::NetifReceive | Sample::QueueXmit => 10_000_000,
+        });
+        let burst = written_burst(sample, burst, notes)?;
+        if sample.always_resets() && o.clone_skb.is_some() {
+            notes.push(format!("{} does not use -c", sample.script()));
+        }
+        Ok(Settings {
+            dev,
+            pkt_size,
+            delay,
+            f_thread,
+            threads,
+            clone_skb,
+            count,
+            burst,
+            dst_mac,
+            dest,
+            ports,
+        })
+    }
+}
+
+/// The burst `sample` writes for `-b` (`burst`, as given): refused by the scripts that do
+/// not burst, defaulted by those that do, noted as unused by the rest.
+fn written_burst(
+    sample: Sample,
+    burst: Option<u64>,
+    notes: &mut Vec<String>,
+) -> Result<Option<u64>, ImportError> {
+    Ok(match sample {
+        Sample::ManyFlows | Sample::QueueXmit if burst.is_some() => {
+            return Err(ImportError::BurstRefused(sample.script()));
+        }
+        Sample::BurstSingleFlow | Sample::FlowPerThread => match burst.unwrap_or(32) {
+            0 => None, // `-b 0`: the script writes no burst
+            b => Some(b),
+        },
+        // The script writes `burst $BURST` whatever it is; the kernel takes 0 as 1.
+        Sample::NetifReceive => Some(burst.unwrap_or(1024).max(1)),
+        _ => {
+            if burst.is_some() {
+                notes.push(format!("{} does not use -b", sample.script()));
+            }
+            None
+        }
+    })
+}
+
+/// The threads and device names the script's loop goes through: `DEV` on thread 0 for
+/// sample01, `DEV@N` on each of threads `-f` to `-f + -t - 1` for the others.
+fn device_names(
+    sample: Sample,
+    o: &ScriptOptions,
+    s: &Settings,
+    notes: &mut Vec<String>,
+) -> Result<Vec<(u32, String)>, ImportError> {
+    let (dev, f_thread, threads) = (&s.dev, s.f_thread, s.threads);
+    if sample.single_device() {
+        if o.threads.is_some() || o.f_thread.is_some() {
+            notes.push(format!(
+                "{} uses only thread 0 and device {dev}: -t and -f do nothing",
+                sample.script()
+            ));
+        }
+        return Ok(vec![(0, dev.clone())]);
+    }
+    if threads == 0 {
+        return Err(bad(
+            't',
+            &threads.to_string(),
+            "the script adds no device".into(),
+        ));
+    }
+    let last = f_thread
+        .checked_add(threads - 1)
+        .filter(|l| *l < u64::from(u32::MAX))
+        .ok_or_else(|| {
+            bad(
+                't',
+                &threads.to_string(),
+                "past the last thread number".into(),
+            )
+        })?;
+    Ok((f_thread..=last)
+        .map(|t| (t as u32, format!("{dev}@{t}")))
+        .collect())
+}
+
+/// The device the script configures on `thread`: the settings every script writes, then
+/// `sample`'s own ([`sample_settings`]), with the flags in the order the script sets them.
+fn device_spec(
+    sample: Sample,
+    o: &ScriptOptions,
+    s: &Settings,
+    thread: u32,
+) -> Result<DeviceSpec, ImportError> {
+    let mut d = DeviceSpec {
+        thread,
+        count: Some(s.count),
+        pkt_size: Some(s.pkt_size),
+        delay: Some(s.delay),
+        dst_mac: Some(s.dst_mac),
+        ..DeviceSpec::default()
+    };
+    let mut flags: Vec<&str> = Vec::new();
+    if sample != Sample::Simple {
+        flags.push("QUEUE_MAP_CPU");
+    }
+    if !sample.always_resets() {
+        d.clone_skb = Some(s.clone_skb);
+    }
+    flags.push("NO_TIMESTAMP");
+    match s.dest {
+        Dest::V4(min, max) => {
+            d.dst = Some(V4Addr(min));
+            d.dst_max = Some(V4Addr(max.unwrap_or(min)));
+        }
+        Dest::V6(min, max) => {
+            d.dst6_min = Some(V6Addr(min));
+            d.dst6_max = Some(V6Addr(max.unwrap_or(min)));
+        }
+    }
+    if let Some((min, max)) = s.ports {
+        flags.push("UDPDST_RND");
+        d.udp_dst_min = Some(min);
+        d.udp_dst_max = Some(max);
+    }
+    if o.udp_csum && !sample.always_resets() {
+        flags.push("UDPCSUM");
+    }
+    sample_settings(sample, o, s.threads, &mut d, &mut flags)?;
+    d.burst = s.burst;
+    d.flags = Some(flags.into_iter().map(str::to_owned).collect());
+    Ok(d)
+}
+
+/// What only `sample` writes to device `d`: its source ports or addresses, its flows, its
+/// xmit mode, and their flags. `threads` (`-t`) names the option a bad source address
+/// comes from.
+fn sample_settings(
+    sample: Sample,
+    o: &ScriptOptions,
+    threads: u64,
+    d: &mut DeviceSpec,
+    flags: &mut Vec<&str>,
+) -> Result<(), ImportError> {
+    let thread = d.thread;
+    match sample {
+        Sample::Simple | Sample::Multiqueue => {
+            flags.push("UDPSRC_RND");
+            d.udp_src_min = Some(9);
+            d.udp_src_max = Some(109);
+        }
+        Sample::ManyFlows => {
+            flags.push("IPSRC_RND");
+            if !o.ip6 {
+                // parse_addr 198.18.0.0/15
+                d.src_min = Some(V4Addr(Ipv4Addr::new(198, 18, 0, 0)));
+                d.src_max = Some(V4Addr(Ipv4Addr::new(198, 19, 255, 255)));
+            }
+            d.flows = Some(8000);
+            d.flowlen = Some(10);
+            flags.push("FLOW_SEQ");
+        }
+        Sample::FlowPerThread => {
+            let third = u8::try_from(thread + 1).map_err(|_| {
+                bad(
+                    't',
+                    &threads.to_string(),
+                    format!(
+                    "thread {thread} would get the source address 198.18.{}.1, which is not one",
+                    u64::from(thread) + 1
+                ),
+                )
+            })?;
+            if !o.ip6 {
+                let src = V4Addr(Ipv4Addr::new(198, 18, third, 1));
+                d.src_min = Some(src);
+                d.src_max = Some(src);
+            }
+        }
+        Sample::NetifReceive => d.xmit_mode = Some(XmitMode::NetifReceive),
+        Sample::QueueXmit => d.xmit_mode = Some(XmitMode::QueueXmit),
+        Sample::BurstSingleFlow => {}
+    }
+    Ok(())
 }
 
 /// The state must be one pgstate accepts; the loader's refusal (a packet size below 42, a

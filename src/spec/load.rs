@@ -246,46 +246,46 @@ struct Part {
 
 /// [`load_texts`] with every problem, unsorted and not capped.
 fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic>> {
-    let mut diags = Vec::new();
-    let mut notes = Vec::new();
-    let mut source_files = Vec::new();
-    let mut top = Part::default();
-    let mut current = false;
-    let mut parts: BTreeMap<NamespaceName, Part> = BTreeMap::new();
+    let mut merged = Merged::default();
     for (file, text) in files {
+        merged.add_file(file, text);
+    }
+    merged.finish(files)
+}
+
+/// The files read so far, merged: each namespace's [`Part`], the files' sources, and the
+/// problems and notes found in them.
+#[derive(Default)]
+struct Merged {
+    diags: Vec<Diagnostic>,
+    notes: Vec<Diagnostic>,
+    source_files: Vec<SourceFile>,
+    /// The top level's part: the namespace pgstate runs in.
+    top: Part,
+    /// Some file has a top-level `devices:` (see [`LoadedState::current`]).
+    current: bool,
+    parts: BTreeMap<NamespaceName, Part>,
+}
+
+impl Merged {
+    /// Scans and parses one file, and merges its top level and its namespaces into their
+    /// parts. A file too large to scan is only reported.
+    fn add_file(&mut self, file: &Path, text: &str) {
         if text.len() as u64 > MAX_STATE_FILE_BYTES {
-            diags.push(file_diag(
+            self.diags.push(file_diag(
                 file,
                 format!(
                     "the file is {} bytes; state files are limited to {MAX_STATE_FILE_BYTES} (8 MiB)",
                     text.len()
                 ),
             ));
-            continue;
+            return;
         }
-        let text_arc: Arc<str> = Arc::from(*text);
-        // Most files have no problem: parse without positions, and index only when a
-        // diagnostic asks. A file the quick pass cannot take is scanned again, indexed.
-        let quick = scan(text, Indexing::Off);
-        let (
-            Scan {
-                marks: _,
-                limit,
-                duplicates,
-                syntax_error,
-                value,
-            },
-            index,
-        ) = if quick.value.is_some() {
-            (quick, LocationIndex::lazy(Arc::clone(&text_arc)))
-        } else {
-            let mut full = scan(text, Indexing::On);
-            let marks = std::mem::take(&mut full.marks);
-            (full, LocationIndex::built(marks))
-        };
+        let text_arc: Arc<str> = Arc::from(text);
+        let (structure, index) = scan_file(&text_arc);
         let index = Arc::new(index);
-        let file_no = source_files.len();
-        source_files.push(SourceFile {
+        let file_no = self.source_files.len();
+        self.source_files.push(SourceFile {
             path: file.to_path_buf(),
             text: text_arc,
             index: Arc::clone(&index),
@@ -296,70 +296,143 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
             index: &index,
             line_starts: OnceCell::new(),
         };
-        let structure = Structure {
-            limit,
-            duplicates,
-            syntax_error,
-            value,
-        };
         let mut bad_fields = HashMap::new();
-        let Some((parsed, top_devices)) = parse_file(&ctx, structure, &mut bad_fields, &mut diags)
+        let Some((parsed, top_devices)) =
+            parse_file(&ctx, structure, &mut bad_fields, &mut self.diags)
         else {
-            continue;
+            return;
         };
         // A file that names only other namespaces leaves the one pgstate runs in alone.
-        current |= top_devices;
+        self.current |= top_devices;
         let mut here = Merge {
-            files: &source_files,
+            files: &self.source_files,
             ctx: &ctx,
             file_no,
             bad_fields: &bad_fields,
-            diags: &mut diags,
-            notes: &mut notes,
+            diags: &mut self.diags,
+            notes: &mut self.notes,
         };
-        here.add(&mut top, &[], parsed.threads, parsed.devices);
+        here.add(&mut self.top, &[], parsed.threads, parsed.devices);
         for (name, ns) in parsed.namespaces {
             // parse_file let only valid names through.
             let Ok(name) = NamespaceName::new(&name) else {
                 continue;
             };
             let prefix = ["namespaces".to_owned(), name.as_str().to_owned()];
-            let part = parts.entry(name).or_default();
+            let part = self.parts.entry(name).or_default();
             if let Some(netns) = ns.netns {
                 here.netns(part, &prefix, netns);
             }
             here.add(part, &prefix, ns.threads, ns.devices);
         }
     }
-    let source_map = |part: &mut Part, prefix: Vec<String>| SourceMap {
-        files: source_files.clone(),
+
+    /// Checks the rules that only all the files together can break, and gives the merged
+    /// state unless some file had a problem.
+    fn finish(self, files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic>> {
+        let Merged {
+            mut diags,
+            mut notes,
+            source_files,
+            mut top,
+            current,
+            parts,
+        } = self;
+        let sources = source_map(&source_files, &mut top, Vec::new());
+        // (A file with neither `devices:` nor `namespaces:` was refused for that already.)
+        if top.threads.is_some() && !current && !parts.is_empty() {
+            diags.extend(top_threads_without_devices(&top, &sources));
+        }
+        check_owned_threads(&top, &sources, &mut diags);
+        let namespaces = finish_namespaces(parts, &source_files, &mut diags);
+        if !diags.is_empty() {
+            return Err(diags);
+        }
+        top.desired.threads = top.threads;
+        sort_diagnostics(&mut notes);
+        Ok(LoadedState {
+            desired: top.desired,
+            current,
+            namespaces,
+            sources,
+            files: files.iter().map(|(p, _)| p.to_path_buf()).collect(),
+            notes,
+        })
+    }
+}
+
+/// Scans one file. Most files have no problem: the quick pass parses without positions, and
+/// the index is built only when a diagnostic asks. A file the quick pass cannot take is
+/// scanned again, indexed.
+fn scan_file(text: &Arc<str>) -> (Structure, LocationIndex) {
+    let quick = scan(text, Indexing::Off);
+    let (
+        Scan {
+            marks: _,
+            limit,
+            duplicates,
+            syntax_error,
+            value,
+        },
+        index,
+    ) = if quick.value.is_some() {
+        (quick, LocationIndex::lazy(Arc::clone(text)))
+    } else {
+        let mut full = scan(text, Indexing::On);
+        let marks = std::mem::take(&mut full.marks);
+        (full, LocationIndex::built(marks))
+    };
+    let structure = Structure {
+        limit,
+        duplicates,
+        syntax_error,
+        value,
+    };
+    (structure, index)
+}
+
+/// The sources of one part: every file, and the part's devices and threads (taken from it).
+fn source_map(files: &[SourceFile], part: &mut Part, prefix: Vec<String>) -> SourceMap {
+    SourceMap {
+        files: files.to_vec(),
         devices: std::mem::take(&mut part.devices),
         threads: std::mem::take(&mut part.thread_sources),
         prefix,
-    };
-    let sources = source_map(&mut top, Vec::new());
-    // (A file with neither `devices:` nor `namespaces:` was refused for that already.)
-    if top.threads.is_some() && !current && !parts.is_empty() {
-        diags.extend(
-            sources.thread_diagnostic(
-                top.threads
-                    .iter()
-                    .flatten()
-                    .next()
-                    .copied()
-                    .unwrap_or(ThreadId(0)),
-                "top-level `threads:` belongs to the top-level `devices:` (the namespace pgstate \
-             runs in), which no file has"
-                    .into(),
-                Some("move it into a namespace of `namespaces:`, or add `devices:`".into()),
-            ),
-        );
     }
-    check_owned_threads(&top, &sources, &mut diags);
+}
+
+/// A top-level `threads:` in files that have no top-level `devices:` (only `namespaces:`)
+/// owns threads of a namespace the state never touches: located at its first thread.
+fn top_threads_without_devices(top: &Part, sources: &SourceMap) -> Option<Diagnostic> {
+    sources.thread_diagnostic(
+        top.threads
+            .iter()
+            .flatten()
+            .next()
+            .copied()
+            .unwrap_or(ThreadId(0)),
+        "top-level `threads:` belongs to the top-level `devices:` (the namespace pgstate \
+         runs in), which no file has"
+            .into(),
+        Some("move it into a namespace of `namespaces:`, or add `devices:`".into()),
+    )
+}
+
+/// Each namespace of `namespaces:` as loaded: its threads checked, its `netns:` file
+/// (`/run/netns/NAME` when no file gives one) and its sources.
+fn finish_namespaces(
+    parts: BTreeMap<NamespaceName, Part>,
+    source_files: &[SourceFile],
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeMap<NamespaceName, LoadedNamespace> {
     let mut namespaces = BTreeMap::new();
     for (name, mut part) in parts {
-        let sources = source_map(&mut part, vec!["namespaces".into(), name.as_str().into()]);
-        check_owned_threads(&part, &sources, &mut diags);
+        let sources = source_map(
+            source_files,
+            &mut part,
+            vec!["namespaces".into(), name.as_str().into()],
+        );
+        check_owned_threads(&part, &sources, diags);
         let netns = match &part.netns {
             Some((file, _)) => PathBuf::from(file),
             None => Path::new("/run/netns").join(name.as_str()),
@@ -374,19 +447,7 @@ fn load_texts_all(files: &[(&Path, &str)]) -> Result<LoadedState, Vec<Diagnostic
             },
         );
     }
-    if !diags.is_empty() {
-        return Err(diags);
-    }
-    top.desired.threads = top.threads;
-    sort_diagnostics(&mut notes);
-    Ok(LoadedState {
-        desired: top.desired,
-        current,
-        namespaces,
-        sources,
-        files: files.iter().map(|(p, _)| p.to_path_buf()).collect(),
-        notes,
-    })
+    namespaces
 }
 
 /// `threads:` may come from another file than the devices, so this rule waits for all.

@@ -42,29 +42,31 @@ pub(super) fn parse_file(
         ));
         return None;
     }
+    if structure_refused(ctx, &structure, diags) {
+        return None;
+    }
+    let top = top_mapping(ctx, structure.value, diags)?;
+    Some(parse_top_level(ctx, top, bad_fields, diags))
+}
+
+/// Reports what the scan refused the document for (a limit, duplicate keys, a syntax
+/// error), in that order of precedence; true when it refused it, and then nothing else of
+/// the file is looked at.
+fn structure_refused(
+    ctx: &FileCtx<'_>,
+    structure: &Structure,
+    diags: &mut Vec<Diagnostic>,
+) -> bool {
     // Nesting and alias limits: serde_yaml must not see such a document at all.
     if let Some((pos, message)) = &structure.limit {
         diags.push(ctx.diag_at(ctx.at(*pos), String::new(), message.clone(), None));
-        return None;
+        return true;
     }
     // serde_yaml stops at the first duplicate and points at the enclosing mapping; the event
     // pass knows every duplicate and both of its positions.
     if !structure.duplicates.is_empty() {
-        for (path, first, second) in &structure.duplicates {
-            let first = format!("{}:{}:{}", ctx.file.display(), first.0, first.1);
-            let message = match path.as_slice() {
-                [.., parent, name] if parent == "devices" => format!(
-                    "device {name} is defined twice in this file; the first definition is at {first}"
-                ),
-                [top, name] if top == "namespaces" => format!(
-                    "namespace {name} is defined twice in this file; the first definition is at {first}"
-                ),
-                [.., key] => format!("`{key}` is given twice; the first is at {first}"),
-                [] => continue,
-            };
-            diags.push(ctx.diag_at(ctx.at(*second), render_path(path), message, None));
-        }
-        return None;
+        report_duplicates(ctx, &structure.duplicates, diags);
+        return true;
     }
     // serde_yaml only ever sees a document that the bounded event pass read to the end: past
     // a point yaml-rust2 cannot read, nothing was checked, and libyaml (behind serde_yaml)
@@ -76,9 +78,39 @@ pub(super) fn parse_file(
             message.clone(),
             tab_help(ctx.text),
         ));
-        return None;
+        return true;
     }
-    let parsed = match structure.value {
+    false
+}
+
+/// Each key given twice, at its second position and with its first, in the words of what
+/// it is: a device, a namespace, or a setting.
+fn report_duplicates(ctx: &FileCtx<'_>, duplicates: &[Duplicate], diags: &mut Vec<Diagnostic>) {
+    for (path, first, second) in duplicates {
+        let first = format!("{}:{}:{}", ctx.file.display(), first.0, first.1);
+        let message = match path.as_slice() {
+            [.., parent, name] if parent == "devices" => format!(
+                "device {name} is defined twice in this file; the first definition is at {first}"
+            ),
+            [top, name] if top == "namespaces" => format!(
+                "namespace {name} is defined twice in this file; the first definition is at {first}"
+            ),
+            [.., key] => format!("`{key}` is given twice; the first is at {first}"),
+            [] => continue,
+        };
+        diags.push(ctx.diag_at(ctx.at(*second), render_path(path), message, None));
+    }
+}
+
+/// The document's top-level mapping: the value the scan built, or serde_yaml's where the
+/// scan left it to serde_yaml. A document serde_yaml refuses, or that is not a mapping, is
+/// reported.
+fn top_mapping(
+    ctx: &FileCtx<'_>,
+    value: Option<serde_yaml::Value>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<serde_yaml::Mapping> {
+    let parsed = match value {
         Some(v) => Ok(v),
         None => serde_yaml::from_str(ctx.text),
     };
@@ -104,6 +136,17 @@ pub(super) fn parse_file(
         ));
         return None;
     };
+    Some(top)
+}
+
+/// The top-level keys into the schema, each checked on its own; with whether the file has a
+/// top-level `devices:`, and so describes the namespace pgstate runs in.
+fn parse_top_level(
+    ctx: &FileCtx<'_>,
+    top: serde_yaml::Mapping,
+    bad_fields: &mut HashMap<Vec<String>, Vec<String>>,
+    diags: &mut Vec<Diagnostic>,
+) -> (StateFile, bool) {
     let mut out = StateFile::default();
     let mut saw_devices = false;
     // A top-level `devices:`: the file describes the namespace pgstate runs in.
@@ -147,7 +190,7 @@ pub(super) fn parse_file(
             "no `devices:` key; a state that removes every device is written `devices: {}`".into(),
         ));
     }
-    Some((out, top_devices))
+    (out, top_devices)
 }
 
 /// `threads:` (top level or of a namespace at `path`): a list of thread numbers.
@@ -298,58 +341,88 @@ fn parse_namespaces(
             ));
             continue;
         };
-        let mut ns = NamespaceSpec::default();
-        let mut saw_devices = false;
-        for (k, v) in keys {
-            let key = k.as_str().unwrap_or_default().to_owned();
-            let mut kpath = npath.clone();
-            kpath.push(key.clone());
-            match key.as_str() {
-                "threads" => ns.threads = parse_threads(ctx, &kpath, v, diags),
-                "devices" => {
-                    saw_devices = true;
-                    parse_devices(ctx, &kpath, v, &mut ns.devices, bad_fields, diags);
-                }
-                "netns" => match v {
-                    serde_yaml::Value::String(file)
-                        if file.starts_with('/') && !file.contains('\0') =>
-                    {
-                        ns.netns = Some(file);
-                    }
-                    _ => diags.push(
-                        ctx.diag(
-                            &kpath,
-                            false,
-                            "expected the absolute path of a network namespace file, such as \
-                         /proc/4242/ns/net or /run/netns/NAME"
-                                .into(),
-                            None,
-                        ),
-                    ),
-                },
-                other => diags.push(ctx.diag(
-                    &kpath,
-                    true,
-                    format!(
-                        "unknown key `{other}` in namespace {name} (expected `devices`, \
-                         `threads` or `netns`)"
-                    ),
-                    did_you_mean(other, ["devices", "threads", "netns"]),
-                )),
+        let ns = parse_namespace(ctx, &npath, &name, keys, bad_fields, diags);
+        namespaces.insert(name, ns);
+    }
+}
+
+/// The keys of namespace `name` (at `npath`), each checked on its own: `threads:` and
+/// `devices:` as at the top level, and its `netns:` file.
+fn parse_namespace(
+    ctx: &FileCtx<'_>,
+    npath: &[String],
+    name: &str,
+    keys: serde_yaml::Mapping,
+    bad_fields: &mut HashMap<Vec<String>, Vec<String>>,
+    diags: &mut Vec<Diagnostic>,
+) -> NamespaceSpec {
+    let mut ns = NamespaceSpec::default();
+    let mut saw_devices = false;
+    for (k, v) in keys {
+        let key = k.as_str().unwrap_or_default().to_owned();
+        let mut kpath = npath.to_vec();
+        kpath.push(key.clone());
+        match key.as_str() {
+            "threads" => ns.threads = parse_threads(ctx, &kpath, v, diags),
+            "devices" => {
+                saw_devices = true;
+                parse_devices(ctx, &kpath, v, &mut ns.devices, bad_fields, diags);
             }
-        }
-        if !saw_devices {
-            diags.push(ctx.diag(
-                &npath,
+            "netns" => {
+                if let Some(file) = parse_netns(ctx, &kpath, v, diags) {
+                    ns.netns = Some(file);
+                }
+            }
+            other => diags.push(ctx.diag(
+                &kpath,
                 true,
                 format!(
-                    "namespace {name} has no `devices:` key; one that removes every device is \
-                     written `devices: {{}}`"
+                    "unknown key `{other}` in namespace {name} (expected `devices`, \
+                     `threads` or `netns`)"
                 ),
-                None,
-            ));
+                did_you_mean(other, ["devices", "threads", "netns"]),
+            )),
         }
-        namespaces.insert(name, ns);
+    }
+    if !saw_devices {
+        diags.push(ctx.diag(
+            npath,
+            true,
+            format!(
+                "namespace {name} has no `devices:` key; one that removes every device is \
+                 written `devices: {{}}`"
+            ),
+            None,
+        ));
+    }
+    ns
+}
+
+/// `netns:` of a namespace (at `path`): the absolute path of its namespace file. Anything
+/// else is reported, and gives `None`.
+fn parse_netns(
+    ctx: &FileCtx<'_>,
+    path: &[String],
+    v: serde_yaml::Value,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<String> {
+    match v {
+        serde_yaml::Value::String(file) if file.starts_with('/') && !file.contains('\0') => {
+            Some(file)
+        }
+        _ => {
+            diags.push(
+                ctx.diag(
+                    path,
+                    false,
+                    "expected the absolute path of a network namespace file, such as \
+                     /proc/4242/ns/net or /run/netns/NAME"
+                        .into(),
+                    None,
+                ),
+            );
+            None
+        }
     }
 }
 

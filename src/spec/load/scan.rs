@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use yaml_rust2::parser::{Event, Parser};
-use yaml_rust2::scanner::Marker;
+use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use super::value::ValueBuilder;
 
@@ -358,106 +358,144 @@ impl IndexBuilder {
                 | Event::Alias(_)
                 | Event::MappingStart(..)
                 | Event::SequenceStart(..)
-        ) {
-            self.written += 1;
-            if self.written > MAX_YAML_NODES {
-                self.scan.limit = Some((
-                    Self::pos(mark),
-                    format!(
-                        "the file has more than {MAX_YAML_NODES} YAML nodes (keys, values and \
-                         list items); state files are limited to that"
-                    ),
-                ));
-                return false;
-            }
+        ) && !self.count_written(mark)
+        {
+            return false;
         }
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
-                self.nodes = self.nodes.saturating_add(1);
-                if anchor != 0 {
-                    self.anchor_sizes.insert(anchor, 1);
-                }
-                let (is_key, path) = self.next_slot();
-                if is_key {
-                    let before = self.scan.duplicates.len();
-                    let path = self.record_key(&text, mark);
-                    let duplicate = self.scan.duplicates.len() > before;
-                    self.key_done(path, duplicate);
-                } else {
-                    self.record_value(path, mark);
-                    self.value_done();
-                }
-                self.value.scalar(text, style, anchor, tag.is_some());
+                self.on_scalar(text, style, anchor, tag.is_some(), mark);
+                true
             }
-            Event::Alias(id) => {
-                let size = self.anchor_sizes.get(&id).copied().unwrap_or(1);
-                self.nodes = self.nodes.saturating_add(size);
-                self.expanded = self.expanded.saturating_add(size);
-                if self.expanded > MAX_ALIAS_EXPANSION {
-                    self.scan.limit = Some((
-                        Self::pos(mark),
-                        format!(
-                            "YAML aliases expand to more than {MAX_ALIAS_EXPANSION} nodes \
-                             (an alias bomb?); refused before expanding them"
-                        ),
-                    ));
-                    return false;
-                }
-                let (is_key, path) = self.next_slot();
-                if is_key {
-                    self.key_done(None, false);
-                } else {
-                    self.record_value(path, mark);
-                    self.value_done();
-                }
-                self.value.alias(id);
-            }
-            Event::MappingStart(anchor, ref tag) | Event::SequenceStart(anchor, ref tag) => {
-                if self.stack.len() >= MAX_NESTING_DEPTH {
-                    self.scan.limit = Some((Self::pos(mark), nesting_message()));
-                    return false;
-                }
-                let mapping = matches!(ev, Event::MappingStart(..));
-                self.value.start(mapping, anchor, tag.is_some());
-                let (is_key, path) = self.next_slot();
-                if !is_key {
-                    self.record_value(path.clone(), mark);
-                }
-                let kind = if mapping {
-                    Kind::Map {
-                        key: None,
-                        expect_key: true,
-                        skip_value: false,
-                    }
-                } else {
-                    Kind::Seq { next: 0 }
-                };
-                self.stack.push(Open {
-                    kind,
-                    // The content of a complex key is not indexed.
-                    path: if is_key { None } else { path },
-                    is_key,
-                    anchor,
-                    nodes_before: self.nodes,
-                });
-                self.nodes = self.nodes.saturating_add(1);
-            }
+            Event::Alias(id) => self.on_alias(id, mark),
+            Event::MappingStart(anchor, tag) => self.on_start(true, anchor, tag.is_some(), mark),
+            Event::SequenceStart(anchor, tag) => self.on_start(false, anchor, tag.is_some(), mark),
             Event::MappingEnd | Event::SequenceEnd => {
-                self.value.end();
-                if let Some(open) = self.stack.pop() {
-                    if open.anchor != 0 {
-                        self.anchor_sizes
-                            .insert(open.anchor, self.nodes.saturating_sub(open.nodes_before));
-                    }
-                    if open.is_key {
-                        self.key_done(None, false);
-                    } else {
-                        self.value_done();
-                    }
-                }
+                self.on_end();
+                true
             }
-            _ => {}
+            _ => true,
+        }
+    }
+
+    /// Counts a node as written (an alias counts one); false when that is one past
+    /// [`MAX_YAML_NODES`], which is recorded as the limit hit at `mark`.
+    fn count_written(&mut self, mark: Marker) -> bool {
+        self.written += 1;
+        if self.written > MAX_YAML_NODES {
+            self.scan.limit = Some((
+                Self::pos(mark),
+                format!(
+                    "the file has more than {MAX_YAML_NODES} YAML nodes (keys, values and \
+                     list items); state files are limited to that"
+                ),
+            ));
+            return false;
         }
         true
+    }
+
+    /// A scalar: a key of the innermost mapping (checked for a duplicate) or a value, indexed
+    /// where its collection is, and handed to the value builder.
+    fn on_scalar(
+        &mut self,
+        text: String,
+        style: TScalarStyle,
+        anchor: usize,
+        tagged: bool,
+        mark: Marker,
+    ) {
+        self.nodes = self.nodes.saturating_add(1);
+        if anchor != 0 {
+            self.anchor_sizes.insert(anchor, 1);
+        }
+        let (is_key, path) = self.next_slot();
+        if is_key {
+            let before = self.scan.duplicates.len();
+            let path = self.record_key(&text, mark);
+            let duplicate = self.scan.duplicates.len() > before;
+            self.key_done(path, duplicate);
+        } else {
+            self.record_value(path, mark);
+            self.value_done();
+        }
+        self.value.scalar(text, style, anchor, tagged);
+    }
+
+    /// An alias: counted at the size of its anchor's node, which must keep the expansion
+    /// within [`MAX_ALIAS_EXPANSION`]; false (the limit recorded) when it does not.
+    fn on_alias(&mut self, id: usize, mark: Marker) -> bool {
+        let size = self.anchor_sizes.get(&id).copied().unwrap_or(1);
+        self.nodes = self.nodes.saturating_add(size);
+        self.expanded = self.expanded.saturating_add(size);
+        if self.expanded > MAX_ALIAS_EXPANSION {
+            self.scan.limit = Some((
+                Self::pos(mark),
+                format!(
+                    "YAML aliases expand to more than {MAX_ALIAS_EXPANSION} nodes \
+                     (an alias bomb?); refused before expanding them"
+                ),
+            ));
+            return false;
+        }
+        let (is_key, path) = self.next_slot();
+        if is_key {
+            self.key_done(None, false);
+        } else {
+            self.record_value(path, mark);
+            self.value_done();
+        }
+        self.value.alias(id);
+        true
+    }
+
+    /// A mapping (`mapping`) or sequence starts: opened within [`MAX_NESTING_DEPTH`], its
+    /// position indexed when it is a value; false (the limit recorded) past that depth.
+    fn on_start(&mut self, mapping: bool, anchor: usize, tagged: bool, mark: Marker) -> bool {
+        if self.stack.len() >= MAX_NESTING_DEPTH {
+            self.scan.limit = Some((Self::pos(mark), nesting_message()));
+            return false;
+        }
+        self.value.start(mapping, anchor, tagged);
+        let (is_key, path) = self.next_slot();
+        if !is_key {
+            self.record_value(path.clone(), mark);
+        }
+        let kind = if mapping {
+            Kind::Map {
+                key: None,
+                expect_key: true,
+                skip_value: false,
+            }
+        } else {
+            Kind::Seq { next: 0 }
+        };
+        self.stack.push(Open {
+            kind,
+            // The content of a complex key is not indexed.
+            path: if is_key { None } else { path },
+            is_key,
+            anchor,
+            nodes_before: self.nodes,
+        });
+        self.nodes = self.nodes.saturating_add(1);
+        true
+    }
+
+    /// A mapping or sequence ends: its anchor (if any) gets its expanded size, and it
+    /// completes the key or value of its parent.
+    fn on_end(&mut self) {
+        self.value.end();
+        if let Some(open) = self.stack.pop() {
+            if open.anchor != 0 {
+                self.anchor_sizes
+                    .insert(open.anchor, self.nodes.saturating_sub(open.nodes_before));
+            }
+            if open.is_key {
+                self.key_done(None, false);
+            } else {
+                self.value_done();
+            }
+        }
     }
 }
