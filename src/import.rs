@@ -21,7 +21,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use crate::model::{DeviceName, MacAddr, V4Addr, V6Addr, XmitMode};
-use crate::spec::{self, DeviceSpec, StateFile};
+use crate::state_file::{self, DeviceSpec, StateFile};
 
 /// One covered script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -558,12 +558,12 @@ fn sample_settings(
 /// The state must be one pgstate accepts; the loader's refusal (a packet size below 42, a
 /// count past 10 digits, …) is reported against the option that gave the value.
 fn check(file: &StateFile) -> Result<(), ImportError> {
-    let text = spec::render_state_file(file).expect("a state file always serialises");
-    let Err(err) = spec::load_texts(&[(Path::new("<import>"), &text)]) else {
+    let text = state_file::render_state_file(file).expect("a state file always serialises");
+    let Err(err) = state_file::load_texts(&[(Path::new("<import>"), &text)]) else {
         return Ok(());
     };
     let diags = match err {
-        spec::LoadError::Invalid(d) => d,
+        state_file::LoadError::Invalid(d) => d,
         other => unreachable!("loading text does no I/O: {other}"),
     };
     let d = &diags[0];
@@ -704,8 +704,8 @@ mod tests {
     /// The import as YAML, checked to load as a valid state.
     fn yaml(sample: &str, a: &str) -> String {
         let imported = import(Sample::from_name(sample).unwrap(), &args(a)).unwrap();
-        let text = spec::render_state_file(&imported.file).unwrap();
-        spec::load_texts(&[(Path::new("t.yaml"), &text)]).unwrap();
+        let text = state_file::render_state_file(&imported.file).unwrap();
+        state_file::load_texts(&[(Path::new("t.yaml"), &text)]).unwrap();
         text
     }
 

@@ -1,7 +1,7 @@
 //! pgstate: a declarative reconciler for the Linux kernel packet generator (pktgen).
 //!
 //! pktgen is configured one command at a time through `/proc/net/pktgen`. pgstate reads a
-//! desired state from YAML ([`spec`]), reads the live state back from procfs
+//! desired state from YAML ([`state_file`]), reads the live state back from procfs
 //! ([`procfs::observe`]), computes the minimal ordered list of writes between them with a
 //! pure planner ([`plan`](mod@plan)), and carries them out with both error channels
 //! checked, verification by readback and rollback on failure ([`apply`](mod@apply)). [`run`]
@@ -32,7 +32,7 @@
 //! | [`error`], [`kernel`], [`lock`] | located diagnostics; what differs per kernel version; the box lock |
 //! | [`model`] | pure data: desired and live state, device names, flags, values |
 //! | [`procfs`] | the `Procfs` trait, the real directory, the parsers, reading the live state |
-//! | [`spec`] | state files: schema, loading with located diagnostics, validation |
+//! | [`state_file`] | the state-file format: schema, loading with located diagnostics, validation |
 //! | [`import`] | the state a kernel `samples/pktgen` script configures, from its options |
 //! | [`plan`](mod@plan), [`render`] | the pure planner: desired + live → ordered writes, as data; how its changes read as text |
 //! | [`apply`](mod@apply), [`locate`] | carrying a plan out: both error channels, verification, rollback; errors located in the state files |
@@ -53,7 +53,7 @@ pub mod lock;
 pub mod model;
 
 pub mod procfs;
-pub mod spec;
+pub mod state_file;
 
 pub mod import;
 
@@ -73,4 +73,4 @@ pub use kernel::KernelProfile;
 pub use model::{DesiredState, DeviceName, LiveState, ThreadId};
 pub use plan::{plan, Plan, PlanError, Write};
 pub use procfs::{PgFile, Procfs, ProcfsError};
-pub use spec::{load_path, LoadError, LoadedState};
+pub use state_file::{load_path, LoadError, LoadedState};

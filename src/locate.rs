@@ -8,7 +8,7 @@ use std::fmt;
 use crate::apply::ApplyError;
 use crate::error::{Diagnostic, Location};
 use crate::plan::{PlanError, PlanErrorSite};
-use crate::spec::SourceMap;
+use crate::state_file::SourceMap;
 
 /// A plan error pointed at the key of the state file that asks for it, source line and
 /// caret included, as `validate` reports its problems; `None` when the device is not from
@@ -68,7 +68,7 @@ mod tests {
     const STATE: &str = "threads: [0, 7, 9]\ndevices:\n  eth0:\n    thread: 7\n    count: 5\n  eth1:\n    thread: 0\n";
 
     fn sources() -> SourceMap {
-        crate::spec::load_texts(&[(Path::new("s.yaml"), STATE)])
+        crate::state_file::load_texts(&[(Path::new("s.yaml"), STATE)])
             .unwrap()
             .sources
     }

@@ -89,7 +89,7 @@ fn main() -> ExitCode {
                         eprintln!("{}", cli::render::diagnostic_text(d, color));
                     }
                     // Past the cap, the last "problem" already says how many there are.
-                    let capped = diags.len() > pgstate::spec::MAX_DIAGNOSTICS;
+                    let capped = diags.len() > pgstate::state_file::MAX_DIAGNOSTICS;
                     if diags.len() > 1 && !capped {
                         eprintln!("{}", cli::count(diags.len(), "problem") + " found");
                     }

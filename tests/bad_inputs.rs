@@ -13,7 +13,7 @@ use std::cell::Cell;
 use std::fs;
 use std::path::Path;
 
-use pgstate::spec::{
+use pgstate::state_file::{
     load_path, load_texts, LoadError, MAX_ALIAS_EXPANSION, MAX_DIAGNOSTICS, MAX_NESTING_DEPTH,
     MAX_STATE_FILE_BYTES, MAX_YAML_NODES,
 };

@@ -25,7 +25,7 @@ use proptest::sample::Index;
 use pgstate::apply::{apply, plan_against};
 use pgstate::model::{Flag, ThreadId, Vlan, XmitMode, DELAY_NEVER_WRITTEN};
 use pgstate::procfs::parse::{parse_device, parse_pgctrl, parse_thread, result_text};
-use pgstate::spec::{load_texts, LoadError};
+use pgstate::state_file::{load_texts, LoadError};
 use pgstate::KernelProfile;
 
 use common::lab::lab;

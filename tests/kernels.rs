@@ -8,7 +8,7 @@ mod common;
 
 use pgstate::apply::{apply, plan_against};
 use pgstate::procfs::observe::read_live_state;
-use pgstate::spec::{load_texts, render_state_file, state_file_from_live, LoadedState};
+use pgstate::state_file::{load_texts, render_state_file, state_file_from_live, LoadedState};
 use pgstate::KernelProfile;
 
 use common::lab::lab_on;

@@ -1,6 +1,6 @@
 //! The library's modules depend on each other in one direction only (issue 11.5): the kernel
 //! profile at the bottom, then the model, then readback (`procfs`) and the state files
-//! (`spec`), then the pure planner and how its changes read (`render`), then where errors are
+//! (`state_file`), then the pure planner and how its changes read (`render`), then where errors are
 //! in the state files (`locate`). A module that names one above it (or beside it) fails.
 
 use std::path::Path;
@@ -11,10 +11,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("error", &[]),
     ("model", &["kernel"]),
     ("procfs", &["kernel", "model", "error"]),
-    ("spec", &["kernel", "model", "error"]),
+    ("state_file", &["kernel", "model", "error"]),
     ("plan", &["kernel", "model", "procfs"]),
     ("render", &["model", "plan"]),
-    ("locate", &["apply", "error", "model", "plan", "spec"]),
+    ("locate", &["apply", "error", "model", "plan", "state_file"]),
 ];
 
 fn sources(path: &Path, out: &mut Vec<std::path::PathBuf>) {

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use pgstate::procfs::{Procfs, SimProcfs};
-use pgstate::spec::{load_texts, LoadedState};
+use pgstate::state_file::{load_texts, LoadedState};
 use pgstate::targets::{self, ApplyAllError, OpenTarget};
 use pgstate::KernelProfile;
 

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use pgstate::spec::{load_texts, LoadError, LoadedState};
+use pgstate::state_file::{load_texts, LoadError, LoadedState};
 use pgstate::Diagnostic;
 
 fn load(files: &[(&str, &str)]) -> Result<LoadedState, Vec<Diagnostic>> {

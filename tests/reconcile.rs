@@ -10,7 +10,7 @@ use std::path::Path;
 use pgstate::apply::{apply, plan_against};
 use pgstate::procfs::observe::read_live_state;
 use pgstate::procfs::{PgFile, Procfs, SimProcfs};
-use pgstate::spec::{load_path, render_state_file, state_file_from_live};
+use pgstate::state_file::{load_path, render_state_file, state_file_from_live};
 use pgstate::{ApplyError, KernelProfile};
 
 use common::lab::{lab_on, live_configs, load, AFTER, BEFORE, PROFILES};

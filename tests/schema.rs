@@ -71,7 +71,7 @@ fn the_state_files_pgstate_writes_are_valid_against_the_schema() {
     for path in examples() {
         let desired = pgstate::load_path(&path).unwrap().desired;
         for profile in pgstate::KernelProfile::SUPPORTED {
-            let file = pgstate::spec::StateFile {
+            let file = pgstate::state_file::StateFile {
                 threads: desired
                     .threads
                     .as_ref()
@@ -80,7 +80,8 @@ fn the_state_files_pgstate_writes_are_valid_against_the_schema() {
                     .devices
                     .iter()
                     .map(|(name, d)| {
-                        let spec = pgstate::spec::spec_from_config(d.thread, &d.config, &profile);
+                        let spec =
+                            pgstate::state_file::spec_from_config(d.thread, &d.config, &profile);
                         (name.as_str().to_owned(), spec)
                     })
                     .collect(),

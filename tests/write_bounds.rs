@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use pgstate::apply::{apply, plan_against};
-use pgstate::spec::load_path;
+use pgstate::state_file::load_path;
 use pgstate::{DesiredState, KernelProfile};
 
 use common::bound::min_writes;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use pgstate::spec;
+use pgstate::state_file;
 use pgstate::targets::{self, Reach};
 
 use super::args::{ApplyArgs, Cli};
@@ -25,7 +25,7 @@ pub(super) fn run(cli: &Cli, a: &ApplyArgs, stdout: &mut impl Write) -> Result<O
                 .iter()
                 .map(|(p, t)| (p.as_path(), t.as_str()))
                 .collect();
-            spec::load_texts(&files)
+            state_file::load_texts(&files)
                 .map_err(anyhow::Error::new)
                 .context("the saved plan's state files")?
         }

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use pgstate::apply::ApplyReport;
 use pgstate::lock::BoxLock;
 use pgstate::procfs::{Procfs, RealProcfs};
-use pgstate::spec;
+use pgstate::state_file;
 use pgstate::targets::{agreed, Here, OpenTarget, PlanAllError, Planned, Reach, Target};
 use pgstate::{KernelProfile, LoadedState};
 
@@ -115,7 +115,7 @@ pub(super) fn converge(
 }
 
 pub(super) fn load(path: &Path) -> Result<LoadedState> {
-    spec::load_path(path).map_err(anyhow::Error::new)
+    state_file::load_path(path).map_err(anyhow::Error::new)
 }
 
 /// Loads STATE, or the standard input when STATE is `-` (its diagnostics name `<stdin>`).
@@ -126,14 +126,17 @@ pub(super) fn load_or_stdin(path: &Path) -> Result<LoadedState> {
     // Bounded like a state file: a pipe of /dev/zero must not fill memory.
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(
-        &mut std::io::Read::take(std::io::stdin().lock(), spec::MAX_STATE_FILE_BYTES + 1),
+        &mut std::io::Read::take(
+            std::io::stdin().lock(),
+            state_file::MAX_STATE_FILE_BYTES + 1,
+        ),
         &mut bytes,
     )
     .context("reading the state from standard input")?;
-    if bytes.len() as u64 > spec::MAX_STATE_FILE_BYTES {
+    if bytes.len() as u64 > state_file::MAX_STATE_FILE_BYTES {
         anyhow::bail!(
             "<stdin>: the state is more than {} bytes; state files are limited to that (8 MiB)",
-            spec::MAX_STATE_FILE_BYTES
+            state_file::MAX_STATE_FILE_BYTES
         );
     }
     let text = String::from_utf8(bytes).map_err(|e| {
@@ -142,7 +145,7 @@ pub(super) fn load_or_stdin(path: &Path) -> Result<LoadedState> {
             e.utf8_error().valid_up_to()
         )
     })?;
-    spec::load_texts(&[(Path::new("<stdin>"), text.as_str())]).map_err(anyhow::Error::new)
+    state_file::load_texts(&[(Path::new("<stdin>"), text.as_str())]).map_err(anyhow::Error::new)
 }
 
 /// Opens the pktgen directory of the namespace pgstate runs in; see [`pktgen`] for when the

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 
 use pgstate::model::DesiredState;
 use pgstate::procfs::observe::read_live_state;
-use pgstate::spec::{self, spec_from_config, StateFile};
+use pgstate::state_file::{self, spec_from_config, StateFile};
 use pgstate::targets::{self, Reach};
 use pgstate::KernelProfile;
 
@@ -58,14 +58,14 @@ fn unified(
 ) -> Result<String> {
     let live = read_live_state(procfs).context("reading the live state")?;
     let profile = profile_of(procfs);
-    let mut live_file = spec::state_file_from_live(&live, &profile);
+    let mut live_file = state_file::state_file_from_live(&live, &profile);
     if let Some(owned) = &desired.threads {
         live_file
             .devices
             .retain(|_, d| owned.contains(&pgstate::ThreadId(d.thread)));
     }
-    let live_text = spec::render_state_file(&live_file)?;
-    let want_text = spec::render_state_file(&canonical(desired, &profile))?;
+    let live_text = state_file::render_state_file(&live_file)?;
+    let want_text = state_file::render_state_file(&canonical(desired, &profile))?;
     let diff = similar::TextDiff::from_lines(&live_text, &want_text);
     Ok(diff
         .unified_diff()

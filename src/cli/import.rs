@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::Result;
 
 use pgstate::import::{import, Sample};
-use pgstate::spec;
+use pgstate::state_file;
 
 use super::args::ImportArgs;
 use super::common::Outcome;
@@ -28,6 +28,6 @@ pub(super) fn run(a: &ImportArgs, quiet: bool, stdout: &mut impl Write) -> Resul
         .escape_default()
         .collect();
     writeln!(stdout, "# pgstate import {}: {command}", sample.name())?;
-    write!(stdout, "{}", spec::render_state_file(&imported.file)?)?;
+    write!(stdout, "{}", state_file::render_state_file(&imported.file)?)?;
     Ok(Outcome::Ok)
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use pgstate::apply::ApplyReport;
 use pgstate::plan::{ActionKind, KeyChange, Plan};
-use pgstate::spec::SourceMap;
+use pgstate::state_file::SourceMap;
 use pgstate::targets::OpenTarget;
 
 /// Version of the JSON documents pgstate prints (`show`, `run`, `status`, `validate`, saved

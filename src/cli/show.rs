@@ -5,7 +5,7 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use pgstate::{spec, targets};
+use pgstate::{state_file, targets};
 
 use super::args::{Cli, ShowArgs};
 use super::common::selected_targets;
@@ -24,7 +24,7 @@ pub(super) fn run(cli: &Cli, a: &ShowArgs, stdout: &mut impl Write) -> Result<Ou
         write!(
             stdout,
             "{}",
-            spec::render_namespaces_state_file(&shown.file, shown.here)?
+            state_file::render_namespaces_state_file(&shown.file, shown.here)?
         )?;
     }
     Ok(Outcome::Ok)

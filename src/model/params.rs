@@ -5,10 +5,10 @@
 //! file shows it, the kernels that have it, and, for a *plain* scalar, its planner phase.
 //! From the rows come:
 //!
-//! * the state-file schema (`spec::DeviceSpec`'s fields and `DEVICE_KEYS`),
+//! * the state-file schema (`state_file::DeviceSpec`'s fields and `DEVICE_KEYS`),
 //! * the plain fields of [`DeviceConfig`] and their defaults,
-//! * range checks (`spec::validate`), readback parsing (`procfs::parse`), the planner's plain
-//!   writes (`plan::device`) and `show` (`spec::spec_from_config`),
+//! * range checks (`state_file::validate`), readback parsing (`procfs::parse`), the planner's plain
+//!   writes (`plan::device`) and `show` (`state_file::spec_from_config`),
 //! * the README's key table ([`readme_table`], checked by a test).
 //!
 //! Adding a plain scalar parameter is one row in [`device_params!`] (and the simulator, which

@@ -7,7 +7,7 @@
 use crate::kernel::KernelProfile;
 use crate::model::{LiveState, NamespaceName};
 use crate::procfs::Procfs;
-use crate::spec::state_file_from_live;
+use crate::state_file::state_file_from_live;
 
 use super::{OpenTarget, Planned};
 

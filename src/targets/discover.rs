@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::kernel::KernelProfile;
 use crate::model::NamespaceName;
 use crate::procfs::observe::{read_live_state, ObserveError};
-use crate::spec::{state_file_from_live, NamespaceSpec, StateFile};
+use crate::state_file::{state_file_from_live, NamespaceSpec, StateFile};
 
 use super::{OpenTarget, Place, PlaceError};
 

@@ -34,7 +34,7 @@ use crate::procfs::netns::{
 };
 use crate::procfs::unloaded::Unloaded;
 use crate::procfs::Procfs;
-use crate::spec::{LoadedState, SourceMap};
+use crate::state_file::{LoadedState, SourceMap};
 use crate::Diagnostic;
 
 pub use converge::{apply, plan, ApplyAllError, PlanAllError, Planned};

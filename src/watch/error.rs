@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::apply::ApplyError;
 use crate::lock::LockError;
-use crate::spec::LoadError;
+use crate::state_file::LoadError;
 
 /// `watch` could not run, or (`--once`) could not converge.
 #[derive(Debug, thiserror::Error)]

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::lock::LockError;
 use crate::model::{DeviceName, ThreadId};
-use crate::spec::LoadError;
+use crate::state_file::LoadError;
 
 use super::clock::lock_ignoring_poison;
 use super::error::WatchError;

@@ -17,7 +17,7 @@ use crate::lock::{BoxLock, LockError};
 use crate::model::{DeviceName, LiveState, ThreadId};
 use crate::plan::Plan;
 use crate::procfs::Procfs;
-use crate::spec::{load_path, LoadedState};
+use crate::state_file::{load_path, LoadedState};
 
 use super::clock::{lock_ignoring_poison, Clock};
 use super::config::{WatchConfig, WatchPart};
@@ -500,18 +500,20 @@ fn render_paths(paths: &[PathBuf]) -> String {
 /// is a state that no longer has the namespace a session keeps: applying nothing there would
 /// remove its devices, and namespaces that are not listed are never touched.
 fn select_part(
-    mut loaded: crate::spec::LoadedState,
+    mut loaded: crate::state_file::LoadedState,
     part: &WatchPart,
-) -> Result<crate::spec::LoadedState, crate::spec::LoadError> {
-    let refuse = |loaded: &crate::spec::LoadedState, message: String| {
-        Err(crate::spec::LoadError::Invalid(vec![crate::Diagnostic {
-            location: None,
-            file: loaded.files.first().cloned().unwrap_or_default(),
-            path: "namespaces".into(),
-            message,
-            source_line: None,
-            help: None,
-        }]))
+) -> Result<crate::state_file::LoadedState, crate::state_file::LoadError> {
+    let refuse = |loaded: &crate::state_file::LoadedState, message: String| {
+        Err(crate::state_file::LoadError::Invalid(vec![
+            crate::Diagnostic {
+                location: None,
+                file: loaded.files.first().cloned().unwrap_or_default(),
+                path: "namespaces".into(),
+                message,
+                source_line: None,
+                help: None,
+            },
+        ]))
     };
     match part {
         WatchPart::Whole if loaded.namespaces.is_empty() => Ok(loaded),
@@ -532,7 +534,7 @@ fn select_part(
                 .into(),
         ),
         WatchPart::Named(name) => match loaded.namespaces.remove(name) {
-            Some(ns) => Ok(crate::spec::LoadedState {
+            Some(ns) => Ok(crate::state_file::LoadedState {
                 desired: ns.desired,
                 current: true,
                 namespaces: BTreeMap::new(),

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::spec::MAX_STATE_FILE_BYTES;
+use crate::state_file::MAX_STATE_FILE_BYTES;
 
 use super::error::WatchError;
 
@@ -245,7 +245,7 @@ impl EventSource for NotifySource {
 
 /// A hash of the bytes that may make up the state at `path`, to tell a real edit from a
 /// chmod, a touch or a save of the same bytes without parsing. For a directory it covers
-/// every non-hidden file, a superset of what [`crate::spec::load_path`] reads, so that it can only err
+/// every non-hidden file, a superset of what [`crate::state_file::load_path`] reads, so that it can only err
 /// towards a needless re-parse. Symlinks are followed (`ConfigMap` mounts). Files too big to be
 /// state files are hashed by size and mtime, so that a stray huge file is not read every
 /// poll.

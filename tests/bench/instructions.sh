@@ -64,7 +64,7 @@ out=$("$bin" "${args[@]}")
 valgrind --tool=callgrind --callgrind-out-file="$box/cg" "$bin" "${args[@]}" >/dev/null 2>"$box/vg"
 total=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$box/vg")
 part() { callgrind_annotate --inclusive=yes "$box/cg" 2>/dev/null | awk -v f="$1" '!done && $0 ~ f { gsub(",", "", $1); print $1; done = 1 }'; }
-load=$(part 'spec::load::load_path')
+load=$(part 'state_file::load::load_path')
 read=$(part 'procfs::observe::read_box')
 printf '| devices | instructions | per device | loading the state | reading the box | the rest |\n'
 printf '|---:|---:|---:|---:|---:|---:|\n'

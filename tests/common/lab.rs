@@ -7,7 +7,7 @@ use std::path::Path;
 use pgstate::model::{DeviceConfig, LiveState, MacAddr};
 use pgstate::procfs::observe::read_live_state;
 use pgstate::procfs::{Procfs, SimProcfs};
-use pgstate::spec::load_texts;
+use pgstate::state_file::load_texts;
 use pgstate::{DesiredState, KernelProfile};
 
 /// The two kernels the transcripts were recorded on.

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use super::validate::{kernel_notes, validate_device, FieldError};
 use crate::error::{Diagnostic, Location};
 use crate::model::{DesiredState, DeviceName, NamespaceName, ThreadId};
-use crate::spec::schema::DeviceSpec;
+use crate::state_file::schema::DeviceSpec;
 
 use diagnostics::{file_diag, finish_diagnostics, sort_diagnostics, FileCtx};
 use document::{parse_file, Structure};

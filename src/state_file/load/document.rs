@@ -11,7 +11,7 @@ use super::diagnostics::{file_diag, render_path, FileCtx};
 use super::scan::Duplicate;
 use crate::error::{did_you_mean, Diagnostic, Location};
 use crate::model::NamespaceName;
-use crate::spec::schema::{DeviceSpec, NamespaceSpec, StateFile, DEVICE_KEYS};
+use crate::state_file::schema::{DeviceSpec, NamespaceSpec, StateFile, DEVICE_KEYS};
 
 /// What the event pass found about a file's structure (see `scan::Scan`).
 pub(super) struct Structure {
