@@ -67,25 +67,17 @@ entry() {
   awk -v m="$1" -v p="./$2" '$1 == m && ($2 == "0/0" || $2 == "root/root") && $6 == p { f = 1 } END { exit !f }' "$WORK/list" ||
     { echo "no '$1 root ./$2'; the package has: $(grep -F " ./$2" "$WORK/list" || echo nothing of that name)"; return 1; }
 }
-docs() {
-  local f n=0
-  for f in "$REPO_ROOT"/doc/*.md; do
-    entry -rw-r--r-- "usr/share/doc/pgstate/doc/${f##*/}" || return 1
-    cmp "$f" "$WORK/root/usr/share/doc/pgstate/doc/${f##*/}" || return 1
+# same_files SRC_DIR EXT DEST: every SRC_DIR/*.EXT is in the package under DEST, 0644 and
+# identical.
+same_files() {
+  local src=$1 ext=$2 dest=$3 f n=0
+  for f in "$REPO_ROOT/$src"/*."$ext"; do
+    entry -rw-r--r-- "$dest/${f##*/}" || return 1
+    cmp "$f" "$WORK/root/$dest/${f##*/}" || return 1
     n=$((n + 1))
   done
-  [[ $n -gt 0 ]] || { echo "no doc/*.md"; return 1; }
+  [[ $n -gt 0 ]] || { echo "no $src/*.$ext"; return 1; }
 }
-examples() {
-  local f n=0
-  for f in "$REPO_ROOT"/states/*.yaml; do
-    entry -rw-r--r-- "usr/share/doc/pgstate/examples/${f##*/}" || return 1
-    cmp "$f" "$WORK/root/usr/share/doc/pgstate/examples/${f##*/}" || return 1
-    n=$((n + 1))
-  done
-  [[ $n -gt 0 ]] || { echo "no states/*.yaml"; return 1; }
-}
-# Only the files the package means to ship, under the directories it owns.
 only_expected_paths() {
   local bad
   bad=$(awk '{ print $6 }' "$WORK/list" | grep -vE '^\./(|etc/|etc/pgstate/.*|usr/|usr/bin/|usr/bin/pgstate|lib/|lib/systemd/|lib/systemd/system/|lib/systemd/system/pgstate-watch\.service|usr/share/|usr/share/doc/|usr/share/doc/pgstate/.*|usr/share/lintian/|usr/share/lintian/overrides/|usr/share/lintian/overrides/pgstate|usr/share/(bash-completion|zsh|fish|man)/.*)$' || true)
@@ -158,8 +150,8 @@ check "unit: same settings as contrib/pgstate-watch.service" unit_same_as_contri
 check "etc/pgstate/README" entry -rw-r--r-- etc/pgstate/README
 check "usr/share/doc/pgstate/copyright (DEP-5, MIT + Apache-2.0)" copyright
 check "usr/share/doc/pgstate/README.md" entry -rw-r--r-- usr/share/doc/pgstate/README.md
-check "examples: every states/*.yaml, identical" examples
-check "reference pages: every doc/*.md, identical (the README's links)" docs
+check "examples: every states/*.yaml, identical" same_files states yaml usr/share/doc/pgstate/examples
+check "reference pages: every doc/*.md, identical (the README's links)" same_files doc md usr/share/doc/pgstate/doc
 check "usr/share/doc/pgstate/changelog.Debian.gz (version $version-1)" \
   bash -c "zcat '$WORK/root/usr/share/doc/pgstate/changelog.Debian.gz' | head -n1 | grep -qF 'pgstate ($version-1)'"
 check "lintian overrides" entry -rw-r--r-- usr/share/lintian/overrides/pgstate
