@@ -85,7 +85,7 @@ fn the_state_files_pgstate_writes_are_valid_against_the_schema() {
                         (name.as_str().to_owned(), spec)
                     })
                     .collect(),
-                namespaces: Default::default(),
+                ..Default::default()
             };
             let errs = errors(&v, &serde_json::to_value(&file).unwrap());
             assert!(errs.is_empty(), "{}: {errs:#?}", path.display());

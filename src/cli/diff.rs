@@ -89,6 +89,6 @@ fn canonical(desired: &DesiredState, profile: &KernelProfile) -> StateFile {
                 )
             })
             .collect(),
-        namespaces: Default::default(),
+        ..StateFile::default()
     }
 }

@@ -11,7 +11,8 @@ use serde_json::{json, Map, Value};
 
 use crate::kernel::KernelProfile;
 use crate::model::{
-    params, DeviceConfig, Flag, XmitMode, MAX_DEVICE_NAME_LEN, MAX_NAMESPACE_NAME_LEN,
+    params, DeviceConfig, Flag, XmitMode, MAX_DEVICE_NAME_LEN, MAX_INTERFACE_NAME_LEN,
+    MAX_NAMESPACE_NAME_LEN,
 };
 
 /// Declares `state_file_types`: each device key with its state-file type, as Rust spells it.
@@ -67,9 +68,25 @@ pub fn state_file_schema() -> Value {
                     "pattern": "^[^/\\u0000-\\u001f\\u007f]+$"
                 },
                 "additionalProperties": { "$ref": "#/$defs/namespace" }
+            },
+            "receivers": {
+                "description": "Where streams are received, by interface: `run` captures \
+                    there and reports what arrived (loss, duplicates, reordering, latency). \
+                    Not pktgen state: nothing is written for receivers.",
+                "type": "object",
+                "propertyNames": {
+                    "minLength": 1,
+                    "maxLength": MAX_INTERFACE_NAME_LEN,
+                    "pattern": "^[^@/\\s]+$"
+                },
+                "additionalProperties": { "$ref": "#/$defs/receiver" }
             }
         },
-        "$defs": { "device": device_schema(), "namespace": namespace_schema() }
+        "$defs": {
+            "device": device_schema(),
+            "namespace": namespace_schema(),
+            "receiver": receiver_schema()
+        }
     })
 }
 
@@ -89,7 +106,36 @@ fn namespace_schema() -> Value {
                 "pattern": "^/"
             },
             "threads": { "$ref": "#/properties/threads" },
-            "devices": { "$ref": "#/properties/devices" }
+            "devices": { "$ref": "#/properties/devices" },
+            "receivers": { "$ref": "#/properties/receivers" }
+        }
+    })
+}
+
+/// One entry of `receivers:`.
+fn receiver_schema() -> Value {
+    json!({
+        "description": "A receiver: the devices whose streams arrive on the interface.",
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["streams"],
+        "properties": {
+            "streams": {
+                "description": "The devices whose streams arrive here: DEVICE of the same \
+                    namespace, NAMESPACE/DEVICE of another of the state's namespaces, \
+                    /DEVICE of the top-level devices.",
+                "type": "array",
+                "minItems": 1,
+                "items": { "type": "string", "minLength": 1 }
+            },
+            "max_loss_percent": {
+                "description": "A stream that loses more than this percentage of its \
+                    packets is a traffic problem: `run` exits 3. Absent: loss is reported, \
+                    never a problem.",
+                "type": "number",
+                "minimum": 0,
+                "maximum": 100
+            }
         }
     })
 }

@@ -11,6 +11,7 @@
 mod diagnostics;
 mod document;
 mod io;
+mod receivers;
 mod scan;
 mod value;
 
@@ -21,8 +22,8 @@ use std::sync::Arc;
 
 use super::validate::{kernel_notes, validate_device, FieldError};
 use crate::error::{Diagnostic, Location};
-use crate::model::{DesiredState, DeviceName, NamespaceName, ThreadId};
-use crate::state_file::schema::DeviceSpec;
+use crate::model::{DesiredReceiver, DesiredState, DeviceName, NamespaceName, ThreadId};
+use crate::state_file::schema::{DeviceSpec, ReceiverSpec};
 
 use diagnostics::{file_diag, finish_diagnostics, sort_diagnostics, FileCtx};
 use document::{parse_file, Structure};
@@ -43,6 +44,8 @@ pub struct SourceMap {
     devices: HashMap<DeviceName, usize>,
     /// Each thread of `threads:`: the file and element that first list it.
     threads: HashMap<ThreadId, (usize, usize)>,
+    /// Each receiver of `receivers:`: the file that gives it.
+    receivers: HashMap<String, usize>,
     /// Where `devices:` and `threads:` are: empty for the top level, `namespaces.NAME` for a
     /// namespace's.
     prefix: Vec<String>,
@@ -127,6 +130,19 @@ impl SourceMap {
         Some(self.files[file].ctx().diag(&path, false, message, help))
     }
 
+    /// A located problem with the receiver on `interface` (at its key in `receivers:`).
+    pub fn receiver_diagnostic(
+        &self,
+        interface: &str,
+        message: String,
+        help: Option<String>,
+    ) -> Option<Diagnostic> {
+        let f = &self.files[*self.receivers.get(interface)?];
+        let mut path = self.prefix.clone();
+        path.extend(["receivers".to_owned(), interface.to_owned()]);
+        Some(f.ctx().diag(&path, true, message, help))
+    }
+
     /// A located problem with a namespace itself, for one that cannot be entered: at its
     /// `netns:` value when it has one, else at its name.
     pub fn namespace_diagnostic(
@@ -177,6 +193,8 @@ pub struct LoadedNamespace {
     pub desired: DesiredState,
     /// Where its entries came from (paths under `namespaces.NAME`).
     pub sources: SourceMap,
+    /// Where streams are received in it (`namespaces.NAME.receivers`).
+    pub receivers: Vec<DesiredReceiver>,
 }
 
 /// A loaded desired state with its source locations.
@@ -196,6 +214,8 @@ pub struct LoadedState {
     pub files: Vec<PathBuf>,
     /// Things that are valid but not everywhere: settings some supported kernels refuse.
     pub notes: Vec<Diagnostic>,
+    /// Where streams are received in the namespace pgstate runs in (top-level `receivers:`).
+    pub receivers: Vec<DesiredReceiver>,
 }
 
 /// Loads a file, or every `*.yaml`/`*.yml` file of a directory (not recursive).
@@ -242,6 +262,8 @@ struct Part {
     thread_sources: HashMap<ThreadId, (usize, usize)>,
     /// `netns:` and the file (index) that first gave it.
     netns: Option<(String, usize)>,
+    /// `receivers:` by interface, each with the file (index) that gives it.
+    receivers: BTreeMap<String, (ReceiverSpec, usize)>,
 }
 
 /// [`load_texts`] with every problem, unsorted and not capped.
@@ -313,6 +335,7 @@ impl Merged {
             notes: &mut self.notes,
         };
         here.add(&mut self.top, &[], parsed.threads, parsed.devices);
+        here.receivers(&mut self.top, &[], parsed.receivers);
         for (name, ns) in parsed.namespaces {
             // parse_file let only valid names through.
             let Ok(name) = NamespaceName::new(&name) else {
@@ -324,6 +347,7 @@ impl Merged {
                 here.netns(part, &prefix, netns);
             }
             here.add(part, &prefix, ns.threads, ns.devices);
+            here.receivers(part, &prefix, ns.receivers);
         }
     }
 
@@ -344,7 +368,12 @@ impl Merged {
             diags.extend(top_threads_without_devices(&top, &sources));
         }
         check_owned_threads(&top, &sources, &mut diags);
-        let namespaces = finish_namespaces(parts, &source_files, &mut diags);
+        let (top_receivers, mut receivers) =
+            resolve_receivers(&top, &parts, &source_files, &mut diags);
+        let mut namespaces = finish_namespaces(parts, &source_files, &mut diags);
+        for (name, ns) in &mut namespaces {
+            ns.receivers = receivers.remove(name).unwrap_or_default();
+        }
         if !diags.is_empty() {
             return Err(diags);
         }
@@ -357,6 +386,7 @@ impl Merged {
             sources,
             files: files.iter().map(|(p, _)| p.to_path_buf()).collect(),
             notes,
+            receivers: top_receivers,
         })
     }
 }
@@ -397,6 +427,11 @@ fn source_map(files: &[SourceFile], part: &mut Part, prefix: Vec<String>) -> Sou
         files: files.to_vec(),
         devices: std::mem::take(&mut part.devices),
         threads: std::mem::take(&mut part.thread_sources),
+        receivers: part
+            .receivers
+            .iter()
+            .map(|(interface, (_, file))| (interface.clone(), *file))
+            .collect(),
         prefix,
     }
 }
@@ -420,6 +455,59 @@ fn top_threads_without_devices(top: &Part, sources: &SourceMap) -> Option<Diagno
 
 /// Each namespace of `namespaces:` as loaded: its threads checked, its `netns:` file
 /// (`/run/netns/NAME` when no file gives one) and its sources.
+/// The receivers of the top level and of each namespace, their streams resolved against the
+/// devices of the whole state; a stream that names nothing is reported where it is written.
+#[allow(clippy::type_complexity)]
+fn resolve_receivers(
+    top: &Part,
+    parts: &BTreeMap<NamespaceName, Part>,
+    files: &[SourceFile],
+    diags: &mut Vec<Diagnostic>,
+) -> (
+    Vec<DesiredReceiver>,
+    BTreeMap<NamespaceName, Vec<DesiredReceiver>>,
+) {
+    let mut devices: receivers::StateDevices<'_> = BTreeMap::new();
+    devices.insert(None, top.desired.devices.keys().collect());
+    for (name, part) in parts {
+        devices.insert(Some(name), part.desired.devices.keys().collect());
+    }
+    let resolve_part = |here: Option<&NamespaceName>, part: &Part, diags: &mut Vec<Diagnostic>| {
+        let mut prefix = Vec::new();
+        if let Some(n) = here {
+            prefix.extend(["namespaces".to_owned(), n.as_str().to_owned()]);
+        }
+        let mut out = Vec::new();
+        for (interface, (spec, file)) in &part.receivers {
+            let mut locate = |i: usize, message: String| {
+                let mut path = prefix.clone();
+                path.extend([
+                    "receivers".to_owned(),
+                    interface.clone(),
+                    "streams".to_owned(),
+                    i.to_string(),
+                ]);
+                files[*file].ctx().diag(&path, false, message, None)
+            };
+            out.extend(receivers::resolve(
+                interface,
+                spec,
+                here,
+                &devices,
+                &mut locate,
+                diags,
+            ));
+        }
+        out
+    };
+    let top_receivers = resolve_part(None, top, diags);
+    let by_namespace = parts
+        .iter()
+        .map(|(name, part)| (name.clone(), resolve_part(Some(name), part, diags)))
+        .collect();
+    (top_receivers, by_namespace)
+}
+
 fn finish_namespaces(
     parts: BTreeMap<NamespaceName, Part>,
     source_files: &[SourceFile],
@@ -444,6 +532,7 @@ fn finish_namespaces(
                 netns,
                 desired: part.desired,
                 sources,
+                receivers: Vec::new(),
             },
         );
     }
@@ -485,6 +574,30 @@ struct Merge<'a, 'c> {
 }
 
 impl Merge<'_, '_> {
+    /// A part's `receivers:`; an interface that two files give is reported at the second.
+    fn receivers(
+        &mut self,
+        part: &mut Part,
+        prefix: &[String],
+        receivers: BTreeMap<String, ReceiverSpec>,
+    ) {
+        for (interface, spec) in receivers {
+            if let Some((_, first)) = part.receivers.get(&interface) {
+                let mut path = prefix.to_vec();
+                path.extend(["receivers".to_owned(), interface.clone()]);
+                let first = self.files[*first].path.display().to_string();
+                self.diags.push(self.ctx.diag(
+                    &path,
+                    true,
+                    format!("receiver {interface} is also defined in {first}"),
+                    None,
+                ));
+                continue;
+            }
+            part.receivers.insert(interface, (spec, self.file_no));
+        }
+    }
+
     /// `netns:` of a namespace; two files that give it must agree.
     fn netns(&mut self, part: &mut Part, prefix: &[String], file: String) {
         let mut path = prefix.to_vec();

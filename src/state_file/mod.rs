@@ -34,6 +34,6 @@ pub fn state_file_from_live(live: &LiveState, profile: &KernelProfile) -> StateF
                 ))
             })
             .collect(),
-        namespaces: Default::default(),
+        ..StateFile::default()
     }
 }

@@ -21,6 +21,22 @@ pub struct StateFile {
     /// (REFERENCE §5.7: every namespace has its own pktgen).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub namespaces: std::collections::BTreeMap<String, NamespaceSpec>,
+    /// Where streams are received, by interface (not pktgen state: nothing is written).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub receivers: std::collections::BTreeMap<String, ReceiverSpec>,
+}
+
+/// One entry of `receivers:`: the devices whose streams arrive on the interface.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiverSpec {
+    /// The devices: `DEVICE` of the same namespace as the receiver, `NAMESPACE/DEVICE` of
+    /// another of the state's namespaces, `/DEVICE` of the top-level `devices:`.
+    pub streams: Vec<String>,
+    /// A stream that loses more than this percentage of its packets is a traffic problem
+    /// (`run` exits 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_loss_percent: Option<f64>,
 }
 
 /// One entry of `namespaces:`: the namespace's file when it is not `/run/netns/NAME`, and
@@ -37,6 +53,9 @@ pub struct NamespaceSpec {
     /// The namespace's devices by pktgen name.
     #[serde(default)]
     pub devices: std::collections::BTreeMap<String, DeviceSpec>,
+    /// Where streams are received in the namespace, by interface.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub receivers: std::collections::BTreeMap<String, ReceiverSpec>,
 }
 
 /// Declares [`DeviceSpec`] from the rows of [`params`]: one optional field per key.

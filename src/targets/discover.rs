@@ -84,6 +84,7 @@ pub fn show(targets: &[OpenTarget]) -> Result<LiveStateFile, PlaceError<ObserveE
                         netns: None,
                         threads: None,
                         devices: shown.devices,
+                        receivers: Default::default(),
                     },
                 );
             }

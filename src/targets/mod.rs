@@ -28,7 +28,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::model::{DesiredState, NamespaceName};
+use crate::model::{DesiredReceiver, DesiredState, NamespaceName};
 use crate::procfs::netns::{
     NetnsError, NetnsPath, NetnsProcfs, ReattachingNetns, THREAD_SELF_ROOT,
 };
@@ -105,6 +105,8 @@ pub struct Target {
     pub desired: DesiredState,
     /// Where its entries came from (paths under `namespaces.NAME` for a namespace).
     pub sources: SourceMap,
+    /// Where streams are received in it (not pktgen state: plan and apply never see them).
+    pub receivers: Vec<DesiredReceiver>,
 }
 
 impl Target {
@@ -114,6 +116,7 @@ impl Target {
             place,
             desired: DesiredState::default(),
             sources: SourceMap::default(),
+            receivers: Vec::new(),
         }
     }
 }
@@ -125,6 +128,7 @@ pub fn from_state(loaded: &LoadedState) -> Vec<Target> {
         place: Place::Here,
         desired: loaded.desired.clone(),
         sources: loaded.sources.clone(),
+        receivers: loaded.receivers.clone(),
     });
     here.into_iter()
         .chain(loaded.namespaces.iter().map(|(name, ns)| Target {
@@ -134,6 +138,7 @@ pub fn from_state(loaded: &LoadedState) -> Vec<Target> {
             },
             desired: ns.desired.clone(),
             sources: ns.sources.clone(),
+            receivers: ns.receivers.clone(),
         }))
         .collect()
 }

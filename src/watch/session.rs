@@ -541,6 +541,7 @@ fn select_part(
                 sources: ns.sources,
                 files: loaded.files,
                 notes: loaded.notes,
+                receivers: ns.receivers,
             }),
             None => refuse(
                 &loaded,

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 
 use super::diagnostics::{file_diag, render_path, FileCtx};
+use super::receivers::parse_receivers;
 use super::scan::Duplicate;
 use crate::error::{did_you_mean, Diagnostic, Location};
 use crate::model::NamespaceName;
@@ -165,6 +166,7 @@ fn parse_top_level(
                 saw_devices = true;
                 parse_namespaces(ctx, &path, v, &mut out.namespaces, bad_fields, diags);
             }
+            "receivers" => parse_receivers(ctx, &path, v, &mut out.receivers, diags),
             // `show --json` marks its document with its format version; reading that output
             // back as a state must work, and must not accept a format it does not know.
             "format_version" if v.as_u64() == Some(1) => {}
@@ -178,9 +180,10 @@ fn parse_top_level(
                 &path,
                 true,
                 format!(
-                    "unknown top-level key `{other}` (expected `devices`, `threads` or `namespaces`)"
+                    "unknown top-level key `{other}` (expected `devices`, `threads`, \
+                     `namespaces` or `receivers`)"
                 ),
-                did_you_mean(other, ["devices", "threads", "namespaces"]),
+                did_you_mean(other, ["devices", "threads", "namespaces", "receivers"]),
             )),
         }
     }
@@ -373,14 +376,15 @@ fn parse_namespace(
                     ns.netns = Some(file);
                 }
             }
+            "receivers" => parse_receivers(ctx, &kpath, v, &mut ns.receivers, diags),
             other => diags.push(ctx.diag(
                 &kpath,
                 true,
                 format!(
                     "unknown key `{other}` in namespace {name} (expected `devices`, \
-                     `threads` or `netns`)"
+                     `threads`, `netns` or `receivers`)"
                 ),
-                did_you_mean(other, ["devices", "threads", "netns"]),
+                did_you_mean(other, ["devices", "threads", "netns", "receivers"]),
             )),
         }
     }
@@ -535,7 +539,7 @@ fn device_serde_error(
 
 /// serde's messages in the user's words: "invalid value: integer `-1`, expected u64" names a
 /// Rust type; this says "expected a whole number (0 or more), found -1".
-fn plain_words(message: &str) -> String {
+pub(super) fn plain_words(message: &str) -> String {
     let Some((what, expected)) = message.rsplit_once(", expected ") else {
         return message.to_owned();
     };
