@@ -50,7 +50,7 @@ fn loaded(text: &str) -> LoadedState {
 
 /// The namespaces of `state`, in order, each with its simulator.
 fn targets(state: &LoadedState, sims: &[Arc<SimProcfs>; 3]) -> Vec<OpenTarget> {
-    targets::from_state(state)
+    targets::from_state(state.clone())
         .into_iter()
         .zip(sims)
         .map(|(t, sim)| OpenTarget::new(t, Arc::clone(sim) as _))

@@ -33,7 +33,7 @@ pub(super) fn run(cli: &Cli, a: &ApplyArgs, stdout: &mut impl Write) -> Result<O
     };
     let targets = open_targets(
         cli,
-        targets::from_state(&loaded),
+        targets::from_state(loaded),
         Access::Change,
         Reach::Once,
     )?;

@@ -206,7 +206,7 @@ pub(super) fn selected_targets(
     access: Access,
 ) -> Result<Vec<OpenTarget>> {
     if let Some(state) = state {
-        let wanted = pgstate::targets::from_state(&load(state)?);
+        let wanted = pgstate::targets::from_state(load(state)?);
         return open_targets(cli, wanted, access, Reach::Once);
     }
     let here = open_procfs(cli, access)?;

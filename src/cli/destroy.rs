@@ -29,7 +29,8 @@ pub(super) fn run(cli: &Cli, a: &DestroyArgs, stdout: &mut impl Write) -> Result
         );
     }
     let loaded = load(&a.state)?;
-    let mut wanted = targets::from_state(&loaded);
+    let files = loaded.files.clone();
+    let mut wanted = targets::from_state(loaded);
     for t in &mut wanted {
         t.desired.devices.clear();
     }
@@ -55,10 +56,7 @@ pub(super) fn run(cli: &Cli, a: &DestroyArgs, stdout: &mut impl Write) -> Result
         ))?;
         // What the user agreed to is what happens: a box changed meanwhile is refused like
         // a stale saved plan.
-        Some(SavedPlan::new(
-            &loaded.files,
-            agreed::record(&targets, &planned)?,
-        )?)
+        Some(SavedPlan::new(&files, agreed::record(&targets, &planned)?)?)
     };
     let _lock = take_lock(cli, &a.lock)?;
     let interrupt = interrupt_flag()?;

@@ -19,7 +19,7 @@ use super::pktgen::Access;
 pub(super) fn run(cli: &Cli, a: &DiffArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let loaded = load(&a.state)?;
     let state = a.state.display().to_string();
-    let targets = open_targets(cli, targets::from_state(&loaded), Access::Read, Reach::Once)?;
+    let targets = open_targets(cli, targets::from_state(loaded), Access::Read, Reach::Once)?;
     // A single box is diffed as `live` against STATE; several each under their namespace.
     let several = targets.len() > 1;
     let mut text = String::new();

@@ -16,7 +16,8 @@ use super::saved_plan::SavedPlan;
 
 pub(super) fn run(cli: &Cli, a: &PlanArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let loaded = load(&a.state)?;
-    let mut wanted = targets::from_state(&loaded);
+    let files = loaded.files.clone();
+    let mut wanted = targets::from_state(loaded);
     if a.destroy {
         for t in &mut wanted {
             t.desired.devices.clear();
@@ -31,7 +32,7 @@ pub(super) fn run(cli: &Cli, a: &PlanArgs, stdout: &mut impl Write) -> Result<Ou
         write!(stdout, "{}", render::plans_text(&plans, cli.verbose > 0))?;
     }
     if let Some(out) = &a.out {
-        let saved = SavedPlan::new(&loaded.files, agreed::record(&targets, &planned)?)?;
+        let saved = SavedPlan::new(&files, agreed::record(&targets, &planned)?)?;
         saved.write(out)?;
         if !a.json {
             writeln!(

@@ -20,12 +20,7 @@ use super::{progress, results};
 pub(super) fn run(cli: &Cli, a: &RunArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let loaded = load(&a.state)?;
     same_namespace_for_pgctrl(&cli.proc_root)?;
-    let targets = open_targets(
-        cli,
-        targets::from_state(&loaded),
-        Access::Change,
-        Reach::Run,
-    )?;
+    let targets = open_targets(cli, targets::from_state(loaded), Access::Change, Reach::Run)?;
     let _lock = take_lock(cli, &a.lock)?;
     let interrupt = interrupt_flag()?;
     converge(cli, &targets, None, !a.json, &interrupt, stdout)?;

@@ -27,7 +27,10 @@ pub(super) fn run(cli: &Cli, a: &WatchArgs) -> Result<Outcome> {
     };
     // A file that does not load now is watched as one box until it is fixed.
     let (wanted, whole) = match load(&a.state) {
-        Ok(loaded) => (targets::from_state(&loaded), loaded.namespaces.is_empty()),
+        Ok(loaded) => {
+            let whole = loaded.namespaces.is_empty();
+            (targets::from_state(loaded), whole)
+        }
         Err(_) => (vec![Target::bare(Place::Here)], true),
     };
     let targets = open_targets(cli, wanted, access, Reach::Watch)?;

@@ -123,22 +123,30 @@ impl Target {
 
 /// The targets of a loaded state, in order: the namespace pgstate runs in first (when the
 /// state has a top-level `devices:`), then `namespaces:` by name.
-pub fn from_state(loaded: &LoadedState) -> Vec<Target> {
-    let here = loaded.current.then(|| Target {
+pub fn from_state(loaded: LoadedState) -> Vec<Target> {
+    let LoadedState {
+        desired,
+        current,
+        namespaces,
+        sources,
+        receivers,
+        ..
+    } = loaded;
+    let here = current.then_some(Target {
         place: Place::Here,
-        desired: loaded.desired.clone(),
-        sources: loaded.sources.clone(),
-        receivers: loaded.receivers.clone(),
+        desired,
+        sources,
+        receivers,
     });
     here.into_iter()
-        .chain(loaded.namespaces.iter().map(|(name, ns)| Target {
+        .chain(namespaces.into_iter().map(|(name, ns)| Target {
             place: Place::Namespace {
-                name: name.clone(),
                 netns: NetnsPath::file(&ns.netns),
+                name,
             },
-            desired: ns.desired.clone(),
-            sources: ns.sources.clone(),
-            receivers: ns.receivers.clone(),
+            desired: ns.desired,
+            sources: ns.sources,
+            receivers: ns.receivers,
         }))
         .collect()
 }
