@@ -2,6 +2,7 @@
 //! ([`RealProcfs`]) and a faithful in-memory simulator (`SimProcfs`, behind the `simulator`
 //! cargo feature), plus the parsers that turn file contents into the live model.
 
+pub mod netdev;
 pub mod netlink;
 pub mod netns;
 pub mod observe;
@@ -152,6 +153,15 @@ pub trait Procfs {
     fn interfaces(&self, names: &BTreeSet<String>) -> Result<Interfaces, ProcfsError>;
     /// The running kernel's release (`uname -r`), if known.
     fn kernel_release(&self) -> Option<String>;
+    /// What the kernel counted on `interface` in this procfs's network namespace; `None`
+    /// when it is not there, or this procfs cannot tell (the simulator).
+    fn interface_counters(
+        &self,
+        interface: &str,
+    ) -> Result<Option<netdev::InterfaceCounters>, ProcfsError> {
+        let _ = interface;
+        Ok(None)
+    }
 }
 
 impl<P: Procfs + ?Sized> Procfs for std::sync::Arc<P> {
@@ -169,5 +179,11 @@ impl<P: Procfs + ?Sized> Procfs for std::sync::Arc<P> {
     }
     fn kernel_release(&self) -> Option<String> {
         (**self).kernel_release()
+    }
+    fn interface_counters(
+        &self,
+        interface: &str,
+    ) -> Result<Option<netdev::InterfaceCounters>, ProcfsError> {
+        (**self).interface_counters(interface)
     }
 }

@@ -200,6 +200,13 @@ impl Procfs for NetnsProcfs {
     fn kernel_release(&self) -> Option<String> {
         self.call(|p| p.kernel_release()).ok().flatten()
     }
+    fn interface_counters(
+        &self,
+        interface: &str,
+    ) -> Result<Option<super::netdev::InterfaceCounters>, ProcfsError> {
+        let interface = interface.to_owned();
+        self.call(move |p| p.interface_counters(&interface))?
+    }
 }
 
 /// The identity of a namespace file: the nsfs device and inode `stat(2)` gives. A namespace
@@ -298,6 +305,12 @@ impl Procfs for ReattachingNetns {
     }
     fn kernel_release(&self) -> Option<String> {
         self.current().ok()?.kernel_release()
+    }
+    fn interface_counters(
+        &self,
+        interface: &str,
+    ) -> Result<Option<super::netdev::InterfaceCounters>, ProcfsError> {
+        self.current()?.interface_counters(interface)
     }
 }
 

@@ -209,4 +209,21 @@ impl Procfs for RealProcfs {
             .ok()
             .map(|s| s.trim().to_owned())
     }
+
+    /// From `dev` beside the pktgen directory: `/proc/net/dev`, or inside a namespace's
+    /// thread `/proc/thread-self/net/dev`, the namespace's own.
+    fn interface_counters(
+        &self,
+        interface: &str,
+    ) -> Result<Option<super::netdev::InterfaceCounters>, ProcfsError> {
+        let path = self
+            .root
+            .parent()
+            .map_or_else(|| PathBuf::from("/proc/net/dev"), |net| net.join("dev"));
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(super::netdev::parse_net_dev(&text, interface)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(ProcfsError::Io { path, error }),
+        }
+    }
 }

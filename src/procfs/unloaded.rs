@@ -103,6 +103,13 @@ impl Procfs for Unloaded {
     fn kernel_release(&self) -> Option<String> {
         self.inner.kernel_release()
     }
+
+    fn interface_counters(
+        &self,
+        interface: &str,
+    ) -> Result<Option<super::netdev::InterfaceCounters>, ProcfsError> {
+        self.inner.interface_counters(interface)
+    }
 }
 
 #[cfg(test)]
