@@ -1,0 +1,17 @@
+//! The receivers' pure core: finding pktgen's own packets in captured frames, telling their
+//! streams apart, counting them (loss, duplicates, reordering) and timing them (latency,
+//! jitter). No I/O: the capture (AF_PACKET, `TPACKET_V3`) comes on top of this and hands it
+//! bytes, lengths and receive times.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`frame`] | one Ethernet frame → pktgen's header and the fields that identify its stream, or why it is not pktgen's |
+//!
+//! Every pktgen packet carries `struct pktgen_hdr` (`net/core/pktgen.c`) at the start of
+//! its UDP payload: the magic `0xbe9be955`, the sequence number, and the send time in
+//! seconds and microseconds (zero with the `NO_TIMESTAMP` flag), all big-endian.
+
+pub mod frame;
+
+#[cfg(test)]
+pub(crate) mod test_frame;
