@@ -24,12 +24,14 @@
 //! Parsed more widely than pktgen sends, because a network or a capture may change the
 //! frame on the way: IPv4 options (IHL up to 15), the first fragment of a fragmented
 //! datagram (it still starts with the UDP header and the pktgen header), 802.1ad S-tags
-//! (0x88a8) and the pre-standard 0x9100 QinQ type, MPLS multicast (0x8847 and 0x8848), and
-//! a tag the kernel took out of the frame (VLAN offload: AF_PACKET reports it beside the
-//! frame, see [`parse_frame_with_offloaded_tag`]). Not parsed: IPv6 extension headers
-//! (pktgen sends none; a packet with one is reported as
-//! [`NotPktgen::Ipv6ExtensionHeader`]), later IPv4 fragments, more than two VLAN tags, and
-//! more than 16 MPLS labels (pktgen's `MAX_MPLS_LABELS`).
+//! (0x88a8) and the pre-standard 0x9100 QinQ type, the MPLS multicast type (0x8848) beside
+//! pktgen's unicast one (0x8847), and a tag the kernel took out of the frame (VLAN offload:
+//! AF_PACKET reports it beside the frame, see [`parse_frame_with_offloaded_tag`]). Not
+//! parsed: IPv6 extension headers (pktgen sends none; a packet with one is reported as
+//! [`NotPktgen::Ipv6ExtensionHeader`]), later IPv4 fragments, more than two VLAN tags, more
+//! than 16 MPLS labels (pktgen's `MAX_MPLS_LABELS`), and packets pktgen sent with the
+//! `IPSEC` flag (ESP-encrypted by `process_ipsec`: [`NotPktgen::NotUdp`] with protocol 50).
+//! Checksums are not verified: the header's fields are read as they are.
 //!
 //! Parsing reads the bytes in place and returns plain values: no allocation, no panic, for
 //! any input (a property test feeds it arbitrary bytes).
