@@ -31,6 +31,7 @@
 //! |---|---|
 //! | [`error`], [`kernel`], [`lock`] | located diagnostics; what differs per kernel version; the box lock |
 //! | [`model`] | pure data: desired and live state, device names, flags, values |
+//! | [`receive`] | the receivers' pure core: pktgen's packets found in frames, told apart by stream, counted (loss, duplicates, reordering) and timed (latency, jitter) |
 //! | [`procfs`] | the `Procfs` trait, the real directory, the parsers, reading the live state |
 //! | [`state_file`] | the state-file format: schema, loading with located diagnostics, validation |
 //! | [`import`] | the state a kernel `samples/pktgen` script configures, from its options |
@@ -51,6 +52,7 @@ pub mod kernel;
 pub mod lock;
 
 pub mod model;
+pub mod receive;
 
 pub mod procfs;
 pub mod state_file;

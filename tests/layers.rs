@@ -1,7 +1,8 @@
 //! The library's modules depend on each other in one direction only (issue 11.5): the kernel
-//! profile at the bottom, then the model, then readback (`procfs`) and the state files
-//! (`state_file`), then the pure planner and how its changes read (`render`), then where errors are
-//! in the state files (`locate`). A module that names one above it (or beside it) fails.
+//! profile at the bottom, then the model (and the receivers' pure core, on the model alone),
+//! then readback (`procfs`) and the state files (`state_file`), then the pure planner and how its
+//! changes read (`render`), then where errors are in the state files (`locate`). A module
+//! that names one above it (or beside it) fails.
 
 use std::path::Path;
 
@@ -10,6 +11,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("kernel", &[]),
     ("error", &[]),
     ("model", &["kernel"]),
+    ("receive", &["model"]),
     ("procfs", &["kernel", "model", "error"]),
     ("state_file", &["kernel", "model", "error"]),
     ("plan", &["kernel", "model", "procfs"]),
