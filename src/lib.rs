@@ -32,6 +32,7 @@
 //! | [`error`], [`kernel`], [`lock`] | located diagnostics; what differs per kernel version; the box lock |
 //! | [`model`] | pure data: desired and live state, device names, flags, values |
 //! | [`procfs`] | the `Procfs` trait, the real directory, the parsers, reading the live state |
+//! | [`capture`] | receiving pktgen's packets: an `AF_PACKET` TPACKET_V3 ring behind a classic BPF filter for pktgen's magic, in a network namespace's thread |
 //! | [`spec`] | state files: schema, loading with located diagnostics, validation |
 //! | [`import`] | the state a kernel `samples/pktgen` script configures, from its options |
 //! | [`plan`](mod@plan), [`render`] | the pure planner: desired + live → ordered writes, as data; how its changes read as text |
@@ -54,6 +55,8 @@ pub mod model;
 
 pub mod procfs;
 pub mod spec;
+
+pub mod capture;
 
 pub mod import;
 
