@@ -18,11 +18,16 @@
 //! # Ok::<(), pgstate::capture::CaptureError>(())
 //! ```
 //!
+//! In another network namespace, [`CaptureThread::spawn`] runs the capture on a thread that
+//! entered it (the process itself never changes namespace, as in [`crate::procfs::netns`]),
+//! and [`Capture::open_in`] opens one there to be read from any thread.
+//!
 //! | module | what it holds |
 //! |---|---|
 //! | [`filter`] | the classic BPF program that keeps pktgen's frames, and its builder |
 //! | `ring` | the TPACKET_V3 ring: blocks handed between kernel and user space, packets in a block |
 //! | `socket` | [`Capture`]: the socket, its filter, its ring, polling, statistics |
+//! | `namespace` | [`Capture::open_in`] and [`CaptureThread`]: a capture in another network namespace |
 //!
 //! The timestamps are the kernel's, `CLOCK_REALTIME` with nanoseconds: TPACKET_V3 always
 //! gives `tp_sec`/`tp_nsec` (Documentation/networking/packet_mmap.rst). Which moment they
@@ -34,12 +39,14 @@
 pub mod filter;
 
 mod error;
+mod namespace;
 mod ring;
 mod socket;
 
 use std::time::Duration;
 
 pub use error::CaptureError;
+pub use namespace::CaptureThread;
 pub use socket::Capture;
 
 /// How a capture's socket and ring are set up.

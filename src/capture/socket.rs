@@ -37,8 +37,8 @@ const MAX_DRAINED: usize = 1 << 20;
 
 /// A packet capture on one interface. Frames that carry pktgen's magic arrive in the ring
 /// from the moment it is opened; [`poll`](Self::poll) and [`run`](Self::run) hand them to a
-/// callback. Open it in the network namespace of the interface; once open it can be read
-/// from any thread.
+/// callback. Open it in the network namespace of the interface ([`Capture::open_in`] for
+/// another one); once open it can be read from any thread.
 pub struct Capture {
     interface: String,
     ifindex: u32,
