@@ -741,3 +741,27 @@ fn the_ring_is_read_fast() {
     assert_eq!((delivered, stats.drops), (SENT, 0));
     assert!(in_order);
 }
+
+#[test]
+fn without_cap_net_raw_the_error_says_it_needs_root() {
+    require_root!();
+    // Credentials are the thread's in the kernel: the raw setresuid system call (not libc's
+    // wrapper, which changes every thread of the process) drops the capabilities of this
+    // thread only, which then ends.
+    let err = std::thread::spawn(|| {
+        // SAFETY: a system call with three integers; it changes the calling thread's
+        // credentials and nothing in this process's memory.
+        let rc = unsafe { libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534) };
+        assert_eq!(rc, 0, "setresuid: {}", std::io::Error::last_os_error());
+        Capture::open("lo", &small_ring()).unwrap_err()
+    })
+    .join()
+    .unwrap();
+    assert!(matches!(err, CaptureError::NeedsRoot { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "capture on lo: socket(AF_PACKET, SOCK_RAW) needs root (CAP_NET_RAW)"
+    );
+    // The process is still root.
+    assert!(nix::unistd::geteuid().is_root());
+}
