@@ -114,8 +114,8 @@ pub struct Packet<'a> {
 pub struct StrippedVlan {
     /// The tag control information: priority (3 bits), DEI (1), VLAN id (12).
     pub tci: u16,
-    /// The tag's TPID (0x8100 or 0x88a8), when the kernel says (`TP_STATUS_VLAN_TPID_VALID`,
-    /// Linux 3.14 and later).
+    /// The tag's TPID (0x8100 or 0x88a8), when the kernel says (`TP_STATUS_VLAN_TPID_VALID`;
+    /// without it, 0x8100 is the likely one).
     pub tpid: Option<u16>,
 }
 

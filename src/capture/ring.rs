@@ -57,7 +57,7 @@ pub(super) struct Ring {
     next: usize,
 }
 
-// SAFETY: the ring is a private mapping of this process's socket, owned by this value alone
+// SAFETY: the ring is a mapping of this process's socket owned by this value alone
 // (it is unmapped once, in Drop); nothing in it is tied to the thread that mapped it.
 unsafe impl Send for Ring {}
 

@@ -1,8 +1,8 @@
 //! [`Capture`]: an `AF_PACKET` socket bound to one interface, its filter, its ring.
 //!
 //! Opening follows the order that keeps every frame the program did not ask for out of the
-//! ring (the drop-everything-then-drain pattern; libpcap's `pcap-linux.c` and Go's
-//! `golang.org/x/net/bpf` users do the same):
+//! ring (the drop-everything-then-drain pattern, as libpcap's `set_kernel_filter` in
+//! `pcap-linux.c` does it):
 //!
 //! 1. `socket(AF_PACKET, SOCK_RAW, ETH_P_ALL)`: from this moment the socket receives every
 //!    frame of every interface (the protocol hook is registered at creation,
