@@ -33,6 +33,7 @@
 //! | [`model`] | pure data: desired and live state, device names, flags, values |
 //! | [`receive`] | the receivers' pure core: pktgen's packets found in frames, told apart by stream, counted (loss, duplicates, reordering) and timed (latency, jitter) |
 //! | [`procfs`] | the `Procfs` trait, the real directory, the parsers, reading the live state |
+//! | [`capture`] | receiving pktgen's packets: an `AF_PACKET` TPACKET_V3 ring behind a classic BPF filter for pktgen's magic, in a network namespace's thread |
 //! | [`state_file`] | the state-file format: schema, loading with located diagnostics, validation |
 //! | [`import`] | the state a kernel `samples/pktgen` script configures, from its options |
 //! | [`plan`](mod@plan), [`render`] | the pure planner: desired + live → ordered writes, as data; how its changes read as text |
@@ -56,6 +57,8 @@ pub mod receive;
 
 pub mod procfs;
 pub mod state_file;
+
+pub mod capture;
 
 pub mod import;
 
