@@ -20,6 +20,9 @@ pub fn locate_plan_error(e: &PlanError, sources: &SourceMap) -> Option<Diagnosti
             sources.device_diagnostic(device, key, e.reason(), None)
         }
         PlanErrorSite::OwnedThread(thread) => sources.thread_diagnostic(thread, e.reason(), None),
+        PlanErrorSite::Receiver(interface) => {
+            sources.receiver_diagnostic(interface, e.reason(), None)
+        }
     }
 }
 

@@ -299,9 +299,33 @@ pub struct RunArgs {
     /// No progress display, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+    /// While it runs, one JSON object per line on stdout each sampling interval: sent and
+    /// received per stream (as iperf3's --json-stream); the results follow as the last line.
+    #[arg(long, conflicts_with = "json")]
+    pub json_stream: bool,
+    /// How long the receivers wait for packets still in flight after the last stream ended.
+    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = duration::DRAIN.parser())]
+    pub drain: Duration,
+    /// A stream that loses more than this percentage of its packets is a traffic problem
+    /// (exit code 3), for receivers whose state sets no `max_loss_percent`.
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
+    pub max_loss: Option<f64>,
     /// Locking against other pgstate processes.
     #[command(flatten)]
     pub lock: LockArgs,
+}
+
+/// A percentage from 0 to 100.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let p: f64 = text
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number"))?;
+    if (0.0..=100.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!("{p} is not a percentage from 0 to 100"))
+    }
 }
 
 /// `destroy` arguments.
@@ -411,7 +435,9 @@ mod tests {
                 let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values());
                 let textual = arg.get_value_names().is_some_and(|names| {
                     names.iter().any(|n| {
-                        ["DIR", "FILE", "RELEASE", "PROGRAM", "ADDR"].contains(&n.as_str())
+                        // PERCENT is a number but not a duration: `parse_percent` has its test.
+                        ["DIR", "FILE", "RELEASE", "PROGRAM", "ADDR", "PERCENT"]
+                            .contains(&n.as_str())
                     })
                 });
                 if takes_value && !textual && arg.get_possible_values().is_empty() {
@@ -423,12 +449,22 @@ mod tests {
     }
 
     #[test]
+    fn max_loss_is_a_percentage() {
+        assert_eq!(parse_percent("0.5"), Ok(0.5));
+        assert_eq!(parse_percent("10%"), Ok(10.0));
+        for bad in ["-1", "101", "nan", "inf", "", "x%"] {
+            assert!(parse_percent(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn the_numeric_flags_are_the_durations() {
         let mut flags = numeric_flags();
         flags.sort();
         let expected = [
             ("apply", "--lock-timeout"),
             ("destroy", "--lock-timeout"),
+            ("run", "--drain"),
             ("run", "--duration"),
             ("run", "--lock-timeout"),
             ("watch", "--debounce"),
@@ -446,7 +482,7 @@ mod tests {
         match &cli.command {
             Command::Apply(a) => vec![a.lock.lock_timeout],
             Command::Destroy(a) => vec![a.lock.lock_timeout],
-            Command::Run(a) => vec![a.lock.lock_timeout]
+            Command::Run(a) => vec![a.lock.lock_timeout, a.drain]
                 .into_iter()
                 .chain(a.duration)
                 .collect(),

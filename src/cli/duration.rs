@@ -50,6 +50,13 @@ pub const RUN_DURATION: DurationRule = DurationRule {
     bare: Bare::Seconds,
 };
 
+/// `run --drain`: up to a minute (a receiver waits that long after the last stream ended).
+pub const DRAIN: DurationRule = DurationRule {
+    min: Duration::ZERO,
+    max: Duration::from_secs(MINUTE),
+    bare: Bare::Seconds,
+};
+
 /// `watch --poll-interval`: 10 ms (a tighter loop only burns CPU reading procfs) to a day.
 pub const POLL_INTERVAL: DurationRule = DurationRule {
     min: Duration::from_millis(10),

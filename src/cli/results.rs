@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use pgstate::model::NamespaceName;
 use pgstate::run::{DeviceReport, EndedBy, RunOutcome};
+use pgstate::targets::receivers::ReceiverReport;
 use pgstate::targets::{Overlap, Place, RunReport, Window};
 
 use super::render::JSON_FORMAT_VERSION;
@@ -47,6 +48,8 @@ struct RunJson<'a> {
     /// The targets whose run failed, with why.
     failed: Vec<String>,
     namespaces: Vec<RunPartJson<'a>>,
+    /// What each receiver received.
+    receivers: &'a [ReceiverReport],
 }
 
 #[derive(Serialize)]
@@ -79,6 +82,17 @@ fn failures(report: &RunReport) -> Vec<String> {
 }
 
 pub fn run_json(report: &RunReport) -> String {
+    serde_json::to_string_pretty(&run_document(report)).unwrap_or_default()
+}
+
+/// `run --json-stream`'s last line: the results, on one line.
+pub fn run_json_line(report: &RunReport) -> String {
+    let mut doc = serde_json::to_value(run_document(report)).unwrap_or_default();
+    doc["event"] = "end".into();
+    doc.to_string()
+}
+
+fn run_document(report: &RunReport) -> RunJson<'_> {
     let all: Vec<DeviceReport> = ran(report)
         .flat_map(|(_, o, _)| o.devices.iter().cloned())
         .collect();
@@ -105,8 +119,9 @@ pub fn run_json(report: &RunReport) -> String {
                 devices: devices_json(p, &o.devices),
             })
             .collect(),
+        receivers: &report.receivers,
     };
-    serde_json::to_string_pretty(&doc).unwrap_or_default()
+    doc
 }
 
 /// The run's results as text: the table of a single box, or one block a namespace, the
@@ -164,6 +179,174 @@ pub fn run_text(report: &RunReport) -> String {
         let _ = writeln!(out, "error: {f}");
     }
     out
+}
+
+/// What the receivers received: a row per stream, then what each receiver says beside it.
+pub fn receivers_text(receivers: &[ReceiverReport]) -> String {
+    if receivers.is_empty() {
+        return String::new();
+    }
+    let mut table = comfy_table::Table::new();
+    table
+        .load_style(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(vec![
+            "RECEIVER", "STREAM", "SENT", "RECEIVED", "LOST", "LOSS", "DUP", "LATE", "P50", "P99",
+            "MAX", "JITTER",
+        ]);
+    for r in receivers {
+        let at = match r.namespace.name() {
+            Some(n) => format!("{n}/{}", r.interface),
+            None => r.interface.clone(),
+        };
+        for s in &r.streams {
+            let names: Vec<String> = s.streams.iter().map(ToString::to_string).collect();
+            let l = &s.report.latency;
+            let opt = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |n| n.to_string());
+            let ms = |v: Option<u64>| {
+                v.map_or_else(|| "-".to_owned(), |ns| format!("{:.3}ms", ns as f64 / 1e6))
+            };
+            table.add_row(vec![
+                at.clone(),
+                names.join("+"),
+                opt(s.sent),
+                s.received.to_string(),
+                opt(s.lost),
+                s.loss_percent
+                    .map_or_else(|| "-".to_owned(), |p| format!("{p:.2}%")),
+                s.report.sequence.duplicates.to_string(),
+                s.report.sequence.late.to_string(),
+                ms(l.p50_ns),
+                ms(l.p99_ns),
+                ms(l.max_ns),
+                ms(l.jitter_ns),
+            ]);
+        }
+    }
+    let last = table.column_count().saturating_sub(1);
+    for (i, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, if i == last { 0 } else { 2 }));
+        if i >= 2 {
+            column.set_cell_alignment(comfy_table::CellAlignment::Right);
+        }
+    }
+    let mut out = String::from("\nReceived:\n");
+    for line in table.lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    for r in receivers {
+        out.push_str(&receiver_notes(r));
+    }
+    out
+}
+
+/// A receiver's own counts and what it says about its streams, a line each.
+fn receiver_notes(r: &ReceiverReport) -> String {
+    let mut out = String::new();
+    let at = match r.namespace.name() {
+        Some(n) => format!("{n}/{}", r.interface),
+        None => r.interface.clone(),
+    };
+    let _ = write!(
+        out,
+        "{at}: capture kept {} packets, dropped {}",
+        r.capture.packets, r.capture.drops
+    );
+    if let Some(c) = r.interface_counters {
+        let _ = write!(
+            out,
+            "; the interface received {} packets, dropped {}",
+            c.rx_packets, c.rx_dropped
+        );
+    }
+    out.push('\n');
+    if let Some(why) = &r.shared {
+        let _ = writeln!(out, "{at}: its streams are counted together: {why}");
+    }
+    if r.unattributed > 0 {
+        let _ = writeln!(
+            out,
+            "{at}: {} pktgen packets of no expected stream",
+            r.unattributed
+        );
+    }
+    for s in &r.streams {
+        if s.copies_per_packet > 1 {
+            let _ = writeln!(
+                out,
+                "{at}: each packet is sent {} times (clone_skb, burst); copies are expected, not duplicates",
+                s.copies_per_packet
+            );
+        }
+        if s.over_max_loss {
+            let _ = writeln!(
+                out,
+                "{at}: PROBLEM: loss above the receiver's max_loss_percent"
+            );
+        }
+        if let Some(n) = &s.latency_note {
+            let _ = writeln!(out, "{at}: no latency: {n}");
+        }
+    }
+    if let Some(e) = &r.error {
+        let _ = writeln!(out, "{at}: error: {e}");
+    }
+    out
+}
+
+/// One line of `run --json-stream`: what each sender sent and each receiver received so far.
+pub fn interval_json(
+    targets: &[pgstate::targets::OpenTarget],
+    p: &pgstate::targets::Progress<'_>,
+) -> String {
+    let senders = targets
+        .iter()
+        .filter(|t| !t.target.desired.devices.is_empty() || t.target.receivers.is_empty());
+    let sent: Vec<serde_json::Value> = senders
+        .zip(p.samples)
+        .flat_map(|(t, samples)| {
+            samples.iter().map(move |s| {
+                serde_json::json!({
+                    "namespace": t.place().name(),
+                    "device": s.device,
+                    "packets": s.packets,
+                    "errors": s.errors,
+                    "running": s.running,
+                })
+            })
+        })
+        .collect();
+    let receivers = targets
+        .iter()
+        .flat_map(|t| t.target.receivers.iter().map(move |r| (t.place(), r)));
+    let received: Vec<serde_json::Value> = receivers
+        .zip(p.received)
+        .map(|((place, r), counts)| {
+            let streams: Vec<serde_json::Value> = if counts.len() == r.streams.len() {
+                r.streams
+                    .iter()
+                    .zip(counts)
+                    .map(|(s, n)| serde_json::json!({"streams": [s], "received": n}))
+                    .collect()
+            } else {
+                vec![serde_json::json!({"streams": r.streams, "received": counts.iter().sum::<u64>()})]
+            };
+            serde_json::json!({
+                "namespace": place.name(),
+                "interface": r.interface,
+                "streams": streams,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "event": "interval",
+        "format_version": JSON_FORMAT_VERSION,
+        "elapsed_ms": u64::try_from(p.elapsed.as_millis()).unwrap_or(u64::MAX),
+        "sent": sent,
+        "received": received,
+    })
+    .to_string()
 }
 
 /// `status --json`: as `run --json`, without what only a run knows.
@@ -289,6 +472,7 @@ mod tests {
                 window(1_000, 16_430),
             )],
             overlap: None,
+            receivers: Vec::new(),
         };
         insta::assert_snapshot!("run_text_single_box", run_text(&report));
     }
@@ -319,6 +503,7 @@ mod tests {
             ],
             // Not every namespace ran, so the overlap is unknown.
             overlap: None,
+            receivers: Vec::new(),
         };
         insta::assert_snapshot!("run_text_namespaces_one_failed", run_text(&report));
         insta::assert_snapshot!("run_json_namespaces_one_failed", run_json(&report));

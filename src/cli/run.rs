@@ -1,12 +1,13 @@
-//! `pgstate run STATE`: converge like `apply`, start every target's traffic at once, show
-//! progress, stop it cleanly on SIGINT/SIGTERM and print the results.
+//! `pgstate run STATE`: converge like `apply`, open the receivers, start every target's
+//! traffic at once, show progress, stop it cleanly on SIGINT/SIGTERM and print what was sent
+//! and what arrived.
 
 use std::io::Write;
 
 use anyhow::{bail, Context, Result};
 
 use pgstate::run::RunOptions;
-use pgstate::targets::{self, Reach};
+use pgstate::targets::{self, Progress, Reach, Receiving, Target};
 
 use super::args::{Cli, RunArgs};
 use super::common::Outcome;
@@ -20,14 +21,21 @@ use super::{progress, results};
 pub(super) fn run(cli: &Cli, a: &RunArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let loaded = load(&a.state)?;
     same_namespace_for_pgctrl(&cli.proc_root)?;
-    let targets = open_targets(cli, targets::from_state(loaded), Access::Change, Reach::Run)?;
+    let mut wanted = targets::from_state(loaded);
+    with_max_loss(&mut wanted, a.max_loss);
+    let targets = open_targets(cli, wanted, Access::Change, Reach::Run)?;
     let _lock = take_lock(cli, &a.lock)?;
     let interrupt = interrupt_flag()?;
-    converge(cli, &targets, None, !a.json, &interrupt, stdout)?;
+    let quiet_plan = a.json || a.json_stream;
+    if quiet_plan {
+        converge(cli, &targets, None, false, &interrupt, &mut std::io::sink())?;
+    } else {
+        converge(cli, &targets, None, true, &interrupt, stdout)?;
+    }
     if interrupt.load(std::sync::atomic::Ordering::SeqCst) {
         bail!("interrupted before traffic started");
     }
-    if targets.len() > 1 && !a.json && !cli.quiet {
+    if targets.len() > 1 && !quiet_plan && !cli.quiet {
         writeln!(
             stdout,
             "Starting {} at once.",
@@ -39,22 +47,22 @@ pub(super) fn run(cli: &Cli, a: &RunArgs, stdout: &mut impl Write) -> Result<Out
         interrupt,
         ..RunOptions::default()
     };
-    let progress = progress::Progress::new(!a.no_progress && !a.json && !cli.quiet);
+    let progress = progress::Progress::new(!a.no_progress && !quiet_plan && !cli.quiet);
     let names: Vec<_> = targets.iter().map(|t| t.place().name().cloned()).collect();
-    let mut report = targets::run(&targets, &opts, |samples, elapsed| {
-        progress.update(&names, samples, elapsed);
-    });
-    progress.finish();
-    for t in &report.targets {
-        if !t.foreign.is_empty() {
-            let foreign: Vec<String> = t.foreign.iter().map(ToString::to_string).collect();
-            tracing::warn!(
-                "start runs every device of {}, also {} which this state does not own",
-                t.place,
-                foreign.join(", ")
-            );
+    let receiving = Receiving { drain: a.drain };
+    let mut report = targets::run(&targets, &opts, receiving, |p: &Progress<'_>| {
+        progress.update(&names, p.samples, p.elapsed);
+        if a.json_stream {
+            // A harness follows the run line by line: each is written out at once. A reader
+            // that went away is not the run's problem (the last line says it again).
+            let _ = writeln!(stdout, "{}", results::interval_json(&targets, p));
+            let _ = stdout.flush();
         }
-    }
+    })
+    .map_err(|e| anyhow::anyhow!(*e))
+    .context("opening the receivers; nothing was started")?;
+    progress.finish();
+    warn_foreign(&report);
     // A single box that could not run is an error, as it always was.
     if report.targets.len() == 1 && report.targets[0].result.is_err() {
         if let Some(Err(e)) = report.targets.pop().map(|t| t.result) {
@@ -63,8 +71,11 @@ pub(super) fn run(cli: &Cli, a: &RunArgs, stdout: &mut impl Write) -> Result<Out
     }
     if a.json {
         writeln!(stdout, "{}", results::run_json(&report))?;
+    } else if a.json_stream {
+        writeln!(stdout, "{}", results::run_json_line(&report))?;
     } else {
         write!(stdout, "{}", results::run_text(&report))?;
+        write!(stdout, "{}", results::receivers_text(&report.receivers))?;
     }
     let failed = report.targets.iter().filter(|t| t.result.is_err()).count();
     if failed > 0 {
@@ -75,4 +86,25 @@ pub(super) fn run(cli: &Cli, a: &RunArgs, stdout: &mut impl Write) -> Result<Out
     } else {
         Outcome::Ok
     })
+}
+
+/// `--max-loss` for every receiver whose state sets no `max_loss_percent`.
+fn with_max_loss(targets: &mut [Target], max_loss: Option<f64>) {
+    for r in targets.iter_mut().flat_map(|t| t.receivers.iter_mut()) {
+        r.max_loss_percent = r.max_loss_percent.or(max_loss);
+    }
+}
+
+/// `start` runs every device of a namespace, also those the state does not own: say so.
+fn warn_foreign(report: &targets::RunReport) {
+    for t in &report.targets {
+        if !t.foreign.is_empty() {
+            let foreign: Vec<String> = t.foreign.iter().map(ToString::to_string).collect();
+            tracing::warn!(
+                "start runs every device of {}, also {} which this state does not own",
+                t.place,
+                foreign.join(", ")
+            );
+        }
+    }
 }

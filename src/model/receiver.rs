@@ -36,3 +36,10 @@ pub struct DesiredReceiver {
     /// report a traffic problem (exit code 3); `None`: loss is reported, never a problem.
     pub max_loss_percent: Option<f64>,
 }
+
+/// As it is written in a state file: `h1/h1-eth0`, or `eth0` at the top level.
+impl serde::Serialize for StreamRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}

@@ -200,6 +200,11 @@ pub enum PlanError {
         /// Its interface.
         interface: String,
     },
+    /// A receiver's interface does not exist in its namespace.
+    NoReceiverInterface {
+        /// The interface.
+        interface: String,
+    },
     /// The state needs a feature this kernel lacks.
     Unsupported {
         /// The device.
@@ -226,6 +231,8 @@ pub enum PlanErrorSite<'a> {
     },
     /// An element of `threads:`.
     OwnedThread(ThreadId),
+    /// A receiver of `receivers:`, by its interface.
+    Receiver(&'a str),
 }
 
 impl PlanError {
@@ -238,6 +245,7 @@ impl PlanError {
                 device(d, Some("thread"))
             }
             P::NoSuchOwnedThread { thread, .. } => PlanErrorSite::OwnedThread(*thread),
+            P::NoReceiverInterface { interface } => PlanErrorSite::Receiver(interface),
             P::Unsupported { device: d, key, .. } => device(d, Some(*key)),
             P::NameTakenElsewhere { device: d, .. }
             | P::MissingInterface { device: d, .. }
@@ -273,6 +281,10 @@ impl PlanError {
             P::Unsupported {
                 requirement, have, ..
             } => format!("{requirement}; this kernel is {have}"),
+            P::NoReceiverInterface { interface } => format!(
+                "interface {interface} does not exist in this namespace, so nothing can be \
+                 received on it"
+            ),
         }
     }
 }
@@ -282,6 +294,7 @@ impl fmt::Display for PlanError {
         match self.site() {
             PlanErrorSite::Device { device, .. } => write!(f, "device {device}: ")?,
             PlanErrorSite::OwnedThread(_) => write!(f, "threads: ")?,
+            PlanErrorSite::Receiver(interface) => write!(f, "receiver {interface}: ")?,
         }
         f.write_str(&self.reason())
     }

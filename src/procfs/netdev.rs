@@ -62,7 +62,10 @@ h2-eth0: 6000000  100000    0   17    0     0          0         0     1234     
                 tx_packets: 12,
             })
         );
-        assert_eq!(parse_net_dev(NET_DEV, "lo").map(|c| c.rx_packets), Some(2489));
+        assert_eq!(
+            parse_net_dev(NET_DEV, "lo").map(|c| c.rx_packets),
+            Some(2489)
+        );
         assert_eq!(parse_net_dev(NET_DEV, "h2-eth"), None);
         assert_eq!(parse_net_dev("garbage\n\nx: 1 2\n", "x"), None);
     }

@@ -15,7 +15,7 @@ use crate::apply::{execute_plan, plan_against, restore, ApplyError, ApplyReport,
 use crate::error::Diagnostic;
 use crate::locate::{locate_plan_error, refused_setting, RefusedSetting};
 use crate::model::LiveState;
-use crate::plan::{Environment, Plan};
+use crate::plan::{Environment, Plan, PlanError};
 
 use super::{OpenTarget, Place};
 
@@ -49,6 +49,7 @@ pub fn plan(targets: &[OpenTarget]) -> Result<Vec<Planned>, Box<PlanAllError>> {
         .iter()
         .map(|t| {
             plan_against(&*t.procfs, &t.target.desired)
+                .and_then(|planned| receivers_exist(t).map(|()| planned))
                 .map(|(live, env, plan)| Planned { live, env, plan })
                 .map_err(|error| {
                     Box::new(PlanAllError {
@@ -62,6 +63,35 @@ pub fn plan(targets: &[OpenTarget]) -> Result<Vec<Planned>, Box<PlanAllError>> {
                 })
         })
         .collect()
+}
+
+/// Whether every receiver's interface exists in its target's namespace: one that does not
+/// is a plan-time error (nothing could be received there).
+fn receivers_exist(t: &OpenTarget) -> Result<(), ApplyError> {
+    if t.target.receivers.is_empty() {
+        return Ok(());
+    }
+    let names = t
+        .target
+        .receivers
+        .iter()
+        .map(|r| r.interface.clone())
+        .collect();
+    let present = t
+        .procfs
+        .interfaces(&names)
+        .map_err(|e| ApplyError::Observe(crate::procfs::observe::ObserveError::Procfs(e)))?;
+    match t
+        .target
+        .receivers
+        .iter()
+        .find(|r| !present.contains_key(&r.interface))
+    {
+        Some(r) => Err(ApplyError::Plan(PlanError::NoReceiverInterface {
+            interface: r.interface.clone(),
+        })),
+        None => Ok(()),
+    }
 }
 
 /// A target that failed to apply, and what became of the others.

@@ -21,6 +21,7 @@
 pub mod agreed;
 mod converge;
 mod discover;
+pub mod receivers;
 mod traffic;
 mod watch;
 
@@ -40,7 +41,8 @@ use crate::Diagnostic;
 pub use converge::{apply, plan, ApplyAllError, PlanAllError, Planned};
 pub use discover::{discover, show, LiveStateFile, RUN_NETNS};
 pub use traffic::{
-    overlap, run, run_window, status, stop, Overlap, PlaceError, RunReport, TargetRun, Window,
+    overlap, run, run_window, status, stop, Overlap, PlaceError, Progress, Receiving, RunReport,
+    TargetRun, Window,
 };
 pub use watch::watch;
 

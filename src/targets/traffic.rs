@@ -10,6 +10,7 @@ use crate::procfs::observe::read_live_state;
 use crate::procfs::{PgFile, Procfs, ProcfsError};
 use crate::run::{self, DeviceReport, ReportMode, RunError, RunOptions, RunOutcome, Sample};
 
+use super::receivers::{self, ReceiverError, ReceiverReport};
 use super::{OpenTarget, Place};
 
 /// An error of one target. No `source()`: the error is part of the message already, and a
@@ -49,32 +50,101 @@ pub struct TargetRun {
 /// A run of every target.
 #[derive(Debug)]
 pub struct RunReport {
-    /// Per target, in order.
+    /// Per target that sent, in order.
     pub targets: Vec<TargetRun>,
     /// How far the targets' runs overlapped; `None` when not every target ran.
     pub overlap: Option<Overlap>,
+    /// What each receiver of the state received.
+    pub receivers: Vec<ReceiverReport>,
 }
 
 impl RunReport {
-    /// Whether any stream has a problem or any target failed.
+    /// Whether any stream has a problem, any target failed, or a stream lost more than its
+    /// receiver allows.
     pub fn has_problems(&self) -> bool {
         self.targets.iter().any(|t| match &t.result {
             Ok((o, _)) => o.has_problems(),
             Err(_) => true,
-        })
+        }) || self
+            .receivers
+            .iter()
+            .any(|r| r.error.is_some() || r.streams.iter().any(|s| s.over_max_loss))
     }
 }
 
-/// Starts every target at once, each from a thread of its own, and samples their progress
-/// into `on_progress` (the latest samples of each target, in order) every
-/// `opts.sample_interval` until all are done; then reads each one's results and window.
-/// The targets must be converged already.
+/// What a run has done so far, for a progress display or a live stream of figures.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    /// The latest samples of each sending target, in order.
+    pub samples: &'a [Vec<Sample>],
+    /// Distinct packets received so far, per receiver and stream, in the report's order.
+    pub received: &'a [Vec<u64>],
+    /// Since `start`.
+    pub elapsed: Duration,
+}
+
+/// How a run goes beyond [`RunOptions`]: how long the receivers wait for packets still in
+/// flight after the last stream ended.
+#[derive(Debug, Clone, Copy)]
+pub struct Receiving {
+    /// The drain time ([`receivers::DEFAULT_DRAIN`]).
+    pub drain: Duration,
+}
+
+impl Default for Receiving {
+    fn default() -> Self {
+        Receiving {
+            drain: receivers::DEFAULT_DRAIN,
+        }
+    }
+}
+
+/// Opens every receiver, starts every target that sends at once, each from a thread of its
+/// own, and tells `on_progress` how it goes every `opts.sample_interval` until all are done;
+/// then reads each one's results and window, and after the drain time what the receivers
+/// received. A target with receivers and no devices of the state only receives. The targets
+/// must be converged already.
+///
+/// # Errors
+///
+/// A receiver that could not be opened: nothing was started.
 pub fn run(
     targets: &[OpenTarget],
     opts: &RunOptions,
+    receiving: Receiving,
+    mut on_progress: impl FnMut(&Progress<'_>),
+) -> Result<RunReport, Box<ReceiverError>> {
+    let listening = receivers::open(targets)?;
+    let senders: Vec<&OpenTarget> = targets
+        .iter()
+        .filter(|t| !t.target.desired.devices.is_empty() || t.target.receivers.is_empty())
+        .collect();
+    let mut report = send(&senders, opts, |samples, elapsed| {
+        on_progress(&Progress {
+            samples,
+            received: &listening.received_so_far(),
+            elapsed,
+        });
+    });
+    let results: Vec<(&Place, &[crate::run::DeviceReport])> = report
+        .targets
+        .iter()
+        .filter_map(|t| Some((&t.place, t.result.as_ref().ok()?.0.devices.as_slice())))
+        .collect();
+    let received = receivers::close(listening, receiving.drain, receivers::sent_by(results));
+    report.receivers = received;
+    Ok(report)
+}
+
+/// Starts every target of `targets` at once and samples their progress into `on_progress`
+/// (the latest samples of each, in order) until all are done; then reads each one's results
+/// and window.
+fn send(
+    targets: &[&OpenTarget],
+    opts: &RunOptions,
     mut on_progress: impl FnMut(&[Vec<Sample>], Duration),
 ) -> RunReport {
-    let foreign: Vec<Vec<DeviceName>> = targets.iter().map(foreign_devices).collect();
+    let foreign: Vec<Vec<DeviceName>> = targets.iter().map(|t| foreign_devices(t)).collect();
     let latest: Vec<Mutex<Vec<Sample>>> = targets.iter().map(|_| Mutex::default()).collect();
     let started = Instant::now();
     let outcomes: Vec<Result<RunOutcome, RunError>> = std::thread::scope(|scope| {
@@ -137,6 +207,7 @@ pub fn run(
     RunReport {
         targets: runs,
         overlap,
+        receivers: Vec::new(),
     }
 }
 
