@@ -1,4 +1,5 @@
-//! Parsers for pktgen's files: `pgctrl`, `kpktgend_N` and device files (REFERENCE §3, §8).
+//! Parsers for pktgen's files: `pgctrl`, `kpktgend_N` and device files, and what their
+//! `Result:` says (REFERENCE §3, §4, §8).
 //!
 //! They take `&str` and return values; no I/O here. They are tolerant: fields that only
 //! some kernels print are optional, spacing may vary (3.x indents `src_min:` by 8), and
@@ -6,6 +7,8 @@
 //! never breaks a readback. Tests assert that `unknown_lines` stays empty for every fixture.
 
 use std::net::Ipv6Addr;
+
+use serde::Serialize;
 
 use crate::model::params::{self, Format};
 use crate::model::{
@@ -622,6 +625,120 @@ pub fn result_text(text: &str) -> Option<String> {
     )
 }
 
+/// What a `Result:` text (as [`result_text`] gives it) says. This is the one reading of it:
+/// apply's write checks and run's reports both go through [`ResultLine::parse`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultLine<'a> {
+    /// `Idle`, or no text at all: the kernel prints an empty result as `Idle` (REFERENCE
+    /// §3.3 L29), and a listed device without a readable file has none.
+    Idle,
+    /// `Starting`, written by `start` for every device (REFERENCE §5.2). Whether a stream
+    /// runs is the thread's `Running:` list: a config write during a run overwrites this.
+    Starting,
+    /// The statistics of a stream that stopped (`show_results`).
+    Run(RunStats),
+    /// Any other `OK:`: a command's confirmation, such as `count=5` or `add_device=eth0`
+    /// (the text after `OK:`).
+    Ok(&'a str),
+    /// Anything else: what the kernel refused or failed (`ERROR: tos must be 00-ff`,
+    /// `No such parameter "foo"`, `Flag -:BOGUS:- unknown…`, `Error starting`,
+    /// `No memory`), or a thread's `NA` before its first command. Several refusals show
+    /// only here, with a write that succeeded (REFERENCE §4).
+    Other(&'a str),
+}
+
+impl<'a> ResultLine<'a> {
+    /// Reads a `Result:` text, continuation lines included.
+    pub fn parse(text: &'a str) -> ResultLine<'a> {
+        match text {
+            "" | "Idle" => ResultLine::Idle,
+            "Starting" => ResultLine::Starting,
+            _ => match text.strip_prefix("OK:") {
+                Some(rest) => {
+                    run_stats(rest).map_or(ResultLine::Ok(rest.trim_start()), ResultLine::Run)
+                }
+                None => ResultLine::Other(text),
+            },
+        }
+    }
+
+    /// Whether the kernel said `OK:`, the check of `samples/pktgen/functions.sh`
+    /// (`grep "Result: OK:"`, REFERENCE §4).
+    pub fn is_ok(&self) -> bool {
+        matches!(self, ResultLine::Run(_) | ResultLine::Ok(_))
+    }
+
+    /// The run statistics, if that is what it says.
+    pub fn run_stats(&self) -> Option<RunStats> {
+        match self {
+            ResultLine::Run(s) => Some(*s),
+            _ => None,
+        }
+    }
+}
+
+/// The numbers of a finished stream, from `show_results` (REFERENCE §3.3):
+/// `OK: %llu(c%llu+d%llu) usec, %llu (%dbyte,%dfrags)\n  %llupps %lluMb/sec (%llubps) errors: %llu`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RunStats {
+    /// Elapsed time in µs.
+    pub elapsed_us: u64,
+    /// Time spent sending (elapsed − idle), µs.
+    pub busy_us: u64,
+    /// Time spent waiting, µs.
+    pub idle_us: u64,
+    /// Packets sent.
+    pub packets: u64,
+    /// Bytes per packet (the current size; the first imix size with imix).
+    pub bytes_per_packet: u64,
+    /// Page fragments per packet; the kernel prints -1 when no skb is held at the end.
+    pub frags: i64,
+    /// Packets per second.
+    pub pps: u64,
+    /// Megabits per second (integer, as the kernel prints it).
+    pub mbps: u64,
+    /// Bits per second.
+    pub bps: u64,
+    /// Transmit errors.
+    pub errors: u64,
+}
+
+fn number_before<'a>(s: &'a str, suffix: &str) -> Option<(&'a str, &'a str)> {
+    let end = s.find(suffix)?;
+    let start = s[..end]
+        .rfind(|c: char| !c.is_ascii_digit() && c != '-')
+        .map_or(0, |i| i + 1);
+    Some((&s[start..end], &s[end + suffix.len()..]))
+}
+
+/// The `show_results` numbers after `OK:`; `None` for any other confirmation.
+fn run_stats(after_ok: &str) -> Option<RunStats> {
+    let rest = after_ok.trim_start();
+    let (elapsed, rest) = rest.split_once("(c")?;
+    let (busy, rest) = rest.split_once("+d")?;
+    let (idle, rest) = rest.split_once(')')?;
+    let rest = rest.trim_start().strip_prefix("usec,")?.trim_start();
+    let (packets, rest) = rest.split_once(" (")?;
+    let (bytes, rest) = rest.split_once("byte,")?;
+    let (frags, rest) = rest.split_once("frags)")?;
+    let (pps, rest) = number_before(rest, "pps")?;
+    let (mbps, rest) = number_before(rest, "Mb/sec")?;
+    let (bps, rest) = number_before(rest, "bps)")?;
+    let errors = rest.trim().strip_prefix("errors:")?.trim();
+    Some(RunStats {
+        elapsed_us: elapsed.trim().parse().ok()?,
+        busy_us: busy.parse().ok()?,
+        idle_us: idle.parse().ok()?,
+        packets: packets.trim().parse().ok()?,
+        bytes_per_packet: bytes.trim().parse().ok()?,
+        frags: frags.trim().parse().ok()?,
+        pps: pps.parse().ok()?,
+        mbps: mbps.parse().ok()?,
+        bps: bps.parse().ok()?,
+        errors: errors.parse().ok()?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -707,6 +824,47 @@ mod tests {
         assert_eq!(d.sofar, 100000);
         assert!(d.result.starts_with("OK: 15430(c15405+d25) usec"));
         assert!(d.result.ends_with("errors: 0"));
+    }
+
+    #[test]
+    fn result_texts_read_as_what_they_say() {
+        // REFERENCE §8.4, §8.7 and §3.2.
+        let run = "OK: 15430(c15405+d25) usec, 100000 (60byte,0frags)\n  6480562pps 3110Mb/sec (3110669760bps) errors: 0";
+        let ResultLine::Run(s) = ResultLine::parse(run) else {
+            panic!("{run}");
+        };
+        assert_eq!((s.packets, s.pps, s.errors), (100000, 6480562, 0));
+        for (text, said) in [
+            ("Idle", ResultLine::Idle),
+            ("", ResultLine::Idle),
+            ("Starting", ResultLine::Starting),
+            ("OK: count=5", ResultLine::Ok("count=5")),
+            (
+                "OK: Clearing counters.",
+                ResultLine::Ok("Clearing counters."),
+            ),
+            (
+                "OK: 15430(c15405+d25) usec",
+                ResultLine::Ok("15430(c15405+d25) usec"),
+            ),
+            (
+                "ERROR: tos must be 00-ff",
+                ResultLine::Other("ERROR: tos must be 00-ff"),
+            ),
+            (
+                "No such parameter \"foo\"",
+                ResultLine::Other("No such parameter \"foo\""),
+            ),
+            ("Error starting", ResultLine::Other("Error starting")),
+            ("NA", ResultLine::Other("NA")),
+            // Only the kernel's exact words: apply's check is `grep "Result: OK:"`.
+            (" OK: count=5", ResultLine::Other(" OK: count=5")),
+            ("Idle ", ResultLine::Other("Idle ")),
+        ] {
+            assert_eq!(ResultLine::parse(text), said, "{text:?}");
+            assert_eq!(said.is_ok(), text.starts_with("OK:"), "{text:?}");
+            assert_eq!(said.run_stats(), None, "{text:?}");
+        }
     }
 
     #[test]
