@@ -174,7 +174,11 @@ pub enum ReportMode {
 
 /// Reads the per-device results of the box.
 pub fn reports(procfs: &dyn Procfs, mode: ReportMode) -> Result<Vec<DeviceReport>, RunError> {
-    let live = read_live_state(procfs)?;
+    Ok(reports_of(&read_live_state(procfs)?, mode))
+}
+
+/// The per-device results of a reading of the box.
+pub fn reports_of(live: &LiveState, mode: ReportMode) -> Vec<DeviceReport> {
     let mut out = Vec::new();
     for (name, d) in &live.devices {
         let count = d.config.as_ref().map_or(0, |c| c.count);
@@ -234,7 +238,7 @@ pub fn reports(procfs: &dyn Procfs, mode: ReportMode) -> Result<Vec<DeviceReport
             notes,
         });
     }
-    Ok(out)
+    out
 }
 
 /// Writes `stop` and waits until no thread lists a running device (REFERENCE §2.1: `stop`
@@ -277,19 +281,23 @@ pub fn run_traffic(
     on_sample: impl FnMut(&[Sample], Duration),
 ) -> Result<RunOutcome, RunError> {
     let starter = Arc::clone(&procfs);
-    run_traffic_with(procfs, starter, opts, on_sample)
+    run_traffic_with(procfs, starter, opts, on_sample).map(|(outcome, _)| outcome)
 }
 
 /// [`run_traffic`] with `start` written through `starter`, a procfs of the same network
 /// namespace as `procfs`: a namespace's procfs that serves one call at a time
 /// (`procfs::netns::NetnsProcfs`) would otherwise queue every reading and the `stop` behind
 /// the blocking `start`.
+///
+/// Also returns the reading of the box, once every stream had stopped, that the outcome's
+/// reports and the last sample come from: its `started:`/`stopped:` timestamps say when
+/// the streams ran (`targets::run_window`) without reading the device files again.
 pub fn run_traffic_with(
     procfs: Arc<dyn Procfs + Send + Sync>,
     starter: Arc<dyn Procfs + Send + Sync>,
     opts: &RunOptions,
     mut on_sample: impl FnMut(&[Sample], Duration),
-) -> Result<RunOutcome, RunError> {
+) -> Result<(RunOutcome, LiveState), RunError> {
     let before = read_live_state(&*procfs)?;
     if before.devices.is_empty() {
         return Err(RunError::NothingToRun);
@@ -357,7 +365,8 @@ pub fn run_traffic_with(
     let _ = handle.join();
     wait_idle(&*procfs, Duration::from_millis(STOP_TIMEOUT_MS))?;
     let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let devices = reports(&*procfs, ReportMode::AfterRun)?;
+    let after = read_live_state(&*procfs)?;
+    let devices = reports_of(&after, ReportMode::AfterRun);
     // Nobody here stopped it, yet a stream ended before its count (or had none): someone
     // else wrote `stop` (`pgstate stop`, another script) or the interface went away.
     if !stop_sent
@@ -367,13 +376,13 @@ pub fn run_traffic_with(
     {
         ended_by = EndedBy::Stopped;
     }
-    let live = read_live_state(&*procfs)?;
-    on_sample(&sample(&live), started.elapsed());
-    Ok(RunOutcome {
+    on_sample(&sample(&after), started.elapsed());
+    let outcome = RunOutcome {
         ended_by,
         wall_ms,
         devices,
-    })
+    };
+    Ok((outcome, after))
 }
 
 #[cfg(test)]
