@@ -16,7 +16,7 @@ use crate::plan::{
     plan, ActionKind, Environment, FieldChange, Plan, PlanError, ResultCheck, Write,
 };
 use crate::procfs::observe::{read_box, read_live_state, read_touched, ObserveError};
-use crate::procfs::parse::result_text;
+use crate::procfs::parse::{result_text, ResultLine};
 use crate::procfs::{Interfaces, Procfs, ProcfsError};
 
 /// How long to wait for `rem_device_all` to take effect before giving up.
@@ -466,7 +466,7 @@ pub fn execute_write(procfs: &dyn Procfs, w: &Write) -> Result<(), WriteFailure>
             let result = result_text(&procfs.read(&w.file)?).unwrap_or_default();
             let accepted = match &w.check {
                 ResultCheck::ThreadResult(expected) => &result == expected,
-                _ => result.starts_with("OK:"),
+                _ => ResultLine::parse(&result).is_ok(),
             };
             if !accepted {
                 return Err(WriteFailure::Result(result));

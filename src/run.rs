@@ -11,7 +11,10 @@ use serde::Serialize;
 
 use crate::model::{DeviceName, LiveState, ThreadId, DELAY_NEVER_WRITTEN};
 use crate::procfs::observe::{read_live_state, ObserveError};
+use crate::procfs::parse::ResultLine;
 use crate::procfs::{PgFile, Procfs, ProcfsError};
+
+pub use crate::procfs::parse::RunStats;
 
 /// How long `stop` waits for the threads to show no running device.
 pub const STOP_TIMEOUT_MS: u64 = 10_000;
@@ -22,67 +25,10 @@ pub const SHORTFALL_RATIO: f64 = 0.9;
 /// ... over a run of at least this long (µs).
 pub const SHORTFALL_MIN_RUN_US: u64 = 1_000_000;
 
-/// The numbers of a finished stream, from `show_results` (REFERENCE §3.3):
-/// `OK: %llu(c%llu+d%llu) usec, %llu (%dbyte,%dfrags)\n  %llupps %lluMb/sec (%llubps) errors: %llu`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct RunStats {
-    /// Elapsed time in µs.
-    pub elapsed_us: u64,
-    /// Time spent sending (elapsed − idle), µs.
-    pub busy_us: u64,
-    /// Time spent waiting, µs.
-    pub idle_us: u64,
-    /// Packets sent.
-    pub packets: u64,
-    /// Bytes per packet (the current size; the first imix size with imix).
-    pub bytes_per_packet: u64,
-    /// Page fragments per packet; the kernel prints -1 when no skb is held at the end.
-    pub frags: i64,
-    /// Packets per second.
-    pub pps: u64,
-    /// Megabits per second (integer, as the kernel prints it).
-    pub mbps: u64,
-    /// Bits per second.
-    pub bps: u64,
-    /// Transmit errors.
-    pub errors: u64,
-}
-
-fn number_before<'a>(s: &'a str, suffix: &str) -> Option<(&'a str, &'a str)> {
-    let end = s.find(suffix)?;
-    let start = s[..end]
-        .rfind(|c: char| !c.is_ascii_digit() && c != '-')
-        .map_or(0, |i| i + 1);
-    Some((&s[start..end], &s[end + suffix.len()..]))
-}
-
 /// Parses a run result; `None` for any other `Result:` text (`Idle`, `Starting`, `OK: count=…`,
-/// errors).
+/// errors). The same reading as [`ResultLine::parse`].
 pub fn parse_run_result(result: &str) -> Option<RunStats> {
-    let rest = result.trim_start().strip_prefix("OK:")?.trim_start();
-    let (elapsed, rest) = rest.split_once("(c")?;
-    let (busy, rest) = rest.split_once("+d")?;
-    let (idle, rest) = rest.split_once(')')?;
-    let rest = rest.trim_start().strip_prefix("usec,")?.trim_start();
-    let (packets, rest) = rest.split_once(" (")?;
-    let (bytes, rest) = rest.split_once("byte,")?;
-    let (frags, rest) = rest.split_once("frags)")?;
-    let (pps, rest) = number_before(rest, "pps")?;
-    let (mbps, rest) = number_before(rest, "Mb/sec")?;
-    let (bps, rest) = number_before(rest, "bps)")?;
-    let errors = rest.trim().strip_prefix("errors:")?.trim();
-    Some(RunStats {
-        elapsed_us: elapsed.trim().parse().ok()?,
-        busy_us: busy.parse().ok()?,
-        idle_us: idle.parse().ok()?,
-        packets: packets.trim().parse().ok()?,
-        bytes_per_packet: bytes.trim().parse().ok()?,
-        frags: frags.trim().parse().ok()?,
-        pps: pps.parse().ok()?,
-        mbps: mbps.parse().ok()?,
-        bps: bps.parse().ok()?,
-        errors: errors.parse().ok()?,
-    })
+    ResultLine::parse(result).run_stats()
 }
 
 /// One device after (or during) a run.
@@ -228,26 +174,23 @@ pub enum ReportMode {
 
 /// Reads the per-device results of the box.
 pub fn reports(procfs: &dyn Procfs, mode: ReportMode) -> Result<Vec<DeviceReport>, RunError> {
-    let live = read_live_state(procfs)?;
+    Ok(reports_of(&read_live_state(procfs)?, mode))
+}
+
+/// The per-device results of a reading of the box.
+pub fn reports_of(live: &LiveState, mode: ReportMode) -> Vec<DeviceReport> {
     let mut out = Vec::new();
     for (name, d) in &live.devices {
         let count = d.config.as_ref().map_or(0, |c| c.count);
         let delay = d.config.as_ref().map_or(0, |c| c.delay);
         let target_pps = (delay > 0 && delay != DELAY_NEVER_WRITTEN).then(|| 1_000_000_000 / delay);
-        let stats = parse_run_result(&d.result);
+        let said = ResultLine::parse(&d.result);
+        let stats = said.run_stats();
         let mut problems = Vec::new();
         let mut notes = Vec::new();
         if !d.running {
-            match &stats {
-                None if mode == ReportMode::Status => {}
-                None if d.result == "Idle" || d.result.is_empty() => {
-                    problems.push("never started (Result: Idle)".to_owned())
-                }
-                None => problems.push(format!(
-                    "the kernel reports: {}",
-                    d.result.replace('\n', " ")
-                )),
-                Some(s) => {
+            match said {
+                ResultLine::Run(s) => {
                     if s.packets == 0 {
                         problems.push("sent nothing".into());
                     }
@@ -272,6 +215,12 @@ pub fn reports(procfs: &dyn Procfs, mode: ReportMode) -> Result<Vec<DeviceReport
                         }
                     }
                 }
+                _ if mode == ReportMode::Status => {}
+                ResultLine::Idle => problems.push("never started (Result: Idle)".to_owned()),
+                _ => problems.push(format!(
+                    "the kernel reports: {}",
+                    d.result.replace('\n', " ")
+                )),
             }
         }
         out.push(DeviceReport {
@@ -289,7 +238,7 @@ pub fn reports(procfs: &dyn Procfs, mode: ReportMode) -> Result<Vec<DeviceReport
             notes,
         });
     }
-    Ok(out)
+    out
 }
 
 /// Writes `stop` and waits until no thread lists a running device (REFERENCE §2.1: `stop`
@@ -332,19 +281,23 @@ pub fn run_traffic(
     on_sample: impl FnMut(&[Sample], Duration),
 ) -> Result<RunOutcome, RunError> {
     let starter = Arc::clone(&procfs);
-    run_traffic_with(procfs, starter, opts, on_sample)
+    run_traffic_with(procfs, starter, opts, on_sample).map(|(outcome, _)| outcome)
 }
 
 /// [`run_traffic`] with `start` written through `starter`, a procfs of the same network
 /// namespace as `procfs`: a namespace's procfs that serves one call at a time
 /// (`procfs::netns::NetnsProcfs`) would otherwise queue every reading and the `stop` behind
 /// the blocking `start`.
+///
+/// Also returns the reading of the box, once every stream had stopped, that the outcome's
+/// reports and the last sample come from: its `started:`/`stopped:` timestamps say when
+/// the streams ran (`targets::run_window`) without reading the device files again.
 pub fn run_traffic_with(
     procfs: Arc<dyn Procfs + Send + Sync>,
     starter: Arc<dyn Procfs + Send + Sync>,
     opts: &RunOptions,
     mut on_sample: impl FnMut(&[Sample], Duration),
-) -> Result<RunOutcome, RunError> {
+) -> Result<(RunOutcome, LiveState), RunError> {
     let before = read_live_state(&*procfs)?;
     if before.devices.is_empty() {
         return Err(RunError::NothingToRun);
@@ -412,7 +365,8 @@ pub fn run_traffic_with(
     let _ = handle.join();
     wait_idle(&*procfs, Duration::from_millis(STOP_TIMEOUT_MS))?;
     let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let devices = reports(&*procfs, ReportMode::AfterRun)?;
+    let after = read_live_state(&*procfs)?;
+    let devices = reports_of(&after, ReportMode::AfterRun);
     // Nobody here stopped it, yet a stream ended before its count (or had none): someone
     // else wrote `stop` (`pgstate stop`, another script) or the interface went away.
     if !stop_sent
@@ -422,13 +376,13 @@ pub fn run_traffic_with(
     {
         ended_by = EndedBy::Stopped;
     }
-    let live = read_live_state(&*procfs)?;
-    on_sample(&sample(&live), started.elapsed());
-    Ok(RunOutcome {
+    on_sample(&sample(&after), started.elapsed());
+    let outcome = RunOutcome {
         ended_by,
         wall_ms,
         devices,
-    })
+    };
+    Ok((outcome, after))
 }
 
 #[cfg(test)]

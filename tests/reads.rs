@@ -1,15 +1,20 @@
 //! How often pgstate reads the box: a plan reads each pktgen file once and asks for interface
 //! facts once, whatever the number of devices; an apply that planned for itself does not read
-//! the box again before writing, and verifies by reading back only what it wrote to.
+//! the box again before writing, and verifies by reading back only what it wrote to; a run
+//! reads device files only within whole readings of the box.
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use pgstate::apply::{apply, plan_against};
 use pgstate::model::MacAddr;
 use pgstate::procfs::{Interfaces, PgFile, Procfs, ProcfsError, SimProcfs};
+use pgstate::run::RunOptions;
+use pgstate::targets::{self, OpenTarget, Place, Target};
 use pgstate::{DesiredState, KernelProfile};
 
 use common::lab::{lab_with, load};
@@ -135,4 +140,68 @@ fn verification_still_catches_a_write_that_did_not_take() {
     sim.fail_result_at(base, "OK: count=7");
     let err = apply(&sim, &state(7)).unwrap_err();
     assert!(err.to_string().contains("verification failed"), "{err}");
+}
+
+/// [`Counting`] over a simulator it shares, for `targets::run`'s threads.
+struct SharedCounting(Arc<SimProcfs>, Arc<Mutex<BTreeMap<String, usize>>>);
+
+impl Procfs for SharedCounting {
+    fn list(&self) -> Result<Vec<String>, ProcfsError> {
+        self.0.list()
+    }
+    fn read(&self, file: &PgFile) -> Result<String, ProcfsError> {
+        *self.1.lock().unwrap().entry(file.file_name()).or_default() += 1;
+        self.0.read(file)
+    }
+    fn write(&self, file: &PgFile, command: &str) -> Result<(), ProcfsError> {
+        self.0.write(file, command)
+    }
+    fn interfaces(&self, names: &BTreeSet<String>) -> Result<Interfaces, ProcfsError> {
+        self.0.interfaces(names)
+    }
+    fn kernel_release(&self) -> Option<String> {
+        self.0.kernel_release()
+    }
+}
+
+#[test]
+fn a_run_reads_device_files_only_with_their_threads() {
+    let sim = Arc::new(sim());
+    let desired = state(1000);
+    apply(&*sim, &desired).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let (s, d) = (Arc::clone(&sim), Arc::clone(&done));
+    let sender = std::thread::spawn(move || {
+        while !d.load(Ordering::SeqCst) {
+            s.advance(500);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    });
+    let reads = Arc::new(Mutex::default());
+    let target = OpenTarget::new(
+        Target {
+            desired,
+            ..Target::bare(Place::Here)
+        },
+        Arc::new(SharedCounting(Arc::clone(&sim), Arc::clone(&reads))),
+    );
+    let opts = RunOptions {
+        sample_interval: Duration::from_millis(10),
+        ..RunOptions::default()
+    };
+    let report = targets::run(&[target], &opts, |_, _| {});
+    done.store(true, Ordering::SeqCst);
+    sender.join().unwrap();
+    let (outcome, window) = report.targets[0].result.as_ref().unwrap();
+    assert!(!outcome.has_problems(), "{:#?}", outcome.devices);
+    let w = window.expect("the streams ran");
+    assert!(0 < w.started_us && w.started_us < w.stopped_us, "{w:?}");
+    // Each reading of the box reads both thread files and every device file once: the
+    // window comes from the run's last reading, not from reading the device files again.
+    let reads = reads.lock().unwrap();
+    let readings = reads["kpktgend_0"];
+    assert_eq!(reads["kpktgend_1"], readings, "{reads:?}");
+    for i in 0..32 {
+        assert_eq!(reads[&format!("eth{}@{i}", i % 4)], readings, "{reads:?}");
+    }
 }

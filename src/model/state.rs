@@ -111,6 +111,11 @@ pub struct LiveDevice {
     pub sofar: u64,
     /// `errors`.
     pub errors: u64,
+    /// `started:`, µs of the monotonic clock (`ktime_get()`, which every namespace shares);
+    /// 0 before the first run (REFERENCE §3.3 L23).
+    pub started_us: u64,
+    /// `stopped:`, µs; "now" while the stream runs.
+    pub stopped_us: u64,
     /// The device's `Result:` text (may span lines).
     pub result: String,
     /// `imix_size_counts` as (size, packets so far); empty without imix.

@@ -719,6 +719,8 @@ mod tests {
                     running: false,
                     sofar: 0,
                     errors: 0,
+                    started_us: 0,
+                    stopped_us: 0,
                     result: "Idle".into(),
                     imix_size_counts: Vec::new(),
                 },

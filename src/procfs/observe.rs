@@ -180,6 +180,8 @@ fn read_device(
                 running,
                 sofar: 0,
                 errors: 0,
+                started_us: 0,
+                stopped_us: 0,
                 result: String::new(),
                 imix_size_counts: Vec::new(),
             })
@@ -193,6 +195,8 @@ fn read_device(
         running,
         sofar: file.sofar,
         errors: file.errors,
+        started_us: file.started_us,
+        stopped_us: file.stopped_us,
         result: file.result,
         imix_size_counts: file.imix_size_counts,
     })

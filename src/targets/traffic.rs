@@ -5,9 +5,9 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::model::{DeviceName, ThreadId};
+use crate::model::{DeviceName, LiveState};
 use crate::procfs::observe::read_live_state;
-use crate::procfs::{PgFile, Procfs, ProcfsError};
+use crate::procfs::ProcfsError;
 use crate::run::{self, DeviceReport, ReportMode, RunError, RunOptions, RunOutcome, Sample};
 
 use super::receivers::{self, ReceiverError, ReceiverReport};
@@ -147,7 +147,7 @@ fn send(
     let foreign: Vec<Vec<DeviceName>> = targets.iter().map(|t| foreign_devices(t)).collect();
     let latest: Vec<Mutex<Vec<Sample>>> = targets.iter().map(|_| Mutex::default()).collect();
     let started = Instant::now();
-    let outcomes: Vec<Result<RunOutcome, RunError>> = std::thread::scope(|scope| {
+    let outcomes: Vec<Result<(RunOutcome, LiveState), RunError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = targets
             .iter()
             .zip(&latest)
@@ -189,10 +189,10 @@ fn send(
         .zip(outcomes)
         .zip(foreign)
         .map(|((t, outcome), foreign)| {
-            let result = outcome.and_then(|o| {
-                let window = run_window(&*t.procfs)?;
+            let result = outcome.map(|(o, after)| {
+                let window = run_window(&after);
                 windows.extend(window);
-                Ok((o, window))
+                (o, window)
             });
             TargetRun {
                 place: t.place().clone(),
@@ -268,29 +268,12 @@ pub struct Window {
     pub stopped_us: u64,
 }
 
-/// The window of the devices of `procfs` that have run (`started:` not 0); `None` when none
-/// has.
-pub fn run_window(procfs: &dyn Procfs) -> Result<Option<Window>, ProcfsError> {
+/// The window of the devices of `live` that have run (`started:` not 0, REFERENCE §3.3
+/// L23); `None` when none has. Every device the threads list counts, the state's own and
+/// the namespace's others alike, since `start` runs them all.
+pub fn run_window(live: &LiveState) -> Option<Window> {
     let mut window: Option<Window> = None;
-    for name in procfs.list()? {
-        if name == "pgctrl" || ThreadId::from_file_name(&name).is_some() {
-            continue;
-        }
-        let Ok(device) = DeviceName::new(&name) else {
-            continue;
-        };
-        let text = match procfs.read(&PgFile::Device(device)) {
-            Ok(t) => t,
-            // Removed meanwhile: it has no window any more.
-            Err(ProcfsError::Missing { .. }) => continue,
-            Err(e) => return Err(e),
-        };
-        let Ok(d) = crate::procfs::parse::parse_device(&name, &text) else {
-            continue;
-        };
-        if d.started_us == 0 {
-            continue;
-        }
+    for d in live.devices.values().filter(|d| d.started_us != 0) {
         let w = window.get_or_insert(Window {
             started_us: d.started_us,
             stopped_us: d.stopped_us,
@@ -298,7 +281,7 @@ pub fn run_window(procfs: &dyn Procfs) -> Result<Option<Window>, ProcfsError> {
         w.started_us = w.started_us.min(d.started_us);
         w.stopped_us = w.stopped_us.max(d.stopped_us);
     }
-    Ok(window)
+    window
 }
 
 /// Whether the targets' streams ran at the same time.
@@ -357,5 +340,32 @@ mod tests {
         let o = overlap(&[w(0, 1_000_000), w(1_250_000, 2_000_000)]).unwrap();
         assert_eq!((o.all_ms, o.gap_ms, o.concurrent), (0, 250, false));
         assert_eq!(overlap(&[]), None);
+    }
+
+    #[test]
+    fn a_window_spans_the_devices_that_ran() {
+        let device = |started_us, stopped_us| crate::model::LiveDevice {
+            thread: crate::model::ThreadId(0),
+            config: None,
+            running: false,
+            sofar: 0,
+            errors: 0,
+            started_us,
+            stopped_us,
+            result: String::new(),
+            imix_size_counts: Vec::new(),
+        };
+        let mut live = LiveState::default();
+        assert_eq!(run_window(&live), None);
+        for (name, started, stopped) in [
+            ("eth0", 0, 0),
+            ("eth1", 2_000, 9_000),
+            ("eth2", 1_000, 5_000),
+        ] {
+            live.devices
+                .insert(DeviceName::new(name).unwrap(), device(started, stopped));
+        }
+        // eth0 never ran: its zeros are no start.
+        assert_eq!(run_window(&live), Some(w(1_000, 9_000)));
     }
 }
