@@ -189,7 +189,7 @@ fn a_run_reads_device_files_only_with_their_threads() {
         sample_interval: Duration::from_millis(10),
         ..RunOptions::default()
     };
-    let report = targets::run(&[target], &opts, |_, _| {});
+    let report = targets::run(&[target], &opts, targets::Receiving::default(), |_| {}).unwrap();
     done.store(true, Ordering::SeqCst);
     sender.join().unwrap();
     let (outcome, window) = report.targets[0].result.as_ref().unwrap();
