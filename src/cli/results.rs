@@ -161,6 +161,8 @@ pub fn run_text(report: &RunReport) -> String {
         t.packets, t.errors
     );
     let _ = match report.overlap {
+        // One namespace sent: there is nothing to overlap with.
+        _ if report.targets.len() < 2 => Ok(()),
         Some(o) if o.concurrent => writeln!(
             out,
             "Overlap: all {} ran at the same time for {} ms (first start to last stop: {} ms).",
@@ -300,9 +302,7 @@ pub fn interval_json(
     targets: &[pgstate::targets::OpenTarget],
     p: &pgstate::targets::Progress<'_>,
 ) -> String {
-    let senders = targets
-        .iter()
-        .filter(|t| !t.target.desired.devices.is_empty() || t.target.receivers.is_empty());
+    let senders = targets.iter().filter(|t| t.sends());
     let sent: Vec<serde_json::Value> = senders
         .zip(p.samples)
         .flat_map(|(t, samples)| {

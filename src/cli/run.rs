@@ -35,12 +35,9 @@ pub(super) fn run(cli: &Cli, a: &RunArgs, stdout: &mut impl Write) -> Result<Out
     if interrupt.load(std::sync::atomic::Ordering::SeqCst) {
         bail!("interrupted before traffic started");
     }
-    if targets.len() > 1 && !quiet_plan && !cli.quiet {
-        writeln!(
-            stdout,
-            "Starting {} at once.",
-            count(targets.len(), "namespace")
-        )?;
+    let senders = targets.iter().filter(|t| t.sends()).count();
+    if senders > 1 && !quiet_plan && !cli.quiet {
+        writeln!(stdout, "Starting {} at once.", count(senders, "namespace"))?;
     }
     let opts = RunOptions {
         duration: a.duration,

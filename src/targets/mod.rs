@@ -205,6 +205,12 @@ impl OpenTarget {
         &self.target.place
     }
 
+    /// Whether a run starts traffic here: a target with receivers and no devices of the
+    /// state only receives.
+    pub fn sends(&self) -> bool {
+        !self.target.desired.devices.is_empty() || self.target.receivers.is_empty()
+    }
+
     /// The procfs `start` is written through.
     fn starter(&self) -> SharedProcfs {
         Arc::clone(self.starter.as_ref().unwrap_or(&self.procfs))

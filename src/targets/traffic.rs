@@ -115,10 +115,7 @@ pub fn run(
     mut on_progress: impl FnMut(&Progress<'_>),
 ) -> Result<RunReport, Box<ReceiverError>> {
     let listening = receivers::open(targets)?;
-    let senders: Vec<&OpenTarget> = targets
-        .iter()
-        .filter(|t| !t.target.desired.devices.is_empty() || t.target.receivers.is_empty())
-        .collect();
+    let senders: Vec<&OpenTarget> = targets.iter().filter(|t| t.sends()).collect();
     let mut report = send(&senders, opts, |samples, elapsed| {
         on_progress(&Progress {
             samples,
