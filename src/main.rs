@@ -1,8 +1,9 @@
 //! The `pgstate` binary: parse the command line, set up logging, run, map the outcome to an
 //! exit code. Exit codes: 0 success; 1 error, usage errors included; 2 changes pending
 //! (`plan --detailed-exitcode`, `watch --once --check-only`); 3 traffic ran but a stream
-//! reported an error or sent nothing (`run`). `diff --exit-code` answers like
-//! `git diff --exit-code`: 0 no differences, 1 differences, 2 error.
+//! reported an error or sent nothing, or a receiver saw more loss than allowed (`run`).
+//! `diff --exit-code` answers like `git diff --exit-code`: 0 no differences, 1 differences,
+//! 2 error.
 
 mod cli;
 
