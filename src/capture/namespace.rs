@@ -9,16 +9,12 @@
 //! back (the socket keeps its namespace whichever thread reads it); [`CaptureThread`] keeps
 //! the thread, which reads the ring and runs the callback, until it is stopped.
 
-use std::fs::File;
-use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::{self, JoinHandle};
 
-use nix::sched::{setns, CloneFlags};
-
 use super::{Capture, CaptureError, CaptureOptions, CaptureStats, Packet};
-use crate::procfs::netns::{NetnsError, NetnsPath};
+use crate::procfs::netns::{enter_this_thread, NetnsPath};
 
 impl Capture {
     /// Opens a capture on `interface` of the network namespace `netns` (`None`: the calling
@@ -146,39 +142,16 @@ fn thread_error(interface: &str, what: String) -> CaptureError {
 
 /// Moves the calling thread into `netns`.
 fn enter(interface: &str, netns: &NetnsPath) -> Result<(), CaptureError> {
-    let error = |source| CaptureError::Netns {
+    enter_this_thread(netns).map_err(|source| CaptureError::Netns {
         interface: interface.to_owned(),
         source,
-    };
-    let file = File::open(netns.path()).map_err(|error_| {
-        error(match error_.kind() {
-            io::ErrorKind::NotFound => NetnsError::Missing {
-                path: netns.clone(),
-            },
-            _ => NetnsError::Io {
-                path: netns.clone(),
-                error: error_,
-            },
-        })
-    })?;
-    setns(&file, CloneFlags::CLONE_NEWNET).map_err(|errno| {
-        error(if errno == nix::errno::Errno::EINVAL {
-            NetnsError::NotNetns {
-                path: netns.clone(),
-                error: errno.into(),
-            }
-        } else {
-            NetnsError::Io {
-                path: netns.clone(),
-                error: errno.into(),
-            }
-        })
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::procfs::netns::NetnsError;
 
     #[test]
     fn a_missing_namespace_is_told_before_any_socket_is_made() {

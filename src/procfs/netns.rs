@@ -83,6 +83,35 @@ pub enum NetnsError {
 
 type Job = Box<dyn FnOnce(&RealProcfs) + Send>;
 
+/// Moves the calling thread into the network namespace `netns` (`setns(CLONE_NEWNET)`); the
+/// other threads of the process stay where they are. Every thread pgstate sends into a
+/// namespace (its procfs, a capture) enters it here.
+pub fn enter_this_thread(netns: &NetnsPath) -> Result<(), NetnsError> {
+    let file = File::open(netns.path()).map_err(|error| match error.kind() {
+        io::ErrorKind::NotFound => NetnsError::Missing {
+            path: netns.clone(),
+        },
+        _ => NetnsError::Io {
+            path: netns.clone(),
+            error,
+        },
+    })?;
+    setns(&file, CloneFlags::CLONE_NEWNET).map_err(|errno| {
+        // EINVAL: the file is not a network namespace (setns(2)).
+        if errno == nix::errno::Errno::EINVAL {
+            NetnsError::NotNetns {
+                path: netns.clone(),
+                error: errno.into(),
+            }
+        } else {
+            NetnsError::Io {
+                path: netns.clone(),
+                error: errno.into(),
+            }
+        }
+    })
+}
+
 /// A thread inside one network namespace, and the pktgen it sees. Each call is run by that
 /// thread; calls from several threads of pgstate queue up. The thread ends when the last
 /// clone is dropped.
@@ -103,23 +132,14 @@ impl fmt::Debug for NetnsProcfs {
 impl NetnsProcfs {
     /// Starts a thread that enters `netns` and serves pktgen's files there.
     pub fn enter(netns: &NetnsPath) -> Result<NetnsProcfs, NetnsError> {
-        let file = File::open(netns.path()).map_err(|error| match error.kind() {
-            io::ErrorKind::NotFound => NetnsError::Missing {
-                path: netns.clone(),
-            },
-            _ => NetnsError::Io {
-                path: netns.clone(),
-                error,
-            },
-        })?;
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
-        let (ready_tx, ready_rx) = mpsc::channel::<nix::Result<()>>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), NetnsError>>();
         let name = format!("netns {}", netns.path().display());
+        let target = netns.clone();
         thread::Builder::new()
             .name(name)
             .spawn(move || {
-                let entered = setns(&file, CloneFlags::CLONE_NEWNET);
-                drop(file);
+                let entered = enter_this_thread(&target);
                 let ok = entered.is_ok();
                 let _ = ready_tx.send(entered);
                 if !ok {
@@ -139,14 +159,7 @@ impl NetnsProcfs {
                 netns: netns.clone(),
                 jobs: Arc::new(Mutex::new(jobs_tx)),
             }),
-            Ok(Err(errno)) if errno == nix::errno::Errno::EINVAL => Err(NetnsError::NotNetns {
-                path: netns.clone(),
-                error: errno.into(),
-            }),
-            Ok(Err(errno)) => Err(NetnsError::Io {
-                path: netns.clone(),
-                error: errno.into(),
-            }),
+            Ok(Err(e)) => Err(e),
             Err(_) => Err(NetnsError::Io {
                 path: netns.clone(),
                 error: io::Error::other("the namespace thread ended before entering"),
