@@ -297,56 +297,92 @@ fn receiver_notes(r: &ReceiverReport) -> String {
     out
 }
 
+/// One line of `run --json-stream`.
+#[derive(Serialize)]
+struct IntervalJson<'a> {
+    event: &'static str,
+    format_version: u32,
+    elapsed_ms: u64,
+    sent: Vec<SentJson<'a>>,
+    received: Vec<ReceiverSoFarJson<'a>>,
+}
+
+/// What one device has sent so far.
+#[derive(Serialize)]
+struct SentJson<'a> {
+    namespace: Option<&'a NamespaceName>,
+    device: &'a pgstate::DeviceName,
+    packets: u64,
+    errors: u64,
+    running: bool,
+}
+
+/// What one receiver has received so far, per stream (or for all its streams at once, when
+/// they cannot be told apart).
+#[derive(Serialize)]
+struct ReceiverSoFarJson<'a> {
+    namespace: Option<&'a NamespaceName>,
+    interface: &'a str,
+    streams: Vec<StreamSoFarJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct StreamSoFarJson<'a> {
+    streams: &'a [pgstate::model::StreamRef],
+    received: u64,
+}
+
 /// One line of `run --json-stream`: what each sender sent and each receiver received so far.
 pub fn interval_json(
     targets: &[pgstate::targets::OpenTarget],
     p: &pgstate::targets::Progress<'_>,
 ) -> String {
-    let senders = targets.iter().filter(|t| t.sends());
-    let sent: Vec<serde_json::Value> = senders
+    let sent = targets
+        .iter()
+        .filter(|t| t.sends())
         .zip(p.samples)
         .flat_map(|(t, samples)| {
-            samples.iter().map(move |s| {
-                serde_json::json!({
-                    "namespace": t.place().name(),
-                    "device": s.device,
-                    "packets": s.packets,
-                    "errors": s.errors,
-                    "running": s.running,
-                })
+            samples.iter().map(move |s| SentJson {
+                namespace: t.place().name(),
+                device: &s.device,
+                packets: s.packets,
+                errors: s.errors,
+                running: s.running,
             })
         })
         .collect();
-    let receivers = targets
+    let received = targets
         .iter()
-        .flat_map(|t| t.target.receivers.iter().map(move |r| (t.place(), r)));
-    let received: Vec<serde_json::Value> = receivers
+        .flat_map(|t| t.target.receivers.iter().map(move |r| (t.place(), r)))
         .zip(p.received)
-        .map(|((place, r), counts)| {
-            let streams: Vec<serde_json::Value> = if counts.len() == r.streams.len() {
+        .map(|((place, r), counts)| ReceiverSoFarJson {
+            namespace: place.name(),
+            interface: &r.interface,
+            streams: if counts.len() == r.streams.len() {
                 r.streams
                     .iter()
                     .zip(counts)
-                    .map(|(s, n)| serde_json::json!({"streams": [s], "received": n}))
+                    .map(|(s, n)| StreamSoFarJson {
+                        streams: std::slice::from_ref(s),
+                        received: *n,
+                    })
                     .collect()
             } else {
-                vec![serde_json::json!({"streams": r.streams, "received": counts.iter().sum::<u64>()})]
-            };
-            serde_json::json!({
-                "namespace": place.name(),
-                "interface": r.interface,
-                "streams": streams,
-            })
+                vec![StreamSoFarJson {
+                    streams: &r.streams,
+                    received: counts.iter().sum(),
+                }]
+            },
         })
         .collect();
-    serde_json::json!({
-        "event": "interval",
-        "format_version": JSON_FORMAT_VERSION,
-        "elapsed_ms": u64::try_from(p.elapsed.as_millis()).unwrap_or(u64::MAX),
-        "sent": sent,
-        "received": received,
-    })
-    .to_string()
+    let doc = IntervalJson {
+        event: "interval",
+        format_version: JSON_FORMAT_VERSION,
+        elapsed_ms: u64::try_from(p.elapsed.as_millis()).unwrap_or(u64::MAX),
+        sent,
+        received,
+    };
+    serde_json::to_string(&doc).unwrap_or_default()
 }
 
 /// `status --json`: as `run --json`, without what only a run knows.
@@ -517,5 +553,60 @@ mod tests {
         });
         insta::assert_snapshot!("run_text_namespaces", run_text(&both));
         insta::assert_snapshot!("run_json_namespaces", run_json(&both));
+    }
+
+    /// A `--json-stream` line: each sender's device and each receiver's streams so far.
+    #[test]
+    fn an_interval_line_has_what_was_sent_and_received_so_far() {
+        use pgstate::model::{DesiredReceiver, StreamRef};
+        use pgstate::run::Sample;
+        use pgstate::targets::{OpenTarget, Progress, Target};
+        use std::sync::Arc;
+        use std::time::Duration;
+
+        let ns = |n: &str| Place::named(NamespaceName::new(n).unwrap());
+        let nowhere = || Arc::new(pgstate::procfs::RealProcfs::new("/nonexistent/pktgen")) as _;
+        let mut sender = Target::bare(ns("s"));
+        sender.desired.devices.insert(
+            DeviceName::new("s-eth0").unwrap(),
+            pgstate::state_file::load_texts(&[(
+                std::path::Path::new("x.yaml"),
+                "devices:\n  s-eth0: {thread: 0}\n",
+            )])
+            .unwrap()
+            .desired
+            .devices
+            .into_values()
+            .next()
+            .unwrap(),
+        );
+        let mut receiver = Target::bare(ns("r"));
+        let stream = StreamRef {
+            namespace: Some(NamespaceName::new("s").unwrap()),
+            device: DeviceName::new("s-eth0").unwrap(),
+        };
+        receiver.receivers.push(DesiredReceiver {
+            interface: "r-eth0".into(),
+            streams: vec![stream],
+            max_loss_percent: None,
+        });
+        let targets = [
+            OpenTarget::new(sender, nowhere()),
+            OpenTarget::new(receiver, nowhere()),
+        ];
+        let samples = [vec![Sample {
+            device: DeviceName::new("s-eth0").unwrap(),
+            count: 100,
+            packets: 40,
+            errors: 0,
+            bytes_per_packet: 60,
+            running: true,
+        }]];
+        let progress = Progress {
+            samples: &samples,
+            received: &[vec![38]],
+            elapsed: Duration::from_millis(250),
+        };
+        insta::assert_snapshot!(super::interval_json(&targets, &progress));
     }
 }
