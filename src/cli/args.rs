@@ -306,6 +306,10 @@ pub struct RunArgs {
     /// How long the receivers wait for packets still in flight after the last stream ended.
     #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = duration::DRAIN.parser())]
     pub drain: Duration,
+    /// After the run, write the receivers' figures to FILE in the Prometheus text format (for
+    /// node_exporter's textfile collector): a new file, or one this option wrote before.
+    #[arg(long, value_name = "FILE")]
+    pub metrics_out: Option<PathBuf>,
     /// A stream that loses more than this percentage of its packets is a traffic problem
     /// (exit code 3), for receivers whose state sets no `max_loss_percent`.
     #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]

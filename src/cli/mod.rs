@@ -23,6 +23,7 @@ mod metrics;
 mod plan;
 mod results;
 mod run;
+mod run_metrics;
 mod schema;
 mod show;
 mod status;

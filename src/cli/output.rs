@@ -32,7 +32,15 @@ pub fn write_output(
     what: &str,
     is_own: impl Fn(&[u8]) -> bool,
 ) -> Result<()> {
-    let replace = match std::fs::symlink_metadata(path) {
+    let replace = check_output(path, what, &is_own)?;
+    write_checked(path, contents, replace)
+}
+
+/// Whether `path` may be written by the rules above, before anything is done that the
+/// output reports (`run` checks before it starts traffic): `Ok(true)` to replace a file
+/// pgstate wrote, `Ok(false)` for a new one.
+pub fn check_output(path: &Path, what: &str, is_own: &dyn Fn(&[u8]) -> bool) -> Result<bool> {
+    Ok(match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => bail!(
             "refusing to write {}: it is a symbolic link, and pgstate never writes through one \
              (it could point at any file); give the real path or remove the link",
@@ -55,8 +63,12 @@ pub fn write_output(
         }
         Err(e) if e.kind() == ErrorKind::NotFound => false,
         Err(e) => return Err(e).with_context(|| format!("looking at {}", path.display())),
-    };
+    })
+}
 
+/// Writes `contents` to `path` through a temporary file, replacing what is there only when
+/// `replace` ([`check_output`]).
+fn write_checked(path: &Path, contents: &[u8], replace: bool) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

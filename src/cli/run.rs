@@ -16,11 +16,18 @@ use super::common::{
 };
 use super::pktgen::Access;
 use super::render::count;
-use super::{progress, results};
+use super::{progress, results, run_metrics};
+
+/// What `--metrics-out` may replace, for its refusals.
+const METRICS_FILE: &str = "a file of pgstate run metrics";
 
 pub(super) fn run(cli: &Cli, a: &RunArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let loaded = load(&a.state)?;
     same_namespace_for_pgctrl(&cli.proc_root)?;
+    // A file --metrics-out may not write is refused before any traffic.
+    if let Some(path) = &a.metrics_out {
+        super::output::check_output(path, METRICS_FILE, &run_metrics::is_run_metrics)?;
+    }
     let mut wanted = targets::from_state(loaded);
     with_max_loss(&mut wanted, a.max_loss);
     let targets = open_targets(cli, wanted, Access::Change, Reach::Run)?;
@@ -65,6 +72,14 @@ pub(super) fn run(cli: &Cli, a: &RunArgs, stdout: &mut impl Write) -> Result<Out
         if let Some(Err(e)) = report.targets.pop().map(|t| t.result) {
             return Err(anyhow::Error::new(e)).context("running traffic");
         }
+    }
+    if let Some(path) = &a.metrics_out {
+        super::output::write_output(
+            path,
+            run_metrics::render(&report).as_bytes(),
+            METRICS_FILE,
+            run_metrics::is_run_metrics,
+        )?;
     }
     if a.json {
         writeln!(stdout, "{}", results::run_json(&report))?;

@@ -330,6 +330,25 @@ impl LatencyRecorder {
         }
     }
 
+    /// How many recorded latencies are at or below each of `bounds_ns` (ascending), for a
+    /// histogram of fixed buckets (Prometheus'): a value counts under a bound when the
+    /// histogram's bucket holding it does, so a count may take in values up to the relative
+    /// error above its bound.
+    pub fn counts_at_or_below(&self, bounds_ns: &[u64]) -> Vec<u64> {
+        bounds_ns
+            .iter()
+            .map(|&b| {
+                self.histogram
+                    .count_between(0, b.min(self.config.highest_ns))
+            })
+            .collect()
+    }
+
+    /// The sum of the recorded latencies, ns (from the histogram's mean).
+    pub fn sum_ns(&self) -> f64 {
+        self.histogram.mean() * self.histogram.len() as f64
+    }
+
     /// Packets with a valid timestamp, recorded or not (jitter compares pairs of them).
     fn timed(&self) -> u64 {
         self.histogram.len() + self.clock_behind + self.over_range

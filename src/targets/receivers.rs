@@ -68,7 +68,28 @@ pub struct ReceivedStream {
     pub report: StreamReport,
     /// Why latency is not reported, when it is not.
     pub latency_note: Option<String>,
+    /// The latencies in [`LATENCY_BUCKETS_NS`]: how many at or below each bound, cumulative.
+    pub latency_buckets: Vec<u64>,
+    /// The sum of the latencies, seconds (with the count, a Prometheus histogram's `_sum`).
+    pub latency_sum_seconds: f64,
 }
+
+/// The upper bounds of the latency histogram the metrics export, ns: 10 µs to 1 s.
+pub const LATENCY_BUCKETS_NS: [u64; 13] = [
+    10_000,
+    50_000,
+    100_000,
+    500_000,
+    1_000_000,
+    2_000_000,
+    5_000_000,
+    10_000_000,
+    20_000_000,
+    50_000_000,
+    100_000_000,
+    500_000_000,
+    1_000_000_000,
+];
 
 /// What one receiver found.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -257,7 +278,8 @@ fn report(r: Running, sent: &dyn Fn(&StreamRef) -> Option<u64>) -> ReceiverRepor
     let streams = groups
         .into_iter()
         .zip(table.streams.iter())
-        .map(|(streams, report)| {
+        .zip(demux.streams())
+        .map(|((streams, report), stream)| {
             let sent_total: Option<u64> = streams.iter().map(sent).sum();
             let received = report.sequence.unique;
             let lost = sent_total.map(|s| report.sequence.lost_given_sent(s));
@@ -280,6 +302,8 @@ fn report(r: Running, sent: &dyn Fn(&StreamRef) -> Option<u64>) -> ReceiverRepor
                 copies_per_packet: r.copies,
                 report: *report,
                 latency_note: r.untimed.clone(),
+                latency_buckets: stream.latency().counts_at_or_below(&LATENCY_BUCKETS_NS),
+                latency_sum_seconds: stream.latency().sum_ns() / 1e9,
             }
         })
         .collect();

@@ -131,6 +131,24 @@ if [ "$p50_us" -lt 20000 ] || [ "$p50_us" -ge 30000 ]; then
   fail "p50 $p50 is not 20 ms (+10 ms)"
 fi
 
+note "--metrics-out: the same figures for Prometheus, latency as a histogram (delay 20ms: none up to 10 ms)"
+"$PGSTATE" run --no-progress --metrics-out /tmp/recv.prom /tmp/recv.yaml >/dev/null 2>&1 ||
+  fail "run --metrics-out"
+cat /tmp/recv.prom
+labels='namespace="r",interface="r-eth0",stream="s/s-eth0"'
+prom() { awk -v n="$1" '$1 == n { print $2 }' /tmp/recv.prom; }
+received=$(prom "pgstate_receiver_received_packets_total{$labels}")
+assert_eq "$(prom "pgstate_receiver_sent_packets_total{$labels}")" "$COUNT" "sent in the metrics"
+assert_eq "$received" "$COUNT" "received in the metrics"
+assert_eq "$(prom "pgstate_receiver_latency_seconds_count{$labels}")" "$COUNT" "latency count"
+assert_eq "$(prom "pgstate_receiver_latency_seconds_bucket{$labels,le=\"0.01\"}")" 0 "latencies up to 10 ms"
+assert_eq "$(prom "pgstate_receiver_latency_seconds_bucket{$labels,le=\"0.1\"}")" "$COUNT" "latencies up to 100 ms"
+echo "not ours" >/tmp/other.prom
+expect_rc 1 "$PGSTATE" run --no-progress --metrics-out /tmp/other.prom /tmp/recv.yaml
+assert_match "$OUT" 'refusing to overwrite /tmp/other\.prom'
+assert_no_match "$OUT" 'RECEIVER' "refused before any traffic"
+assert_eq "$(cat /tmp/other.prom)" "not ours" "a file --metrics-out did not write is left alone"
+
 note "run --json has the receiver's figures; a receiver on a missing interface is refused, located"
 $TC -n s qdisc del dev s-eth0 root 2>/dev/null
 "$PGSTATE" run --json /tmp/recv.yaml >/tmp/recv.json 2>/dev/null || fail "run --json"
