@@ -6,9 +6,11 @@
 #   @@BENCH ifaces PLAN8_US PLAN8_WITH_1000_US
 #   @@BENCH sample NAME SCRIPT_WRITES SCRIPT_US EMPTY_WRITES EMPTY_US RERUN_WRITES RERUN_US NO_CHANGES(0|1)
 #   @@BENCH watch SAVE_TO_CONVERGED_US RSS_KB RECONCILES
+#   @@BENCH recv PAIRS PPS_WITHOUT PPS_WITH SENT RECEIVED IFACE_RX CAPTURE_DROPS CPU_US_WITHOUT CPU_US_WITH
+#                                            (medians of $BENCH_RECV_PAIRS interleaved pairs, default 5)
 # Writes are counted with strace: every write(2) to a file under /proc/net/pktgen (which
 # strace -y shows as /proc/PID/net/pktgen/..., /proc/net being a link to /proc/self/net).
-# Parts: $BENCH_PARTS (default "writes time ifaces samples watch").
+# Parts: $BENCH_PARTS (default "writes time ifaces samples watch"; "recv" on request).
 set -u
 # shellcheck source=guest-lib.sh
 . /lab/guest-lib.sh
@@ -295,6 +297,50 @@ bench_watch() {
   echo "@@BENCH watch $(median "${out[@]}") $rss 20"
 }
 
+# ---- recv: a receiver at the highest rate pktgen reaches on veth ----
+# A sender namespace and a receiver namespace over veth (as scenario 97), pktgen at full speed
+# (delay 0, start_xmit): runs without and with the receiver, interleaved. Per pair: the
+# sender's pps, what the receiver counted against what the interface counted, the capture's
+# drops, and pgstate's CPU time (user + system of the whole run).
+bench_recv() {
+  local ip=/sbin/ip count=${BENCH_RECV_COUNT:-200000} pairs=${BENCH_RECV_PAIRS:-5} i
+  local -a pps0=() pps1=() cpu0=() cpu1=() rows=()
+  if ! "$ip" netns add bs || ! "$ip" netns add br; then
+    echo "bench: netns"
+    return
+  fi
+  "$ip" link add bs-eth0 address 02:00:00:00:0a:01 netns bs type veth \
+    peer name br-eth0 address 02:00:00:00:0a:02 netns br
+  for ns in bs br; do
+    "$ip" netns exec "$ns" sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6'
+    "$ip" -n "$ns" link set "$ns-eth0" arp off up
+  done
+  local sender="    devices:
+      bs-eth0: {thread: 0, count: $count, pkt_size: 60, delay: 0, src_min: 10.0.10.1, dst: 10.0.10.2, dst_mac: \"02:00:00:00:0a:02\"}"
+  printf 'namespaces:\n  bs:\n%s\n  br:\n    devices: {}\n' "$sender" >"$SCRATCH/recv0.yaml"
+  printf 'namespaces:\n  bs:\n%s\n  br:\n    devices: {}\n    receivers:\n      br-eth0: {streams: [bs/bs-eth0]}\n' "$sender" >"$SCRATCH/recv1.yaml"
+  # run_cpu STATE OUT: one run; its CPU time (user + system) in µs on stdout, its output in
+  # OUT.
+  run_cpu() {
+    local TIMEFORMAT='%3U %3S'
+    { time pgstate -q run --no-progress "$1" >"$2" 2>&1; } 2>"$SCRATCH/cpu"
+    awk '{ printf "%d\n", ($1 + $2) * 1000000 }' "$SCRATCH/cpu"
+  }
+  pps_of() { awk '$1 == "total" { print $4 }' "$1" | head -n1; }
+  for ((i = 0; i < pairs; i++)); do
+    cpu0+=("$(run_cpu "$SCRATCH/recv0.yaml" "$SCRATCH/recv0.out")")
+    pps0+=("$(pps_of "$SCRATCH/recv0.out")")
+    cpu1+=("$(run_cpu "$SCRATCH/recv1.yaml" "$SCRATCH/recv1.out")")
+    pps1+=("$(pps_of "$SCRATCH/recv1.out")")
+    rows+=("$(awk '$1 == "br/br-eth0" && $2 == "bs/bs-eth0" { print $3, $4 }' "$SCRATCH/recv1.out") $(sed -n 's/.*capture kept [0-9]* packets, dropped \([0-9]*\); the interface received \([0-9]*\) packets.*/\2 \1/p' "$SCRATCH/recv1.out")")
+  done
+  cat "$SCRATCH/recv1.out"
+  local last=${rows[$((pairs - 1))]}
+  echo "@@BENCH recv $pairs $(median "${pps0[@]}") $(median "${pps1[@]}") $last $(median "${cpu0[@]}") $(median "${cpu1[@]}")"
+  "$ip" netns del bs
+  "$ip" netns del br
+}
+
 # The samples run right after the write counts, on the box as the lab set it up: the
 # interface churn of `ifaces` is better behind them.
 part writes && bench_writes
@@ -302,4 +348,5 @@ part samples && bench_samples
 part time && bench_time
 part ifaces && bench_ifaces
 part watch && bench_watch
+part recv && bench_recv
 echo "@@BENCH done"

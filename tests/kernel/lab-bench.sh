@@ -18,6 +18,8 @@
 # Tables go to stdout and to target/kernel-lab/bench-<kernel-release>.md.
 
 BENCH_ALL_PARTS="writes time ifaces samples watch"
+# Parts that run only when named (`lab.sh bench recv`).
+BENCH_EXTRA_PARTS="recv"
 
 # bench_bounds RELEASE OUT: NAME BOUND lines for the kernel RELEASE.
 bench_bounds() {
@@ -109,6 +111,26 @@ bench_report() {
       # shellcheck disable=SC2016
       printf '\n(The scripts also start traffic, `-n 1`, and reset pktgen on exit; their time includes that.)\n\n'
     fi
+    if grep -q '^@@BENCH recv ' "$logf"; then
+      local n p0 p1 sent got rx drops c0 c1
+      read -r _ _ n p0 p1 sent got rx drops c0 c1 < <(grep '^@@BENCH recv ' "$logf" | tail -n1)
+      printf '### A receiver at the highest rate pktgen reaches on veth
+
+'
+      printf '| sender pps without receiver | with it | ratio | sent | received | the interface received | received / interface | capture drops | CPU µs per million received (with − without) |
+'
+      printf '|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+'
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |
+
+' "$p0" "$p1" \
+        "$(awk -v a="$p1" -v b="$p0" 'BEGIN { printf "%.3f", a / b }')" "$sent" "$got" "$rx" \
+        "$(awk -v a="$got" -v b="$rx" 'BEGIN { printf "%.3f", a / b }')" "$drops" \
+        "$(awk -v a="$c1" -v b="$c0" -v n="$got" 'BEGIN { printf "%.0f", (a - b) / (n / 1e6) }')"
+      printf '(Medians of %s interleaved pairs in one boot; the received figures are the last pair'"'"'s.)
+
+' "$n"
+    fi
     if grep -q '^@@BENCH watch ' "$logf"; then
       local t r k
       read -r _ _ t r k < <(grep '^@@BENCH watch ' "$logf" | tail -n1)
@@ -123,7 +145,8 @@ bench_report() {
 cmd_bench() {
   local parts=${*:-$BENCH_ALL_PARTS} p
   for p in $parts; do
-    [[ " $BENCH_ALL_PARTS " == *" $p "* ]] || die "unknown bench part '$p' (parts: $BENCH_ALL_PARTS)"
+    [[ " $BENCH_ALL_PARTS $BENCH_EXTRA_PARTS " == *" $p "* ]] ||
+      die "unknown bench part '$p' (parts: $BENCH_ALL_PARTS $BENCH_EXTRA_PARTS)"
   done
   [[ $LAB_TOOLS == 1 ]] || die "the benchmark needs /lab/bash and /lab/strace (PGSTATE_LAB_TOOLS=1)"
   # shellcheck disable=SC2034  # read by prepare_kernel in lab.sh
