@@ -369,20 +369,15 @@ struct KnownFields {
 }
 
 fn plan_receiver(targets: &[OpenTarget], streams: &[StreamRef]) -> ReceiverPlan {
-    let senders: Vec<Option<(DeviceConfig, KnownFields)>> =
-        streams.iter().map(|s| sender(targets, s)).collect();
-    let copies: BTreeSet<u32> = senders
-        .iter()
-        .flatten()
-        .map(|(c, _)| device_copies_per_seq(c, KernelProfile::default().has_shared_flag()))
-        .collect();
+    let senders: Vec<Option<Sender>> = streams.iter().map(|s| sender(targets, s)).collect();
+    let copies: BTreeSet<u32> = senders.iter().flatten().map(|s| s.copies).collect();
     let copies_each = copies.iter().next().copied().unwrap_or(1);
     let untimed = senders
         .iter()
         .flatten()
-        .any(|(c, _)| c.flags.contains(Flag::NO_TIMESTAMP))
+        .any(|s| s.config.flags.contains(Flag::NO_TIMESTAMP))
         .then(|| "a sender has NO_TIMESTAMP: its packets carry no send time".to_owned());
-    let known: Vec<KnownFields> = senders.iter().flatten().map(|(_, k)| *k).collect();
+    let known: Vec<KnownFields> = senders.iter().flatten().map(|s| s.known).collect();
     let key_fields = KeyFields {
         src_mac: !known.is_empty() && known.iter().all(|k| k.src_mac.is_some()),
         vlan: !known.is_empty() && known.iter().all(|k| k.vlan.is_some()),
@@ -460,8 +455,19 @@ fn key_of_nothing() -> StreamKey {
     }
 }
 
-/// The sender of `stream` among `targets`: its configuration and what its packets carry.
-fn sender(targets: &[OpenTarget], stream: &StreamRef) -> Option<(DeviceConfig, KnownFields)> {
+/// A stream's sender, as its receiver needs it.
+struct Sender {
+    /// Its configuration on its kernel.
+    config: DeviceConfig,
+    /// What its packets carry.
+    known: KnownFields,
+    /// How many times pktgen sends each of its packets: `clone_skb` and `burst` apply
+    /// always before 6.7 and only with `SHARED` since (the sender's kernel decides).
+    copies: u32,
+}
+
+/// The sender of `stream` among `targets`.
+fn sender(targets: &[OpenTarget], stream: &StreamRef) -> Option<Sender> {
     let t = targets
         .iter()
         .find(|t| t.place().name() == stream.namespace.as_ref())?;
@@ -504,7 +510,11 @@ fn sender(targets: &[OpenTarget], stream: &StreamRef) -> Option<(DeviceConfig, K
         src_ip,
         src_port,
     };
-    Some((config, known))
+    Some(Sender {
+        copies: device_copies_per_seq(&config, profile.has_shared_flag()),
+        config,
+        known,
+    })
 }
 
 /// The one IPv4 source of `src_min`..`src_max`, when there is one: unset, the kernel takes
@@ -532,5 +542,42 @@ fn vlan_ids(vlan: Option<Vlan>, svlan: Option<Vlan>) -> VlanIds {
             outer: None,
             inner: None,
         },
+    }
+}
+
+#[cfg(all(test, feature = "simulator"))]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::{DeviceName, NamespaceName};
+    use crate::procfs::SimProcfs;
+
+    /// A sender with `clone_skb 3` on `profile`, as the one target of a state.
+    fn sender_on(profile: KernelProfile) -> Vec<OpenTarget> {
+        let text = "namespaces:\n  s:\n    devices:\n      s-eth0: {thread: 0, clone_skb: 3}\n";
+        let loaded = crate::state_file::load_texts(&[(Path::new("s.yaml"), text)]).unwrap();
+        let sim = SimProcfs::new(profile, &[0]);
+        sim.add_interface("s-eth0", MacAddr([2, 0, 0, 0, 0, 1]), true);
+        let sim: super::super::SharedProcfs = Arc::new(sim);
+        super::super::from_state(loaded)
+            .into_iter()
+            .map(|t| OpenTarget::new(t, Arc::clone(&sim)))
+            .collect()
+    }
+
+    /// pktgen repeats a packet `clone_skb` times on every kernel before 6.7, which has no
+    /// `SHARED` flag to ask first: the sender's kernel decides, not pgstate's default one.
+    #[test]
+    fn copies_per_packet_follow_the_senders_kernel() {
+        let stream = StreamRef {
+            namespace: Some(NamespaceName::new("s").unwrap()),
+            device: DeviceName::new("s-eth0").unwrap(),
+        };
+        let copies =
+            |profile| plan_receiver(&sender_on(profile), std::slice::from_ref(&stream)).copies;
+        assert_eq!(copies(KernelProfile::LINUX_5_10), 3);
+        assert_eq!(copies(KernelProfile::LINUX_6_1), 3);
     }
 }
