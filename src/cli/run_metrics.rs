@@ -225,14 +225,7 @@ mod tests {
                     over_max_loss: false,
                     copies_per_packet: 1,
                     report: StreamReport {
-                        key: StreamKey {
-                            src_mac: None,
-                            vlan: None,
-                            src_ip: None,
-                            dst_ip: None,
-                            src_port: None,
-                            dst_port: None,
-                        },
+                        key: StreamKey::ANY,
                         sequence,
                         latency: latency(3583),
                         first_received: None,

@@ -74,6 +74,16 @@ pub struct KeyFields {
 }
 
 impl KeyFields {
+    /// No field: every packet has the same key, [`StreamKey::ANY`].
+    pub const NONE: KeyFields = KeyFields {
+        src_mac: false,
+        vlan: false,
+        src_ip: false,
+        dst_ip: false,
+        src_port: false,
+        dst_port: false,
+    };
+
     /// Every field.
     pub const ALL: KeyFields = KeyFields {
         src_mac: true,
@@ -119,6 +129,18 @@ pub struct StreamKey {
     pub src_port: Option<u16>,
     /// The UDP destination port.
     pub dst_port: Option<u16>,
+}
+
+impl StreamKey {
+    /// The key of no field: every packet's under [`KeyFields::NONE`].
+    pub const ANY: StreamKey = StreamKey {
+        src_mac: None,
+        vlan: None,
+        src_ip: None,
+        dst_ip: None,
+        src_port: None,
+        dst_port: None,
+    };
 }
 
 /// Which keys get a stream.

@@ -415,7 +415,7 @@ fn plan_receiver(targets: &[OpenTarget], streams: &[StreamRef]) -> ReceiverPlan 
     // Streams told apart: each its declared key. Not: one stream of every packet, its key
     // made of no field.
     let (key_fields, keys) = if shared.is_some() {
-        (NO_FIELDS, vec![key_of_nothing()])
+        (KeyFields::NONE, vec![StreamKey::ANY])
     } else {
         (key_fields, keys)
     };
@@ -431,27 +431,6 @@ fn plan_receiver(targets: &[OpenTarget], streams: &[StreamRef]) -> ReceiverPlan 
         shared,
         copies: copies_each,
         untimed,
-    }
-}
-
-/// A key made of no field: every packet has it.
-const NO_FIELDS: KeyFields = KeyFields {
-    src_mac: false,
-    vlan: false,
-    src_ip: false,
-    dst_ip: false,
-    src_port: false,
-    dst_port: false,
-};
-
-fn key_of_nothing() -> StreamKey {
-    StreamKey {
-        src_mac: None,
-        vlan: None,
-        src_ip: None,
-        dst_ip: None,
-        src_port: None,
-        dst_port: None,
     }
 }
 
