@@ -197,10 +197,7 @@ pub fn receivers_text(receivers: &[ReceiverReport]) -> String {
             "MAX", "JITTER",
         ]);
     for r in receivers {
-        let at = match r.namespace.name() {
-            Some(n) => format!("{n}/{}", r.interface),
-            None => r.interface.clone(),
-        };
+        let at = receiver_name(r);
         for s in &r.streams {
             let names: Vec<String> = s.streams.iter().map(ToString::to_string).collect();
             let l = &s.report.latency;
@@ -243,13 +240,19 @@ pub fn receivers_text(receivers: &[ReceiverReport]) -> String {
     out
 }
 
+/// `r/r-eth0`: the receiver's namespace and interface, or the interface alone in the
+/// namespace pgstate runs in.
+fn receiver_name(r: &ReceiverReport) -> String {
+    match r.namespace.name() {
+        Some(n) => format!("{n}/{}", r.interface),
+        None => r.interface.clone(),
+    }
+}
+
 /// A receiver's own counts and what it says about its streams, a line each.
 fn receiver_notes(r: &ReceiverReport) -> String {
     let mut out = String::new();
-    let at = match r.namespace.name() {
-        Some(n) => format!("{n}/{}", r.interface),
-        None => r.interface.clone(),
-    };
+    let at = receiver_name(r);
     let _ = write!(
         out,
         "{at}: capture kept {} packets, dropped {}",

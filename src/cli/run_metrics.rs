@@ -70,8 +70,8 @@ impl EncodeMetric for CountedHistogram {
     }
 }
 
-fn stream_labels(r: &ReceiverReport, s: &ReceivedStream) -> Labels {
-    let names: Vec<String> = s.streams.iter().map(ToString::to_string).collect();
+/// A receiver's labels: its namespace (empty for the one pgstate runs in) and interface.
+fn receiver_labels(r: &ReceiverReport) -> Labels {
     vec![
         (
             "namespace".to_owned(),
@@ -81,8 +81,15 @@ fn stream_labels(r: &ReceiverReport, s: &ReceivedStream) -> Labels {
                 .unwrap_or_default(),
         ),
         ("interface".to_owned(), r.interface.clone()),
-        ("stream".to_owned(), names.join("+")),
     ]
+}
+
+/// A stream's labels: its receiver's, and the stream's names.
+fn stream_labels(r: &ReceiverReport, s: &ReceivedStream) -> Labels {
+    let names: Vec<String> = s.streams.iter().map(ToString::to_string).collect();
+    let mut labels = receiver_labels(r);
+    labels.push(("stream".to_owned(), names.join("+")));
+    labels
 }
 
 /// The metrics of `report`'s receivers.
@@ -124,17 +131,9 @@ pub fn render(report: &RunReport) -> String {
     }
     let drops = Family::<Labels, Counter>::default();
     for r in &report.receivers {
-        let labels = vec![
-            (
-                "namespace".to_owned(),
-                r.namespace
-                    .name()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-            ),
-            ("interface".to_owned(), r.interface.clone()),
-        ];
-        drops.get_or_create(&labels).inc_by(r.capture.drops);
+        drops
+            .get_or_create(&receiver_labels(r))
+            .inc_by(r.capture.drops);
     }
     registry.register(
         "capture_drops",
