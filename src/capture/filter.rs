@@ -41,8 +41,9 @@ use std::collections::HashMap;
 
 use libc::sock_filter;
 
-/// The first 4 bytes of pktgen's header, as they are on the wire (big-endian).
-pub const PKTGEN_MAGIC: u32 = 0xbe9b_e955;
+/// The first 4 bytes of pktgen's header, as they are on the wire (big-endian): the
+/// decoder's own constant.
+pub use crate::receive::frame::PKTGEN_MAGIC;
 
 /// How many bytes of a kept frame the filter keeps by default: every header it accepts and
 /// pktgen's header, not the payload.

@@ -9,7 +9,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::kernel::KernelProfile;
+use super::validate::most_mpls_labels;
 use crate::model::{
     params, DeviceConfig, Flag, XmitMode, MAX_DEVICE_NAME_LEN, MAX_INTERFACE_NAME_LEN,
     MAX_NAMESPACE_NAME_LEN,
@@ -284,15 +284,6 @@ fn flag_names() -> Vec<&'static str> {
         .collect();
     names.extend(["FLOW_RND", "NODE_ALLOC", "!SHARED"]);
     names
-}
-
-/// The most MPLS labels any supported kernel accepts.
-fn most_mpls_labels() -> usize {
-    KernelProfile::SUPPORTED
-        .iter()
-        .map(KernelProfile::max_mpls_labels)
-        .max()
-        .unwrap_or(KernelProfile::MPLS_LABELS_BEFORE_6_15)
 }
 
 #[cfg(test)]

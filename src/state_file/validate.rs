@@ -620,7 +620,7 @@ pub fn validate_device(spec: &DeviceSpec) -> Result<DesiredDevice, Vec<FieldErro
 }
 
 /// The most MPLS labels any supported kernel accepts.
-fn most_mpls_labels() -> usize {
+pub(super) fn most_mpls_labels() -> usize {
     KernelProfile::SUPPORTED
         .iter()
         .map(KernelProfile::max_mpls_labels)
