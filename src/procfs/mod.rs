@@ -94,7 +94,11 @@ pub enum ProcfsError {
         path: PathBuf,
     },
     /// The kernel refused a write with an errno.
-    #[error("writing '{command}' to {file} failed: {error}")]
+    #[error(
+        "writing '{command}' to {file} failed: {}{}",
+        refusal_text(error),
+        refusal_hint(command, error)
+    )]
     Write {
         /// The file written to.
         file: String,
@@ -123,6 +127,34 @@ pub enum ProcfsError {
         /// The error.
         error: io::Error,
     },
+}
+
+/// The kernel-internal `ENOTSUPP` (524), which pktgen returned before 6.15 where it now
+/// returns `EOPNOTSUPP` (REFERENCE §6): libc has no text for it ("Unknown error 524").
+const ENOTSUPP: i32 = 524;
+
+/// What a refused write's errno says, with a name for the one libc does not know.
+fn refusal_text(error: &io::Error) -> String {
+    match error.raw_os_error() {
+        Some(ENOTSUPP) => "Operation not supported (ENOTSUPP, 524)".to_owned(),
+        _ => error.to_string(),
+    }
+}
+
+/// Why pktgen refuses the commands whose "not supported" has one cause users meet: sending
+/// one skb several times needs a driver that lets it share the skb (`IFF_TX_SKB_SHARING`,
+/// checked in `pktgen_if_write` for `clone_skb` and `burst`), which veth and lo clear.
+fn refusal_hint(command: &str, error: &io::Error) -> &'static str {
+    let not_supported = matches!(error.raw_os_error(), Some(ENOTSUPP | libc::EOPNOTSUPP));
+    let name = command.split_whitespace().next().unwrap_or_default();
+    match name {
+        "clone_skb" | "burst" | "xmit_mode" if not_supported => {
+            " (pktgen sends a packet several times only through a driver that lets it share \
+             the skb, IFF_TX_SKB_SHARING, which veth, lo and many virtual drivers lack; \
+             clone_skb not with xmit_mode netif_receive, burst not with queue_xmit)"
+        }
+        _ => "",
+    }
 }
 
 impl ProcfsError {
@@ -185,5 +217,36 @@ impl<P: Procfs + ?Sized> Procfs for std::sync::Arc<P> {
         interface: &str,
     ) -> Result<Option<netdev::InterfaceCounters>, ProcfsError> {
         (**self).interface_counters(interface)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(command: &str, errno: i32) -> String {
+        ProcfsError::Write {
+            file: "veth0".into(),
+            command: command.into(),
+            error: io::Error::from_raw_os_error(errno),
+        }
+        .to_string()
+    }
+
+    /// Before 6.15 pktgen refuses `clone_skb` on veth with the kernel-internal ENOTSUPP,
+    /// which libc calls "Unknown error 524"; the message names it and says why.
+    #[test]
+    fn a_refused_clone_skb_says_what_the_kernel_meant() {
+        for errno in [ENOTSUPP, libc::EOPNOTSUPP] {
+            let text = refused("clone_skb 3", errno);
+            assert!(text.contains("IFF_TX_SKB_SHARING"), "{text}");
+            assert!(!text.contains("Unknown error"), "{text}");
+        }
+        assert!(refused("clone_skb 3", ENOTSUPP).contains("ENOTSUPP, 524"));
+        assert!(refused("burst 4", libc::EOPNOTSUPP).contains("veth"));
+        // Other refusals keep the kernel's word alone.
+        let other = refused("count x", libc::EINVAL);
+        assert!(other.ends_with("Invalid argument (os error 22)"), "{other}");
+        assert!(!refused("count 1", ENOTSUPP).contains("IFF_TX_SKB_SHARING"));
     }
 }
