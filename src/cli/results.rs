@@ -277,6 +277,9 @@ fn receiver_notes(r: &ReceiverReport) -> String {
         );
     }
     for s in &r.streams {
+        // A receiver's streams each say their own: `r/n1 s/n0@0: …`.
+        let names: Vec<String> = s.streams.iter().map(ToString::to_string).collect();
+        let at = format!("{at} {}", names.join("+"));
         if s.copies_per_packet > 1 {
             let _ = writeln!(
                 out,

@@ -62,6 +62,16 @@ done </lib/modules/modules.load
 . /lab/guest-lib.sh
 
 # ---- network interfaces ----
+# The two NICs of the qemu hub (lab.sh's boot), by their MACs: renamed n0 and n1 before the
+# kernel's eth0 and eth1 could be taken for the dummies below; left down until a scenario
+# uses them.
+for nic in /sys/class/net/*; do
+  case $(cat "$nic/address") in
+    02:00:00:00:07:01) ip link set "${nic##*/}" name n0 || abort "rename ${nic##*/} to n0" ;;
+    02:00:00:00:07:02) ip link set "${nic##*/}" name n1 || abort "rename ${nic##*/} to n1" ;;
+  esac
+done
+{ ip link show n0 && ip link show n1; } >/dev/null 2>&1 || abort "no virtio NICs n0 and n1"
 # d0..d3: dummy, up, MAC 02:00:00:00:00:0N; va/vb: veth pair, up;
 # dn: dummy, down; eth0..eth2: dummy, up, MAC 02:00:00:00:00:1N (the names the
 # examples in states/ use). Re-asserted before every scenario.
