@@ -14,17 +14,19 @@ const GLOBAL: &str = "Global options";
 /// Global options that a subcommand ignores, hidden from its help (still accepted, so that a
 /// script can pass the same options to every pgstate command).
 const IGNORED_GLOBALS: &[(&str, &[&str])] = &[
-    ("validate", &["proc_root", "lock_file"]),
-    ("plan", &["lock_file"]),
-    ("diff", &["lock_file"]),
-    ("show", &["lock_file"]),
-    ("stop", &["lock_file"]),
+    ("validate", &["proc_root", "lock_file", "run_dir"]),
+    ("plan", &["lock_file", "run_dir"]),
+    ("diff", &["lock_file", "run_dir"]),
+    ("show", &["lock_file", "run_dir"]),
+    ("apply", &["run_dir"]),
+    ("destroy", &["run_dir"]),
+    ("stop", &["lock_file", "run_dir"]),
     ("status", &["lock_file"]),
-    ("clear-counters", &["lock_file"]),
-    ("completions", &["proc_root", "lock_file"]),
-    ("man", &["proc_root", "lock_file"]),
-    ("schema", &["proc_root", "lock_file"]),
-    ("import", &["proc_root", "lock_file"]),
+    ("clear-counters", &["lock_file", "run_dir"]),
+    ("completions", &["proc_root", "lock_file", "run_dir"]),
+    ("man", &["proc_root", "lock_file", "run_dir"]),
+    ("schema", &["proc_root", "lock_file", "run_dir"]),
+    ("import", &["proc_root", "lock_file", "run_dir"]),
 ];
 
 impl Cli {
@@ -105,6 +107,11 @@ pub struct Cli {
     /// and watch). Must be pgstate's own lock, an empty file or a new path.
     #[arg(long, global = true, value_name = "FILE", default_value = pgstate::lock::DEFAULT_LOCK_FILE, help_heading = GLOBAL)]
     pub lock_file: PathBuf,
+
+    /// Where `run` records what its receivers received (DIR/runs/), for `status` and
+    /// `watch --metrics-listen` to show.
+    #[arg(long, global = true, value_name = "DIR", default_value = super::run_record::DEFAULT_RUN_DIR, help_heading = GLOBAL)]
+    pub run_dir: PathBuf,
 
     /// What to do.
     #[command(subcommand)]

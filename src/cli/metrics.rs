@@ -19,6 +19,10 @@ use prometheus_client::registry::Registry;
 
 use pgstate::run::{self, DeviceReport};
 use pgstate::targets::{Place, SharedProcfs};
+
+use super::run_metrics::register_latest_run;
+use super::run_record::{self, RunRecord};
+
 use pgstate::watch::{Observer, StatsHandle, Status, WatchStats};
 
 /// How long one scrape may take to send its request and read the answer.
@@ -246,10 +250,16 @@ fn encode(registry: &Registry) -> String {
 }
 
 /// `pgstate status --format prometheus`: the per-device and box gauges of every target, once.
-pub(super) fn render_status(readings: &[(&Place, &[DeviceReport])]) -> String {
+pub(super) fn render_status(
+    readings: &[(&Place, &[DeviceReport])],
+    latest_run: Option<&RunRecord>,
+) -> String {
     let mut registry = Registry::with_prefix("pgstate");
     let readings: Vec<_> = readings.iter().map(|(p, d)| (*p, Some(*d))).collect();
     register_box(&mut registry, &readings);
+    if let Some(record) = latest_run {
+        register_latest_run(registry.sub_registry_with_prefix("receiver"), record);
+    }
     encode(&registry)
 }
 
@@ -260,8 +270,23 @@ pub(super) struct Watched {
     pub gauges: WatchGauges,
 }
 
-/// The `/metrics` body: the watch sessions' counters and a fresh read of every pktgen.
-fn render_watch(watched: &[Watched]) -> String {
+/// What `/metrics` serves: every watched target, and what the latest run of the watched
+/// state received.
+pub(super) struct Scraped {
+    pub watched: Vec<Watched>,
+    pub latest_run: LatestRun,
+}
+
+/// Where the latest run of the watched state is recorded ([`run_record`]).
+pub(super) struct LatestRun {
+    pub run_dir: std::path::PathBuf,
+    pub state: std::path::PathBuf,
+}
+
+/// The `/metrics` body: the watch sessions' counters, a fresh read of every pktgen and what
+/// the latest run received.
+fn render_watch(scraped: &Scraped) -> String {
+    let watched = &scraped.watched;
     let mut registry = Registry::with_prefix("pgstate");
     let several = watched.len() > 1;
     let snapshots: Vec<_> = watched
@@ -308,11 +333,15 @@ fn render_watch(watched: &[Watched]) -> String {
         .map(|(w, d)| (&w.place, d.as_deref()))
         .collect();
     register_box(&mut registry, &readings);
+    let latest = &scraped.latest_run;
+    if let Some(record) = run_record::read(&latest.run_dir, &latest.state) {
+        register_latest_run(registry.sub_registry_with_prefix("receiver"), &record);
+    }
     encode(&registry)
 }
 
 /// Binds `addr` and serves `/metrics` from a thread, for as long as the process runs.
-pub(super) fn serve(addr: SocketAddr, watched: Vec<Watched>) -> Result<SocketAddr> {
+pub(super) fn serve(addr: SocketAddr, scraped: Scraped) -> Result<SocketAddr> {
     let listener =
         TcpListener::bind(addr).with_context(|| format!("--metrics-listen {addr}: binding"))?;
     let local = listener
@@ -325,7 +354,7 @@ pub(super) fn serve(addr: SocketAddr, watched: Vec<Watched>) -> Result<SocketAdd
             for stream in listener.incoming() {
                 match stream {
                     Ok(s) => {
-                        if let Err(e) = answer(s, &watched) {
+                        if let Err(e) = answer(s, &scraped) {
                             tracing::debug!("metrics: {e}");
                         }
                     }
@@ -339,7 +368,7 @@ pub(super) fn serve(addr: SocketAddr, watched: Vec<Watched>) -> Result<SocketAdd
 
 /// Answers one HTTP/1.x request: `GET /metrics` (or `HEAD`), 404 for other paths, 405 for
 /// other methods. One request per connection.
-fn answer(stream: TcpStream, watched: &[Watched]) -> std::io::Result<()> {
+fn answer(stream: TcpStream, scraped: &Scraped) -> std::io::Result<()> {
     let timeout = Some(Duration::from_millis(SCRAPE_IO_TIMEOUT_MS));
     stream.set_read_timeout(timeout)?;
     stream.set_write_timeout(timeout)?;
@@ -358,7 +387,7 @@ fn answer(stream: TcpStream, watched: &[Watched]) -> std::io::Result<()> {
         ("GET" | "HEAD", "/metrics") => (
             "200 OK",
             prometheus_text::CONTENT_TYPE,
-            render_watch(watched),
+            render_watch(scraped),
         ),
         ("GET" | "HEAD", _) => (
             "404 Not Found",

@@ -24,6 +24,7 @@ mod plan;
 mod results;
 mod run;
 mod run_metrics;
+mod run_record;
 mod schema;
 mod show;
 mod status;

@@ -8,6 +8,8 @@ use serde::Serialize;
 use pgstate::model::NamespaceName;
 use pgstate::run::{DeviceReport, EndedBy, RunOutcome};
 use pgstate::targets::receivers::ReceiverReport;
+
+use super::run_record::{Phase, RunRecord};
 use pgstate::targets::{Overlap, Place, RunReport, Window};
 
 use super::render::JSON_FORMAT_VERSION;
@@ -310,7 +312,7 @@ struct IntervalJson<'a> {
     format_version: u32,
     elapsed_ms: u64,
     sent: Vec<SentJson<'a>>,
-    received: Vec<ReceiverSoFarJson<'a>>,
+    received: Vec<super::run_record::ReceiverSoFar>,
 }
 
 /// What one device has sent so far.
@@ -321,21 +323,6 @@ struct SentJson<'a> {
     packets: u64,
     errors: u64,
     running: bool,
-}
-
-/// What one receiver has received so far, per stream (or for all its streams at once, when
-/// they cannot be told apart).
-#[derive(Serialize)]
-struct ReceiverSoFarJson<'a> {
-    namespace: Option<&'a NamespaceName>,
-    interface: &'a str,
-    streams: Vec<StreamSoFarJson<'a>>,
-}
-
-#[derive(Serialize)]
-struct StreamSoFarJson<'a> {
-    streams: &'a [pgstate::model::StreamRef],
-    received: u64,
 }
 
 /// One line of `run --json-stream`: what each sender sent and each receiver received so far.
@@ -357,30 +344,7 @@ pub fn interval_json(
             })
         })
         .collect();
-    let received = targets
-        .iter()
-        .flat_map(|t| t.target.receivers.iter().map(move |r| (t.place(), r)))
-        .zip(p.received)
-        .map(|((place, r), counts)| ReceiverSoFarJson {
-            namespace: place.name(),
-            interface: &r.interface,
-            streams: if counts.len() == r.streams.len() {
-                r.streams
-                    .iter()
-                    .zip(counts)
-                    .map(|(s, n)| StreamSoFarJson {
-                        streams: std::slice::from_ref(s),
-                        received: *n,
-                    })
-                    .collect()
-            } else {
-                vec![StreamSoFarJson {
-                    streams: &r.streams,
-                    received: counts.iter().sum(),
-                }]
-            },
-        })
-        .collect();
+    let received = super::run_record::received_so_far(targets, p);
     let doc = IntervalJson {
         event: "interval",
         format_version: JSON_FORMAT_VERSION,
@@ -399,6 +363,8 @@ struct StatusJson<'a> {
     total: Totals,
     devices: Vec<DeviceJson<'a>>,
     namespaces: Vec<StatusPartJson<'a>>,
+    /// What the latest `run` of the state received (`status STATE`), so far or in the end.
+    latest_run: Option<&'a RunRecord>,
 }
 
 #[derive(Serialize)]
@@ -410,7 +376,10 @@ struct StatusPartJson<'a> {
     devices: Vec<DeviceJson<'a>>,
 }
 
-pub fn status_json(readings: &[(&Place, &[DeviceReport])]) -> String {
+pub fn status_json(
+    readings: &[(&Place, &[DeviceReport])],
+    latest_run: Option<&RunRecord>,
+) -> String {
     let all: Vec<DeviceReport> = readings
         .iter()
         .flat_map(|(_, d)| d.iter().cloned())
@@ -433,8 +402,48 @@ pub fn status_json(readings: &[(&Place, &[DeviceReport])]) -> String {
                 devices: devices_json(p, d),
             })
             .collect(),
+        latest_run,
     };
     serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// What the latest run of the state received, after `status`'s table: the run's own table
+/// when it ended, what each stream received so far while it runs.
+pub fn latest_run_text(record: &RunRecord) -> String {
+    let when = humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(record.updated_unix_ms),
+    );
+    match &record.phase {
+        Phase::Ended { receivers } => format!(
+            "\nThe latest run of this state (pgstate run, pid {}) ended at {when}.\n{}",
+            record.pid,
+            receivers_text(receivers)
+        ),
+        Phase::Receiving { received } => {
+            let mut out = if record.live() {
+                format!(
+                    "\nA run of this state is receiving (pgstate run, pid {}); at {when}:\n",
+                    record.pid
+                )
+            } else {
+                format!(
+                    "\nThe latest run (pid {}) ended without its report; received until {when}:\n",
+                    record.pid
+                )
+            };
+            for r in received {
+                let at = match &r.namespace {
+                    Some(n) => format!("{n}/{}", r.interface),
+                    None => r.interface.clone(),
+                };
+                for s in &r.streams {
+                    let names: Vec<String> = s.streams.iter().map(ToString::to_string).collect();
+                    let _ = writeln!(out, "  {at}  {}  received {}", names.join("+"), s.received);
+                }
+            }
+            out
+        }
+    }
 }
 
 /// `status` as text: the table of a single box, or one block a namespace.

@@ -16,6 +16,7 @@ use super::common::{
 };
 use super::pktgen::Access;
 use super::render::count;
+use super::run_record::{self, Phase, RunRecord};
 use super::{progress, results, run_metrics};
 
 /// What `--metrics-out` may replace, for its refusals.
@@ -54,8 +55,13 @@ pub(super) fn run(cli: &Cli, a: &RunArgs, stdout: &mut impl Write) -> Result<Out
     let progress = progress::Progress::new(!a.no_progress && !quiet_plan && !cli.quiet);
     let names: Vec<_> = targets.iter().map(|t| t.place().name().cloned()).collect();
     let receiving = Receiving { drain: a.drain };
+    let receives = targets.iter().any(|t| !t.target.receivers.is_empty());
     let mut report = targets::run(&targets, &opts, receiving, |p: &Progress<'_>| {
         progress.update(&names, p.samples, p.elapsed);
+        if receives {
+            let received = run_record::received_so_far(&targets, p);
+            record(cli, &a.state, Phase::Receiving { received });
+        }
         if a.json_stream {
             // A harness follows the run line by line: each is written out at once. A reader
             // that went away is not the run's problem (the last line says it again).
@@ -66,6 +72,10 @@ pub(super) fn run(cli: &Cli, a: &RunArgs, stdout: &mut impl Write) -> Result<Out
     .map_err(|e| anyhow::anyhow!(*e))
     .context("opening the receivers; nothing was started")?;
     progress.finish();
+    if receives {
+        let receivers = report.receivers.clone();
+        record(cli, &a.state, Phase::Ended { receivers });
+    }
     warn_foreign(&report);
     // A single box that could not run is an error, as it always was.
     if report.targets.len() == 1 && report.targets[0].result.is_err() {
@@ -98,6 +108,14 @@ pub(super) fn run(cli: &Cli, a: &RunArgs, stdout: &mut impl Write) -> Result<Out
     } else {
         Outcome::Ok
     })
+}
+
+/// Records what the receivers received for `status` and `watch` to show. A record that
+/// cannot be written costs them that, not the run its traffic: it is logged.
+fn record(cli: &Cli, state: &std::path::Path, phase: Phase) {
+    if let Err(e) = RunRecord::new(state, phase).write(&cli.run_dir) {
+        tracing::warn!("{e:#}");
+    }
 }
 
 /// `--max-loss` for every receiver whose state sets no `max_loss_percent`.

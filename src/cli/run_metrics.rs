@@ -11,8 +11,11 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
 
+use pgstate::model::{NamespaceName, StreamRef};
 use pgstate::targets::receivers::{ReceivedStream, ReceiverReport, LATENCY_BUCKETS_NS};
 use pgstate::targets::RunReport;
+
+use super::run_record::{Phase, RunRecord};
 
 /// The first line of the file: what marks it as pgstate's own (a file without it is never
 /// overwritten).
@@ -71,41 +74,77 @@ impl EncodeMetric for CountedHistogram {
 }
 
 /// A receiver's labels: its namespace (empty for the one pgstate runs in) and interface.
-fn receiver_labels(r: &ReceiverReport) -> Labels {
+fn receiver_labels(namespace: Option<&NamespaceName>, interface: &str) -> Labels {
     vec![
         (
             "namespace".to_owned(),
-            r.namespace
-                .name()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
+            namespace.map(ToString::to_string).unwrap_or_default(),
         ),
-        ("interface".to_owned(), r.interface.clone()),
+        ("interface".to_owned(), interface.to_owned()),
     ]
 }
 
 /// A stream's labels: its receiver's, and the stream's names.
-fn stream_labels(r: &ReceiverReport, s: &ReceivedStream) -> Labels {
-    let names: Vec<String> = s.streams.iter().map(ToString::to_string).collect();
-    let mut labels = receiver_labels(r);
+fn stream_labels(
+    namespace: Option<&NamespaceName>,
+    interface: &str,
+    streams: &[StreamRef],
+) -> Labels {
+    let names: Vec<String> = streams.iter().map(ToString::to_string).collect();
+    let mut labels = receiver_labels(namespace, interface);
     labels.push(("stream".to_owned(), names.join("+")));
     labels
 }
 
-/// The metrics of `report`'s receivers.
+/// The metrics of a run's receivers, for `--metrics-out`.
 pub fn render(report: &RunReport) -> String {
     let mut registry = Registry::with_prefix("pgstate_receiver");
+    register(&mut registry, &report.receivers);
+    let mut out = format!("{HEADER}\n");
+    // Writing to a String cannot fail.
+    let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &registry);
+    out
+}
+
+/// The metrics of what the latest run of a state received (`status`, the watch's
+/// `/metrics`), under `registry`'s prefix: all of them once it ended, the packets received
+/// so far while it runs.
+pub fn register_latest_run(registry: &mut Registry, record: &RunRecord) {
+    match &record.phase {
+        Phase::Ended { receivers } => register(registry, receivers),
+        Phase::Receiving { received } => {
+            let family = Family::<Labels, Counter>::default();
+            for r in received {
+                for s in &r.streams {
+                    family
+                        .get_or_create(&stream_labels(
+                            r.namespace.as_ref(),
+                            &r.interface,
+                            &s.streams,
+                        ))
+                        .inc_by(s.received);
+                }
+            }
+            registry.register("received_packets", RECEIVED_HELP, family);
+        }
+    }
+}
+
+/// The help of the received-packets counter, the same live and after the run.
+const RECEIVED_HELP: &str = "Distinct packets of the stream received";
+
+/// Registers the metrics of `receivers` in `registry`.
+fn register(registry: &mut Registry, receivers: &[ReceiverReport]) {
+    let labels = |r: &ReceiverReport, s: &ReceivedStream| {
+        stream_labels(r.namespace.name(), &r.interface, &s.streams)
+    };
     let counters: [StreamCounter; 5] = [
         (
             "sent_packets",
             "Packets the stream's sender sent (pkts-sofar)",
             |s| s.sent.unwrap_or(0),
         ),
-        (
-            "received_packets",
-            "Distinct packets of the stream received",
-            |s| s.received,
-        ),
+        ("received_packets", RECEIVED_HELP, |s| s.received),
         ("lost_packets", "Packets sent and not received", |s| {
             s.lost.unwrap_or(0)
         }),
@@ -122,17 +161,17 @@ pub fn render(report: &RunReport) -> String {
     ];
     for (name, help, value) in counters {
         let family = Family::<Labels, Counter>::default();
-        for r in &report.receivers {
+        for r in receivers {
             for s in &r.streams {
-                family.get_or_create(&stream_labels(r, s)).inc_by(value(s));
+                family.get_or_create(&labels(r, s)).inc_by(value(s));
             }
         }
         registry.register(name, help, family);
     }
     let drops = Family::<Labels, Counter>::default();
-    for r in &report.receivers {
+    for r in receivers {
         drops
-            .get_or_create(&receiver_labels(r))
+            .get_or_create(&receiver_labels(r.namespace.name(), &r.interface))
             .inc_by(r.capture.drops);
     }
     registry.register(
@@ -141,9 +180,9 @@ pub fn render(report: &RunReport) -> String {
         drops,
     );
     let latency = Family::<Labels, CountedHistogram>::default();
-    for r in &report.receivers {
+    for r in receivers {
         for s in &r.streams {
-            latency.get_or_create(&stream_labels(r, s)).set(
+            latency.get_or_create(&labels(r, s)).set(
                 s.latency_sum_seconds,
                 s.report.latency.samples,
                 &s.latency_buckets,
@@ -155,10 +194,6 @@ pub fn render(report: &RunReport) -> String {
         "One-way latency from pktgen's send time to the kernel's receive time",
         latency,
     );
-    let mut out = format!("{HEADER}\n");
-    // Writing to a String cannot fail.
-    let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &registry);
-    out
 }
 
 /// Whether `bytes` are a file `render` wrote.
@@ -167,11 +202,14 @@ pub fn is_run_metrics(bytes: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use pgstate::model::{DeviceName, NamespaceName, StreamRef};
     use pgstate::receive::{LatencySummary, SequenceCounts, StreamKey, StreamReport};
     use pgstate::targets::receivers::{CaptureCounts, ReceivedStream, ReceiverReport};
     use pgstate::targets::{Place, RunReport};
+    use prometheus_client::registry::Registry;
+
+    use super::{Phase, RunRecord};
 
     fn latency(samples: u64) -> LatencySummary {
         LatencySummary {
@@ -192,9 +230,9 @@ mod tests {
         }
     }
 
-    /// Counters per stream and a histogram whose buckets are the receiver's counts.
-    #[test]
-    fn a_receivers_figures_are_counters_and_a_latency_histogram() {
+    /// A receiver of one stream, `s/s-eth0` at `r/r-eth0`: 4000 sent, 10% lost, some
+    /// duplicates, latency about 20 ms.
+    pub(in crate::cli) fn receiver_report() -> ReceiverReport {
         let stream = StreamRef {
             namespace: Some(NamespaceName::new("s").unwrap()),
             device: DeviceName::new("s-eth0").unwrap(),
@@ -209,44 +247,97 @@ mod tests {
         // 3583 timed: none up to 10 ms, 3000 up to 20 ms, all up to 50 ms.
         let mut buckets = vec![0; 8];
         buckets.extend([3000, 3583, 3583, 3583, 3583]);
+        ReceiverReport {
+            namespace: Place::named(NamespaceName::new("r").unwrap()),
+            interface: "r-eth0".into(),
+            streams: vec![ReceivedStream {
+                streams: vec![stream],
+                sent: Some(4000),
+                received: 3583,
+                lost: Some(417),
+                loss_percent: Some(10.425),
+                over_max_loss: false,
+                copies_per_packet: 1,
+                report: StreamReport {
+                    key: StreamKey::ANY,
+                    sequence,
+                    latency: latency(3583),
+                    first_received: None,
+                    last_received: None,
+                },
+                latency_note: None,
+                latency_buckets: buckets,
+                latency_sum_seconds: 75.243,
+            }],
+            shared: None,
+            unattributed: 0,
+            not_pktgen: 0,
+            capture: CaptureCounts {
+                packets: 3700,
+                drops: 0,
+            },
+            interface_counters: None,
+            error: None,
+        }
+    }
+
+    /// Counters per stream and a histogram whose buckets are the receiver's counts.
+    #[test]
+    fn a_receivers_figures_are_counters_and_a_latency_histogram() {
         let report = RunReport {
             targets: Vec::new(),
             overlap: None,
-            receivers: vec![ReceiverReport {
-                namespace: Place::named(NamespaceName::new("r").unwrap()),
-                interface: "r-eth0".into(),
-                streams: vec![ReceivedStream {
-                    streams: vec![stream],
-                    sent: Some(4000),
-                    received: 3583,
-                    lost: Some(417),
-                    loss_percent: Some(10.425),
-                    over_max_loss: false,
-                    copies_per_packet: 1,
-                    report: StreamReport {
-                        key: StreamKey::ANY,
-                        sequence,
-                        latency: latency(3583),
-                        first_received: None,
-                        last_received: None,
-                    },
-                    latency_note: None,
-                    latency_buckets: buckets,
-                    latency_sum_seconds: 75.243,
-                }],
-                shared: None,
-                unattributed: 0,
-                not_pktgen: 0,
-                capture: CaptureCounts {
-                    packets: 3700,
-                    drops: 0,
-                },
-                interface_counters: None,
-                error: None,
-            }],
+            receivers: vec![receiver_report()],
         };
         let text = super::render(&report);
         assert!(super::is_run_metrics(text.as_bytes()));
         insta::assert_snapshot!(text);
+    }
+
+    /// `status` and the watch's `/metrics` say what `--metrics-out` said of the run, under
+    /// the same names, from the run's record; while it runs, what was received so far.
+    #[test]
+    fn the_latest_run_has_the_metrics_of_the_run() {
+        let report = RunReport {
+            targets: Vec::new(),
+            overlap: None,
+            receivers: vec![receiver_report()],
+        };
+        let state = std::path::Path::new("/nonexistent/s.yaml");
+        let ended = RunRecord::new(
+            state,
+            Phase::Ended {
+                receivers: report.receivers.clone(),
+            },
+        );
+        let mut registry = Registry::with_prefix("pgstate");
+        super::register_latest_run(registry.sub_registry_with_prefix("receiver"), &ended);
+        let mut text = format!("{}\n", super::HEADER);
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &registry).unwrap();
+        assert_eq!(text, super::render(&report));
+        let receiving = RunRecord::new(
+            state,
+            Phase::Receiving {
+                received: vec![crate::cli::run_record::ReceiverSoFar {
+                    namespace: Some(NamespaceName::new("r").unwrap()),
+                    interface: "r-eth0".into(),
+                    streams: vec![crate::cli::run_record::StreamSoFar {
+                        streams: report.receivers[0].streams[0].streams.clone(),
+                        received: 1234,
+                    }],
+                }],
+            },
+        );
+        let mut registry = Registry::with_prefix("pgstate");
+        super::register_latest_run(registry.sub_registry_with_prefix("receiver"), &receiving);
+        let mut text = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains(
+                "pgstate_receiver_received_packets_total{namespace=\"r\",interface=\"r-eth0\",stream=\"s/s-eth0\"} 1234\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("lost"), "{text}");
     }
 }

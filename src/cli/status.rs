@@ -14,6 +14,7 @@ use super::common::Outcome;
 use super::metrics;
 use super::pktgen::Access;
 use super::results;
+use super::run_record;
 
 pub(super) fn run(cli: &Cli, a: &StatusArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let targets = selected_targets(cli, a.state.as_deref(), a.all_namespaces, Access::Read)?;
@@ -25,11 +26,33 @@ pub(super) fn run(cli: &Cli, a: &StatusArgs, stdout: &mut impl Write) -> Result<
         .map(|t| t.place())
         .zip(reports.iter().map(Vec::as_slice))
         .collect();
+    // What arrived is known only to the run that received it: its record (see run_record).
+    let latest = a
+        .state
+        .as_deref()
+        .and_then(|s| run_record::read(&cli.run_dir, s));
     let format = if a.json { StatusFormat::Json } else { a.format };
     match format {
-        StatusFormat::Json => writeln!(stdout, "{}", results::status_json(&readings))?,
-        StatusFormat::Text => write!(stdout, "{}", results::status_text(&readings))?,
-        StatusFormat::Prometheus => write!(stdout, "{}", metrics::render_status(&readings))?,
+        StatusFormat::Json => writeln!(
+            stdout,
+            "{}",
+            results::status_json(&readings, latest.as_ref())
+        )?,
+        StatusFormat::Text => {
+            let text = results::status_text(&readings);
+            match &latest {
+                Some(r) => {
+                    writeln!(stdout, "{}", text.trim_end())?;
+                    write!(stdout, "{}", results::latest_run_text(r))?;
+                }
+                None => write!(stdout, "{text}")?,
+            }
+        }
+        StatusFormat::Prometheus => write!(
+            stdout,
+            "{}",
+            metrics::render_status(&readings, latest.as_ref())
+        )?,
     }
     Ok(Outcome::Ok)
 }

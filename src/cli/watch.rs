@@ -61,7 +61,17 @@ pub(super) fn run(cli: &Cli, a: &WatchArgs) -> Result<Outcome> {
                 gauges: g.clone(),
             })
             .collect();
-        metrics::serve(addr, watched)?;
+        let latest_run = metrics::LatestRun {
+            run_dir: cli.run_dir.clone(),
+            state: a.state.clone(),
+        };
+        metrics::serve(
+            addr,
+            metrics::Scraped {
+                watched,
+                latest_run,
+            },
+        )?;
     }
     // systemd hears from the first session; every session feeds its own gauges.
     let observers: Vec<Box<dyn Observer + Send>> = (0..targets.len())

@@ -43,3 +43,20 @@ impl serde::Serialize for StreamRef {
         s.collect_str(self)
     }
 }
+
+/// Read back as it is written (`pgstate status` reads the latest run's record): `NS/DEV`,
+/// or a device name alone for the namespace pgstate runs in. A device name has no `/`.
+impl<'de> serde::Deserialize<'de> for StreamRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let text = String::deserialize(d)?;
+        let (namespace, device) = match text.split_once('/') {
+            Some((ns, dev)) => (Some(NamespaceName::new(ns).map_err(D::Error::custom)?), dev),
+            None => (None, text.as_str()),
+        };
+        Ok(StreamRef {
+            namespace,
+            device: DeviceName::new(device).map_err(D::Error::custom)?,
+        })
+    }
+}

@@ -4,7 +4,7 @@
 //! in the receiver are never confused.
 
 /// What the kernel counted on one interface.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InterfaceCounters {
     /// Packets received.
     pub rx_packets: u64,

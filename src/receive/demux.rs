@@ -37,7 +37,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::model::MacAddr;
 
@@ -115,7 +115,7 @@ impl Default for KeyFields {
 }
 
 /// What identifies one stream: the values of the key fields (`None` for a field left out).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StreamKey {
     /// The Ethernet source address.
     pub src_mac: Option<MacAddr>,
@@ -346,7 +346,7 @@ impl Stream {
 }
 
 /// One stream's totals.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StreamReport {
     /// What identifies it.
     pub key: StreamKey,

@@ -39,7 +39,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::MacAddr;
 
@@ -100,7 +100,7 @@ impl PktgenHeader {
 
 /// The VLAN ids of a frame (12 bits each; priority and DEI are left out, since they are
 /// not what tells pktgen's streams apart).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct VlanIds {
     /// The outermost tag: pktgen's `svlan_id` in QinQ, else its `vlan_id`.
     pub outer: Option<u16>,

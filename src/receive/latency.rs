@@ -41,7 +41,7 @@
 use std::fmt;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::frame::PktgenHeader;
 
@@ -59,7 +59,7 @@ pub const DEFAULT_SIGNIFICANT_DIGITS: u8 = 2;
 
 /// A receive time on the wall clock (`CLOCK_REALTIME`), in nanoseconds since the Unix
 /// epoch (a `u64` lasts until 2554).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ReceiveTime(u64);
 
 impl ReceiveTime {
@@ -190,7 +190,7 @@ pub enum LatencyOutcome {
 }
 
 /// One stream's latency totals; see the [module documentation](self).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
     /// Latencies recorded.
     pub samples: u64,

@@ -63,7 +63,7 @@
 //!   behind, or more than `max_gap` ahead) and not part of a restart.
 //! * `restarts`: epochs started after the first.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{DeviceConfig, Flag};
 
@@ -266,7 +266,7 @@ impl Placement {
 }
 
 /// One stream's totals; see the [module documentation](self) for what each means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SequenceCounts {
     /// Packets given to the tracker.
     pub received: u64,

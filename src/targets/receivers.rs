@@ -46,7 +46,7 @@ pub struct ReceiverError {
 }
 
 /// What one stream of a receiver received.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ReceivedStream {
     /// The streams these packets are of: one, or every stream of the receiver when they
     /// cannot be told apart.
@@ -92,10 +92,10 @@ pub const LATENCY_BUCKETS_NS: [u64; 13] = [
 ];
 
 /// What one receiver found.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ReceiverReport {
     /// Where it is.
-    #[serde(serialize_with = "place_name")]
+    #[serde(serialize_with = "place_name", deserialize_with = "place_of_name")]
     pub namespace: Place,
     /// Its interface.
     pub interface: String,
@@ -116,7 +116,7 @@ pub struct ReceiverReport {
 }
 
 /// [`CaptureStats`], as reported.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct CaptureCounts {
     /// Frames the filter kept.
     pub packets: u64,
@@ -126,6 +126,13 @@ pub struct CaptureCounts {
 
 fn place_name<S: serde::Serializer>(place: &Place, s: S) -> Result<S::Ok, S::Error> {
     serde::Serialize::serialize(&place.name(), s)
+}
+
+/// A report read back (`pgstate status` finds the latest run's) names its namespace only:
+/// the namespace `ip netns add` would have made of that name.
+fn place_of_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Place, D::Error> {
+    let name: Option<crate::model::NamespaceName> = serde::Deserialize::deserialize(d)?;
+    Ok(name.map_or(Place::Here, Place::named))
 }
 
 /// A receiver capturing.

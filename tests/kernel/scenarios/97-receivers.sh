@@ -142,7 +142,8 @@ assert_eq "$(prom "pgstate_receiver_sent_packets_total{$labels}")" "$COUNT" "sen
 assert_eq "$received" "$COUNT" "received in the metrics"
 assert_eq "$(prom "pgstate_receiver_latency_seconds_count{$labels}")" "$COUNT" "latency count"
 assert_eq "$(prom "pgstate_receiver_latency_seconds_bucket{$labels,le=\"0.01\"}")" 0 "latencies up to 10 ms"
-assert_eq "$(prom "pgstate_receiver_latency_seconds_bucket{$labels,le=\"0.1\"}")" "$COUNT" "latencies up to 100 ms"
+# Up to 1 s, not 100 ms: a TCG guest on a loaded host delivered 57 of 4000 later than that.
+assert_eq "$(prom "pgstate_receiver_latency_seconds_bucket{$labels,le=\"1\"}")" "$COUNT" "latencies up to 1 s"
 echo "not ours" >/tmp/other.prom
 expect_rc 1 "$PGSTATE" run --no-progress --metrics-out /tmp/other.prom /tmp/recv.yaml
 assert_match "$OUT" 'refusing to overwrite /tmp/other\.prom'
@@ -154,6 +155,39 @@ $TC -n s qdisc del dev s-eth0 root 2>/dev/null
 "$PGSTATE" run --json /tmp/recv.yaml >/tmp/recv.json 2>/dev/null || fail "run --json"
 assert_match "$(cat /tmp/recv.json)" '"interface": "r-eth0"'
 assert_match "$(cat /tmp/recv.json)" "\"sent\": $COUNT,"
+
+note "status shows what the latest run received; so does the watch's /metrics"
+expect_rc 0 "$PGSTATE" status /tmp/recv.yaml
+assert_match "$OUT" '^The latest run of this state \(pgstate run, pid [0-9]+\) ended at '
+assert_match "$OUT" "^r/r-eth0 +s/s-eth0 +$COUNT +$COUNT +0 "
+expect_rc 0 "$PGSTATE" status --json /tmp/recv.yaml
+assert_match "$OUT" '"phase": "ended"'
+expect_rc 0 "$PGSTATE" status --format prometheus /tmp/recv.yaml
+assert_match "$OUT" "^pgstate_receiver_received_packets_total\\{$labels\\} $COUNT\$"
+assert_match "$OUT" "^pgstate_receiver_latency_seconds_count\\{$labels\\} $COUNT\$"
+"$PGSTATE" watch --check-only --metrics-listen 127.0.0.1:0 /tmp/recv.yaml >/tmp/rw.log 2>&1 &
+watcher=$!
+wait_until 20 grep -q 'local=127\.0\.0\.1:[0-9]' /tmp/rw.log || { cat /tmp/rw.log; fail "no metrics address"; }
+addr=$(sed -n 's/.*local=\(127\.0\.0\.1:[0-9]*\).*/\1/p' /tmp/rw.log | head -n1)
+wget -q -O /tmp/rw.body "http://$addr/metrics" || fail "scrape"
+kill -TERM "$watcher"
+wait "$watcher"
+assert_match "$(cat /tmp/rw.body)" "^pgstate_receiver_sent_packets_total\\{$labels\\} $COUNT\$"
+assert_match "$(cat /tmp/rw.body)" "^pgstate_receiver_lost_packets_total\\{$labels\\} 0\$"
+# While a run goes, status says what each stream received so far.
+sed 's/count: 4000/count: 0/' /tmp/recv.yaml >/tmp/recv-live.yaml
+"$PGSTATE" run --no-progress --duration 6s /tmp/recv-live.yaml >/tmp/live.txt 2>&1 &
+runner=$!
+receiving() {
+  "$PGSTATE" status /tmp/recv-live.yaml >/tmp/live-status.txt 2>&1 &&
+    grep -q '^A run of this state is receiving' /tmp/live-status.txt &&
+    grep -Eq '^  r/r-eth0  s/s-eth0  received [1-9][0-9]*$' /tmp/live-status.txt
+}
+wait_until 30 receiving || { cat /tmp/live-status.txt /tmp/live.txt; fail "status did not show the run receiving"; }
+cat /tmp/live-status.txt
+wait "$runner" || { cat /tmp/live.txt; fail "the live run"; }
+expect_rc 0 "$PGSTATE" status /tmp/recv-live.yaml
+assert_match "$OUT" '^The latest run of this state'
 sed 's/      r-eth0: {streams/      r-eth9: {streams/' /tmp/recv.yaml >/tmp/recv9.yaml
 expect_rc 1 "$PGSTATE" plan /tmp/recv9.yaml
 assert_match "$OUT" 'recv9\.yaml:[0-9]+:[0-9]+: namespaces\.r\.receivers\.r-eth9: interface r-eth9 does not exist'
