@@ -6,7 +6,7 @@
 #   @@BENCH ifaces PLAN8_US PLAN8_WITH_1000_US
 #   @@BENCH sample NAME SCRIPT_WRITES SCRIPT_US EMPTY_WRITES EMPTY_US RERUN_WRITES RERUN_US NO_CHANGES(0|1)
 #   @@BENCH watch SAVE_TO_CONVERGED_US RSS_KB RECONCILES
-#   @@BENCH recv PAIRS PPS_WITHOUT PPS_WITH SENT RECEIVED IFACE_RX CAPTURE_DROPS CPU_US_WITHOUT CPU_US_WITH
+#   @@BENCH recv PLACEMENT PAIRS PPS_WITHOUT PPS_WITH SENT RECEIVED IFACE_RX CAPTURE_DROPS CPU_US_WITHOUT CPU_US_WITH
 #                                            (medians of $BENCH_RECV_PAIRS interleaved pairs, default 5)
 # Writes are counted with strace: every write(2) to a file under /proc/net/pktgen (which
 # strace -y shows as /proc/PID/net/pktgen/..., /proc/net being a link to /proc/self/net).
@@ -327,16 +327,27 @@ bench_recv() {
     awk '{ printf "%d\n", ($1 + $2) * 1000000 }' "$SCRATCH/cpu"
   }
   pps_of() { awk '$1 == "total" { print $4 }' "$1" | head -n1; }
-  for ((i = 0; i < pairs; i++)); do
-    cpu0+=("$(run_cpu "$SCRATCH/recv0.yaml" "$SCRATCH/recv0.out")")
-    pps0+=("$(pps_of "$SCRATCH/recv0.out")")
-    cpu1+=("$(run_cpu "$SCRATCH/recv1.yaml" "$SCRATCH/recv1.out")")
-    pps1+=("$(pps_of "$SCRATCH/recv1.out")")
-    rows+=("$(awk '$1 == "br/br-eth0" && $2 == "bs/bs-eth0" { print $3, $4 }' "$SCRATCH/recv1.out") $(sed -n 's/.*capture kept [0-9]* packets, dropped \([0-9]*\); the interface received \([0-9]*\) packets.*/\2 \1/p' "$SCRATCH/recv1.out")")
+  # Two placements of the receive path, each its interleaved pairs: `same-cpu` as the box is
+  # (veth hands a packet to the backlog of the CPU that sent it, so the receiving softirq,
+  # and in it the packet socket's filter and copy, run beside pktgen's thread 0 on CPU 0),
+  # and `rps-cpu1`: receive packet steering moves br-eth0's receive path to CPU 1.
+  local placement
+  for placement in same-cpu rps-cpu1; do
+    local mask=0
+    [[ $placement == rps-cpu1 ]] && mask=2
+    "$ip" netns exec br sh -c "echo $mask > /sys/class/net/br-eth0/queues/rx-0/rps_cpus"
+    pps0=() pps1=() cpu0=() cpu1=() rows=()
+    for ((i = 0; i < pairs; i++)); do
+      cpu0+=("$(run_cpu "$SCRATCH/recv0.yaml" "$SCRATCH/recv0.out")")
+      pps0+=("$(pps_of "$SCRATCH/recv0.out")")
+      cpu1+=("$(run_cpu "$SCRATCH/recv1.yaml" "$SCRATCH/recv1.out")")
+      pps1+=("$(pps_of "$SCRATCH/recv1.out")")
+      rows+=("$(awk '$1 == "br/br-eth0" && $2 == "bs/bs-eth0" { print $3, $4 }' "$SCRATCH/recv1.out") $(sed -n 's/.*capture kept [0-9]* packets, dropped \([0-9]*\); the interface received \([0-9]*\) packets.*/\2 \1/p' "$SCRATCH/recv1.out")")
+    done
+    cat "$SCRATCH/recv1.out"
+    local last=${rows[$((pairs - 1))]}
+    echo "@@BENCH recv $placement $pairs $(median "${pps0[@]}") $(median "${pps1[@]}") $last $(median "${cpu0[@]}") $(median "${cpu1[@]}")"
   done
-  cat "$SCRATCH/recv1.out"
-  local last=${rows[$((pairs - 1))]}
-  echo "@@BENCH recv $pairs $(median "${pps0[@]}") $(median "${pps1[@]}") $last $(median "${cpu0[@]}") $(median "${cpu1[@]}")"
   "$ip" netns del bs
   "$ip" netns del br
 }
