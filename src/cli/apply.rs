@@ -2,7 +2,6 @@
 //! performed exactly or refused.
 
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::{Context, Result};
 
@@ -14,21 +13,14 @@ use super::common::Outcome;
 use super::common::{converge, interrupt_flag, load, open_targets, take_lock};
 use super::pktgen::Access;
 use super::render;
-use super::saved_plan::SavedPlan;
+use pgstate::targets::saved_plan::SavedPlan;
 
 pub(super) fn run(cli: &Cli, a: &ApplyArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let saved = SavedPlan::read(&a.state)?;
     let loaded = match &saved {
-        Some(sp) => {
-            let files: Vec<(&Path, &str)> = sp
-                .files
-                .iter()
-                .map(|(p, t)| (p.as_path(), t.as_str()))
-                .collect();
-            state_file::load_texts(&files)
-                .map_err(anyhow::Error::new)
-                .context("the saved plan's state files")?
-        }
+        Some(sp) => state_file::load_texts(&sp.state_files())
+            .map_err(anyhow::Error::new)
+            .with_context(|| format!("the state files saved in {}", a.state.display()))?,
         None => load(&a.state)?,
     };
     let targets = open_targets(

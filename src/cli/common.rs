@@ -18,7 +18,7 @@ use pgstate::{KernelProfile, LoadedState};
 use super::args::{self, Cli};
 use super::pktgen::{self, Access};
 use super::render;
-use super::saved_plan::SavedPlan;
+use pgstate::targets::saved_plan::SavedPlan;
 
 /// What a command concluded, for the exit code.
 pub enum Outcome {

@@ -15,7 +15,7 @@ use super::common::{converge, interrupt_flag, load, open_targets, plan_targets, 
 use super::pktgen::Access;
 use super::render;
 use super::render::count;
-use super::saved_plan::SavedPlan;
+use pgstate::targets::saved_plan::SavedPlan;
 
 pub(super) fn run(cli: &Cli, a: &DestroyArgs, stdout: &mut impl Write) -> Result<Outcome> {
     // Refuse before anything else: a script that forgot `--yes` must fail the same

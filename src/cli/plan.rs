@@ -12,7 +12,7 @@ use super::common::Outcome;
 use super::common::{load, open_targets, plan_targets};
 use super::pktgen::Access;
 use super::render;
-use super::saved_plan::SavedPlan;
+use pgstate::targets::saved_plan::SavedPlan;
 
 pub(super) fn run(cli: &Cli, a: &PlanArgs, stdout: &mut impl Write) -> Result<Outcome> {
     let loaded = load(&a.state)?;
@@ -33,7 +33,7 @@ pub(super) fn run(cli: &Cli, a: &PlanArgs, stdout: &mut impl Write) -> Result<Ou
     }
     if let Some(out) = &a.out {
         let saved = SavedPlan::new(&files, agreed::record(&targets, &planned)?)?;
-        saved.write(out)?;
+        super::saved_plan::write(&saved, out)?;
         if !a.json {
             writeln!(
                 stdout,

@@ -12,6 +12,7 @@
 //! | [`run`] (every target at once, one progress callback, the overlap), [`status`], [`stop`] | `traffic` |
 //! | [`discover`], [`show`] | `discover` |
 //! | what a plan was agreed against, checked before it is carried out | [`agreed`] |
+//! | a plan saved to a file (`plan --out`) and read back (`apply FILE`), with its limits | [`saved_plan`] |
 //! | [`watch`] (one session per target, signals fanned out) | `watch` |
 //!
 //! A single box is a list of one, not a special case: the callers render the same data
@@ -22,6 +23,7 @@ pub mod agreed;
 mod converge;
 mod discover;
 pub mod receivers;
+pub mod saved_plan;
 mod traffic;
 mod watch;
 

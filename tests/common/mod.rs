@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 pub mod bound;
 pub mod fake_box;
+pub mod fuzz;
 pub mod lab;
 
 /// `(name, text)` of both transcripts in `../shared/pktgen/transcripts`.
