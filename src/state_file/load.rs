@@ -5,11 +5,14 @@
 //! This file holds the entry points ([`load_path`], [`load_texts`]) and the merge of several
 //! files into one desired state, validation included. The parts: `io` (reading files and
 //! directories with limits), `scan` (the located yaml-rust2 scan and [`LocationIndex`]),
+//! `value` (serde_yaml's value built from the scan's events) and `fast_path` (where that
+//! value is left to serde_yaml itself),
 //! `document` (one file's text to its schema), `diagnostics` ([`LoadError`] and how
 //! problems are located, cut and capped).
 
 mod diagnostics;
 mod document;
+mod fast_path;
 mod io;
 mod receivers;
 mod scan;
@@ -26,7 +29,7 @@ use crate::model::{DesiredReceiver, DesiredState, DeviceName, NamespaceName, Thr
 use crate::state_file::schema::{DeviceSpec, ReceiverSpec};
 
 use diagnostics::{file_diag, finish_diagnostics, sort_diagnostics, FileCtx};
-use document::{parse_file, Structure};
+use document::{document_value, parse_file, structure_refused, Structure};
 use io::{read_state_file, state_files};
 use scan::{scan, Indexing, Scan};
 
@@ -391,6 +394,40 @@ impl Merged {
     }
 }
 
+/// How the loader read a document's value ([`read_yaml_value`]).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct YamlRead {
+    /// The value was built from the scan's events (the fast path), not by serde_yaml.
+    pub fast: bool,
+    /// The value, or the located problems the loader refuses the document for.
+    pub value: Result<serde_yaml::Value, Vec<Diagnostic>>,
+}
+
+/// The value the loader reads from one document's text, by the very steps [`load_texts`]
+/// takes before it looks at the schema (the scan, its refusals, the fast path or
+/// serde_yaml), reported as coming from `file`. For the test that holds the loader to
+/// serde_yaml on the YAML test suite (`tests/yaml_suite.rs`).
+#[doc(hidden)]
+pub fn read_yaml_value(file: &Path, text: &str) -> YamlRead {
+    let text: Arc<str> = Arc::from(text);
+    let (mut structure, index) = scan_file(&text);
+    let fast = structure.value.is_some();
+    let ctx = FileCtx {
+        file,
+        text: &text,
+        index: &index,
+        line_starts: OnceCell::new(),
+    };
+    let mut diags = Vec::new();
+    let value = if structure_refused(&ctx, &structure, &mut diags) {
+        Err(diags)
+    } else {
+        document_value(&ctx, &mut structure).map_err(|d| vec![*d])
+    };
+    YamlRead { fast, value }
+}
+
 /// Scans one file. Most files have no problem: the quick pass parses without positions, and
 /// the index is built only when a diagnostic asks. A file the quick pass cannot take is
 /// scanned again, indexed.
@@ -402,6 +439,7 @@ fn scan_file(text: &Arc<str>) -> (Structure, LocationIndex) {
             limit,
             duplicates,
             syntax_error,
+            second_document,
             value,
         },
         index,
@@ -416,6 +454,7 @@ fn scan_file(text: &Arc<str>) -> (Structure, LocationIndex) {
         limit,
         duplicates,
         syntax_error,
+        second_document,
         value,
     };
     (structure, index)

@@ -11,6 +11,8 @@ pub use load::{
     load_path, load_texts, LoadError, LoadedNamespace, LoadedState, LocationIndex, SourceMap,
     MAX_ALIAS_EXPANSION, MAX_DIAGNOSTICS, MAX_NESTING_DEPTH, MAX_STATE_FILE_BYTES, MAX_YAML_NODES,
 };
+#[doc(hidden)]
+pub use load::{read_yaml_value, YamlRead};
 pub use schema::{DeviceSpec, ImixWeights, MplsLabel, NamespaceSpec, StateFile, DEVICE_KEYS};
 pub use validate::{kernel_notes, spec_from_config, validate_device, FieldError, Rule};
 pub use yaml::{render_namespaces_state_file, render_state_file};

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::diagnostics::{file_diag, render_path, FileCtx};
 use super::receivers::parse_receivers;
 use super::scan::Duplicate;
-use crate::error::{did_you_mean, Diagnostic, Location};
+use crate::error::{did_you_mean, Diagnostic};
 use crate::model::NamespaceName;
 use crate::state_file::schema::{DeviceSpec, NamespaceSpec, StateFile, DEVICE_KEYS};
 
@@ -19,6 +19,8 @@ pub(super) struct Structure {
     pub(super) limit: Option<((usize, usize), String)>,
     pub(super) duplicates: Vec<Duplicate>,
     pub(super) syntax_error: Option<((usize, usize), String)>,
+    /// Where a second document starts.
+    pub(super) second_document: Option<(usize, usize)>,
     /// The value the pass built, when it could.
     pub(super) value: Option<serde_yaml::Value>,
 }
@@ -27,7 +29,7 @@ pub(super) struct Structure {
 /// are deserialised one by one so that every bad entry is reported, not just the first.
 pub(super) fn parse_file(
     ctx: &FileCtx<'_>,
-    structure: Structure,
+    mut structure: Structure,
     bad_fields: &mut HashMap<Vec<String>, Vec<String>>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<(StateFile, bool)> {
@@ -46,14 +48,14 @@ pub(super) fn parse_file(
     if structure_refused(ctx, &structure, diags) {
         return None;
     }
-    let top = top_mapping(ctx, structure.value, diags)?;
+    let top = top_mapping(ctx, &mut structure, diags)?;
     Some(parse_top_level(ctx, top, bad_fields, diags))
 }
 
 /// Reports what the scan refused the document for (a limit, duplicate keys, a syntax
 /// error), in that order of precedence; true when it refused it, and then nothing else of
 /// the file is looked at.
-fn structure_refused(
+pub(super) fn structure_refused(
     ctx: &FileCtx<'_>,
     structure: &Structure,
     diags: &mut Vec<Diagnostic>,
@@ -73,6 +75,9 @@ fn structure_refused(
     // a point yaml-rust2 cannot read, nothing was checked, and libyaml (behind serde_yaml)
     // buffers every event first (8 MiB of `[` took 20 s and 1.3 GB there).
     if let Some((pos, message)) = &structure.syntax_error {
+        if lax_libyaml(ctx.text) {
+            return false;
+        }
         diags.push(ctx.diag_at(
             ctx.at(*pos),
             String::new(),
@@ -82,6 +87,20 @@ fn structure_refused(
         return true;
     }
     false
+}
+
+/// Largest document that serde_yaml is asked about when yaml-rust2 cannot read it.
+const MAX_LAX_BYTES: usize = 64 * 1024;
+
+/// Whether a document that yaml-rust2 refuses goes to serde_yaml all the same: libyaml
+/// reads some text that YAML 1.2 does not allow (a comment right after a quote or a flow
+/// indicator, 9JBA, SU5Z, X4QW; `[-]`, YJV2, G5U8; under-indented flow and quoted lines,
+/// 9C9N, QB6E), and a state file means what serde_yaml reads. The bounded pass stopped at
+/// the problem, so only a small document without aliases goes: it cannot hold the node
+/// counts or alias expansions the pass guards against (a `*` anywhere, even quoted, keeps
+/// yaml-rust2's refusal).
+fn lax_libyaml(text: &str) -> bool {
+    text.len() <= MAX_LAX_BYTES && !text.contains('*')
 }
 
 /// Each key given twice, at its second position and with its first, in the words of what
@@ -108,26 +127,12 @@ fn report_duplicates(ctx: &FileCtx<'_>, duplicates: &[Duplicate], diags: &mut Ve
 /// reported.
 fn top_mapping(
     ctx: &FileCtx<'_>,
-    value: Option<serde_yaml::Value>,
+    structure: &mut Structure,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<serde_yaml::Mapping> {
-    let parsed = match value {
-        Some(v) => Ok(v),
-        None => serde_yaml::from_str(ctx.text),
-    };
-    let value: serde_yaml::Value = match parsed {
-        Ok(v) => v,
-        Err(e) => {
-            let location = e.location().map(|l| Location {
-                file: ctx.file.to_owned(),
-                line: l.line(),
-                column: l.column(),
-            });
-            let message = plain_words(&strip_location(&e.to_string()));
-            diags.push(ctx.diag_at(location, String::new(), message, tab_help(ctx.text)));
-            return None;
-        }
-    };
+    let value = document_value(ctx, structure)
+        .map_err(|d| diags.push(*d))
+        .ok()?;
     let serde_yaml::Value::Mapping(top) = value else {
         diags.push(ctx.diag_at(
             None,
@@ -138,6 +143,41 @@ fn top_mapping(
         return None;
     };
     Some(top)
+}
+
+/// The document's value: the one the scan built, or serde_yaml's where the scan left it to
+/// serde_yaml; a document serde_yaml refuses is a located diagnostic (boxed: it is large,
+/// and rare).
+pub(super) fn document_value(
+    ctx: &FileCtx<'_>,
+    structure: &mut Structure,
+) -> Result<serde_yaml::Value, Box<Diagnostic>> {
+    if let Some(v) = structure.value.take() {
+        return Ok(v);
+    }
+    if let Some((pos, message)) = &structure.syntax_error {
+        // Only a document structure_refused let through (see lax_libyaml): serde_yaml's
+        // value if it reads it, else yaml-rust2's words for the problem.
+        return serde_yaml::from_str(ctx.text).map_err(|_| {
+            Box::new(ctx.diag_at(
+                ctx.at(*pos),
+                String::new(),
+                message.clone(),
+                tab_help(ctx.text),
+            ))
+        });
+    }
+    serde_yaml::from_str(ctx.text).map_err(|e| {
+        // serde_yaml says where, except for a second document ("more than one document"),
+        // which the scan found; a document that only libyaml reads as two is at its start.
+        let location = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .or(structure.second_document)
+            .unwrap_or((1, 1));
+        let message = plain_words(&strip_location(&e.to_string()));
+        Box::new(ctx.diag_at(ctx.at(location), String::new(), message, tab_help(ctx.text)))
+    })
 }
 
 /// The top-level keys into the schema, each checked on its own; with whether the file has a

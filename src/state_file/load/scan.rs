@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
+use super::fast_path::{needs_serde_yaml, FlowProbe};
 use super::value::ValueBuilder;
 
 /// Deepest nesting a state file may have. A valid file nests five levels (top mapping →
@@ -143,6 +144,8 @@ pub(super) struct Scan {
     pub(super) duplicates: Vec<Duplicate>,
     /// yaml-rust2 could not parse the text here.
     pub(super) syntax_error: Option<((usize, usize), String)>,
+    /// Where a second document starts (serde_yaml refuses it without saying where).
+    pub(super) second_document: Option<(usize, usize)>,
     /// The document's value, built in the same pass; `None` where serde_yaml must build it
     /// (see `value`), and after a problem above.
     pub(super) value: Option<serde_yaml::Value>,
@@ -155,20 +158,27 @@ pub(super) fn scan(text: &str, indexing: Indexing) -> Scan {
         ..IndexBuilder::default()
     };
     let mut parser = Parser::new_from_str(text);
+    let mut probe = FlowProbe::new(text);
     let mut ended = false;
     loop {
         match parser.next_token() {
             Ok((Event::StreamEnd, _)) => break,
             // Only the first document is read; serde_yaml refuses more than one, in its words.
             Ok((Event::DocumentEnd, _)) => {
-                if !matches!(parser.peek(), Ok((Event::StreamEnd, _))) {
-                    b.value.give_up();
+                match parser.peek() {
+                    Ok((Event::StreamEnd, _)) => {}
+                    next => {
+                        b.scan.second_document = next.ok().map(|(_, m)| IndexBuilder::pos(*m));
+                        b.value.give_up();
+                    }
                 }
                 ended = true;
                 break;
             }
             Ok((ev, mark)) => {
-                if !b.on_event(ev, mark) {
+                let flow = matches!(ev, Event::MappingStart(..) | Event::SequenceStart(..))
+                    && probe.opens_flow(mark.index());
+                if !b.on_event(ev, mark, flow) {
                     break;
                 }
             }
@@ -187,7 +197,11 @@ pub(super) fn scan(text: &str, indexing: Indexing) -> Scan {
     }
     let clean = b.scan.limit.is_none() && b.scan.syntax_error.is_none();
     if ended && clean && b.scan.duplicates.is_empty() {
-        b.scan.value = b.value.finish();
+        let (anchored, block_scalars) = (b.value.anchored, b.value.block_scalars);
+        b.scan.value = b
+            .value
+            .finish()
+            .filter(|_| !needs_serde_yaml(text, anchored, block_scalars));
     }
     b.scan
 }
@@ -350,8 +364,9 @@ impl IndexBuilder {
         }
     }
 
-    /// Handles one event; false stops the pass (a limit was hit).
-    fn on_event(&mut self, ev: Event, mark: Marker) -> bool {
+    /// Handles one event (`flow`: a collection that starts with `{` or `[`); false stops the
+    /// pass (a limit was hit).
+    fn on_event(&mut self, ev: Event, mark: Marker, flow: bool) -> bool {
         if matches!(
             ev,
             Event::Scalar(..)
@@ -368,10 +383,14 @@ impl IndexBuilder {
                 true
             }
             Event::Alias(id) => self.on_alias(id, mark),
-            Event::MappingStart(anchor, tag) => self.on_start(true, anchor, tag.is_some(), mark),
-            Event::SequenceStart(anchor, tag) => self.on_start(false, anchor, tag.is_some(), mark),
+            Event::MappingStart(anchor, tag) => {
+                self.on_start(true, anchor, tag.is_some(), flow, mark)
+            }
+            Event::SequenceStart(anchor, tag) => {
+                self.on_start(false, anchor, tag.is_some(), flow, mark)
+            }
             Event::MappingEnd | Event::SequenceEnd => {
-                self.on_end();
+                self.on_end(mark);
                 true
             }
             _ => true,
@@ -451,12 +470,20 @@ impl IndexBuilder {
 
     /// A mapping (`mapping`) or sequence starts: opened within [`MAX_NESTING_DEPTH`], its
     /// position indexed when it is a value; false (the limit recorded) past that depth.
-    fn on_start(&mut self, mapping: bool, anchor: usize, tagged: bool, mark: Marker) -> bool {
+    fn on_start(
+        &mut self,
+        mapping: bool,
+        anchor: usize,
+        tagged: bool,
+        flow: bool,
+        mark: Marker,
+    ) -> bool {
         if self.stack.len() >= MAX_NESTING_DEPTH {
             self.scan.limit = Some((Self::pos(mark), nesting_message()));
             return false;
         }
-        self.value.start(mapping, anchor, tagged);
+        self.value
+            .start(mapping, anchor, tagged, flow.then(|| mark.line()));
         let (is_key, path) = self.next_slot();
         if !is_key {
             self.record_value(path.clone(), mark);
@@ -484,8 +511,8 @@ impl IndexBuilder {
 
     /// A mapping or sequence ends: its anchor (if any) gets its expanded size, and it
     /// completes the key or value of its parent.
-    fn on_end(&mut self) {
-        self.value.end();
+    fn on_end(&mut self, mark: Marker) {
+        self.value.end(mark.line());
         if let Some(open) = self.stack.pop() {
             if open.anchor != 0 {
                 self.anchor_sizes
