@@ -127,7 +127,8 @@ impl ValueBuilder {
             // tests/yaml_suite.rs's own documents); with `|+` they agree, but the event
             // does not say which indicator the text had.
             TScalarStyle::Literal | TScalarStyle::Folded => {
-                top.is_some() && !(!text.is_empty() && text.bytes().all(|b| b == b'\n'))
+                let only_line_breaks = !text.is_empty() && text.bytes().all(|b| b == b'\n');
+                top.is_some() && !only_line_breaks
             }
             _ => true,
         }
