@@ -112,17 +112,18 @@ bench_report() {
       printf '\n(The scripts also start traffic, `-n 1`, and reset pktgen on exit; their time includes that.)\n\n'
     fi
     if grep -q '^@@BENCH recv ' "$logf"; then
-      local placement n p0 p1 sent got rx drops c0 c1
+      local placement n p0 p1 sent got rx drops c0 c1 pairs=""
       printf '### A receiver at the highest rate pktgen reaches on veth\n\n'
       printf '| receive path | sender pps without receiver | with it | ratio | sent | received | the interface received | received / interface | capture drops | CPU µs per million received (with − without) |\n'
       printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
       while read -r _ _ placement n p0 p1 sent got rx drops c0 c1; do
+        pairs=$n
         printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$placement" "$p0" "$p1" \
           "$(awk -v a="$p1" -v b="$p0" 'BEGIN { printf "%.3f", a / b }')" "$sent" "$got" "$rx" \
           "$(awk -v a="$got" -v b="$rx" 'BEGIN { printf "%.3f", a / b }')" "$drops" \
           "$(awk -v a="$c1" -v b="$c0" -v n="$got" 'BEGIN { printf "%.0f", (a - b) / (n / 1e6) }')"
       done < <(grep '^@@BENCH recv ' "$logf")
-      printf '\n(Medians of %s interleaved pairs in one boot per receive path; the received figures are the last pair'"'"'s.)\n\n' "$n"
+      printf '\n(Medians of %s interleaved pairs in one boot per receive path; the received figures are the last pair'"'"'s.)\n\n' "$pairs"
     fi
     if grep -q '^@@BENCH watch ' "$logf"; then
       local t r k
