@@ -19,6 +19,54 @@ use crate::procfs::observe::{read_box, read_live_state, read_touched, ObserveErr
 use crate::procfs::parse::{result_text, ResultLine};
 use crate::procfs::{Interfaces, Procfs, ProcfsError};
 
+/// How long the files of pktgen's directory may stay as they are before a file found gone
+/// is taken for that file alone going, not the module being unloaded.
+pub const UNLOAD_QUIET_MS: u64 = 500;
+/// The most an unload is waited for.
+pub const UNLOAD_WAIT_MS: u64 = 10_000;
+
+/// Whether a write failed because its file went away: removed, being removed (EIO, from
+/// `proc_reg_read`/`proc_reg_write` once `pde_is_gone`), or pktgen's directory itself gone.
+fn found_a_file_gone(cause: &WriteFailure) -> bool {
+    match cause {
+        WriteFailure::Procfs(ProcfsError::NotLoaded { .. } | ProcfsError::Missing { .. }) => true,
+        WriteFailure::Procfs(ProcfsError::Io { error, .. }) => {
+            error.raw_os_error() == Some(libc::EIO)
+        }
+        _ => false,
+    }
+}
+
+/// Whether pktgen is being unloaded (`rmmod pktgen`). Its exit (`pg_cleanup`, then
+/// `pg_net_exit`) stops each thread, which removes its devices' files and its own
+/// (`pktgen_thread_worker`), then removes `pgctrl` and last the directory; with hundreds of
+/// devices that took seconds under emulation. So this waits for the directory to go for as
+/// long as files keep going, and gives up once the listing stands still for
+/// [`UNLOAD_QUIET_MS`]. Asked only once a file was found gone.
+pub(crate) fn unloading(procfs: &dyn Procfs) -> bool {
+    use std::time::{Duration, Instant};
+    let start = Instant::now();
+    let mut last = None;
+    let mut changed = start;
+    loop {
+        let now = match procfs.list() {
+            Err(ProcfsError::NotLoaded { .. }) => return true,
+            Ok(files) => Some(files.len()),
+            Err(_) => None,
+        };
+        if now != last {
+            last = now;
+            changed = Instant::now();
+        }
+        if changed.elapsed() >= Duration::from_millis(UNLOAD_QUIET_MS)
+            || start.elapsed() >= Duration::from_millis(UNLOAD_WAIT_MS)
+        {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(REMOVAL_POLL_MS));
+    }
+}
+
 /// How long to wait for `rem_device_all` to take effect before giving up.
 pub const REMOVAL_TIMEOUT_MS: u64 = 5000;
 /// How often to look while waiting.
@@ -115,6 +163,21 @@ pub enum ApplyError {
         total: usize,
         /// What the rollback did.
         rollback: RollbackReport,
+    },
+    /// pktgen was unloaded (`rmmod pktgen`) while the writes were made: the module removed
+    /// every thread's devices and its directory, so nothing is left to roll back.
+    #[error(
+        "pktgen was unloaded during apply, after {done} of {total} writes ({seen}): the module \
+         took every device with it, so nothing of this apply or of the configuration before it \
+         is left; load it again (modprobe pktgen) and apply"
+    )]
+    Unloaded {
+        /// Writes performed before the module went.
+        done: usize,
+        /// Writes in the plan.
+        total: usize,
+        /// What showed it: a write's failure, or the readback.
+        seen: String,
     },
     /// The box changed between planning and the first write; nothing was written.
     #[error("the live state changed after it was planned ({0}); nothing was written, plan again")]
@@ -355,6 +418,14 @@ pub fn execute_plan(
         }
         tracing::debug!(file = %w.file, command = %w.command, "write");
         if let Err(cause) = execute_write(procfs, w) {
+            if found_a_file_gone(&cause) && unloading(procfs) {
+                tracing::warn!(file = %w.file, command = %w.command, error = %cause, "pktgen was unloaded");
+                return Err(ApplyError::Unloaded {
+                    done: i,
+                    total,
+                    seen: cause.to_string(),
+                });
+            }
             tracing::warn!(file = %w.file, command = %w.command, error = %cause, "write failed; rolling back");
             let rollback = restore(procfs, live, desired, env);
             return Err(ApplyError::Write(Box::new(FailedWrite {
@@ -370,13 +441,22 @@ pub fn execute_plan(
         return Ok(ApplyReport { writes: 0, plan: p });
     }
     let touched: BTreeSet<DeviceName> = p.writes.iter().filter_map(|w| w.device.clone()).collect();
-    let mismatches = read_touched(procfs, live, &touched, &interfaces_of(env))
+    let read_back = read_touched(procfs, live, &touched, &interfaces_of(env))
         .map_err(ApplyError::from)
-        .and_then(|now| mismatches(desired, &now, env))
-        .map_err(|e| ApplyError::Unverified {
-            writes: total,
-            error: e.to_string(),
-        })?;
+        .and_then(|now| mismatches(desired, &now, env));
+    // A readback that failed or found devices gone may be the module going: then there is
+    // nothing to verify or roll back.
+    if read_back.as_ref().map_or(true, |m| !m.is_empty()) && unloading(procfs) {
+        return Err(ApplyError::Unloaded {
+            done: total,
+            total,
+            seen: "the readback found pktgen's files gone".to_owned(),
+        });
+    }
+    let mismatches = read_back.map_err(|e| ApplyError::Unverified {
+        writes: total,
+        error: e.to_string(),
+    })?;
     if !mismatches.is_empty() {
         let rollback = restore(procfs, live, desired, env);
         return Err(ApplyError::Verify {

@@ -93,6 +93,13 @@ pub enum RunError {
     /// Nothing to run.
     #[error("no pktgen device is configured; apply a state first")]
     NothingToRun,
+    /// pktgen was unloaded (`rmmod pktgen`) while it sent: the kernel lets that happen
+    /// during `start`, and the devices and their counters go with the module.
+    #[error(
+        "pktgen was unloaded during the run: its devices and their counters went with it, so \
+         what was sent is not known"
+    )]
+    Unloaded,
 }
 
 /// How a run ended.
@@ -337,7 +344,7 @@ pub fn run_traffic_with(
             let _ = handle.join();
             return Err(e.into());
         }
-        let live = read_live_state(&*procfs)?;
+        let live = read_live_state(&*procfs).map_err(|e| unloaded_or(&*procfs, e.into()))?;
         on_sample(&sample(&live), started.elapsed());
         if start_result.is_some() && !live.any_running() {
             break;
@@ -363,9 +370,19 @@ pub fn run_traffic_with(
         }
     }
     let _ = handle.join();
-    wait_idle(&*procfs, Duration::from_millis(STOP_TIMEOUT_MS))?;
+    wait_idle(&*procfs, Duration::from_millis(STOP_TIMEOUT_MS))
+        .map_err(|e| unloaded_or(&*procfs, e))?;
     let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let after = read_live_state(&*procfs)?;
+    let after = read_live_state(&*procfs);
+    // Devices gone at the end: the module may have gone with them (REFERENCE §5: rmmod is
+    // not refused while `start` runs).
+    let lost_devices = after.as_ref().map_or(true, |a| {
+        before.devices.keys().any(|d| !a.devices.contains_key(d))
+    });
+    if lost_devices && crate::apply::unloading(&*procfs) {
+        return Err(RunError::Unloaded);
+    }
+    let after = after?;
     let devices = reports_of(&after, ReportMode::AfterRun);
     // Nobody here stopped it, yet a stream ended before its count (or had none): someone
     // else wrote `stop` (`pgstate stop`, another script) or the interface went away.
@@ -383,6 +400,16 @@ pub fn run_traffic_with(
         devices,
     };
     Ok((outcome, after))
+}
+
+/// [`RunError::Unloaded`] when pktgen is being unloaded, else `error`: a read during a run
+/// fails when `rmmod` removes the files under it.
+fn unloaded_or(procfs: &dyn Procfs, error: RunError) -> RunError {
+    if crate::apply::unloading(procfs) {
+        RunError::Unloaded
+    } else {
+        error
+    }
 }
 
 #[cfg(test)]

@@ -121,7 +121,7 @@ impl ApplyAllError {
             }
             // Nothing was written: planning and the stale check come before the first write.
             ApplyError::Observe(_) | ApplyError::Plan(_) | ApplyError::Stale(_) => true,
-            ApplyError::Unverified { .. } => false,
+            ApplyError::Unverified { .. } | ApplyError::Unloaded { .. } => false,
         };
         own && self
             .before
