@@ -1,7 +1,8 @@
 //! `pgstate watch STATE`: keep every target of STATE converged until stopped; SIGINT/SIGTERM
 //! end it, SIGHUP re-reads the files. The loop itself is the library's
 //! [`pgstate::targets::watch`]; systemd is told how it goes ([`super::systemd`]) and
-//! `--metrics-listen` serves Prometheus metrics ([`super::metrics`]).
+//! `--metrics-listen` serves Prometheus metrics ([`super::metrics`], over
+//! [`super::metrics_server`]).
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -14,7 +15,8 @@ use pgstate::watch::{NoObserver, Observer, WatchConfig};
 use super::args::{Cli, WatchArgs};
 use super::common::Outcome;
 use super::common::{interrupt_flag, load, open_targets};
-use super::metrics::{self, WatchGauges, Watched};
+use super::metrics::{WatchGauges, Watched};
+use super::metrics_server;
 use super::pktgen::Access;
 use super::systemd::Systemd;
 
@@ -61,7 +63,7 @@ pub(super) fn run(cli: &Cli, a: &WatchArgs) -> Result<Outcome> {
                 gauges: g.clone(),
             })
             .collect();
-        metrics::serve(addr, watched)?;
+        metrics_server::serve(addr, watched)?;
     }
     // systemd hears from the first session; every session feeds its own gauges.
     let observers: Vec<Box<dyn Observer + Send>> = (0..targets.len())
