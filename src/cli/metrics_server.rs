@@ -136,7 +136,7 @@ async fn accept_loop(listener: TcpListener, watched: Arc<Vec<Watched>>) {
             }
         };
         if !table.make_room().await {
-            tracing::debug!("metrics: {MAX_CONNECTIONS} connections answering; refused one");
+            tracing::debug!("metrics: no room among {MAX_CONNECTIONS} connections; refused one");
             continue;
         }
         let id = table.with(|t| {
