@@ -5,19 +5,15 @@
 //! keeps watch from writing to the static files. Every wait is bounded and waits for a
 //! condition, never for a fixed delay; the metrics server listens on loopback only.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 
 use common::fake_box::FakeBox;
-
-const WAIT: Duration = Duration::from_secs(20);
+use common::watch_metrics::{sample, scrape, signal, wait_exit, MetricsWatch, WAIT};
 
 /// The fake box with device eth0 (count 1000, 12 packets sent, 3 errors) on thread 0, and a
 /// state file for eth0.
@@ -85,31 +81,6 @@ impl NotifySocket {
             }
         }
         panic!("no {want} within {WAIT:?}; received: {seen:?}");
-    }
-}
-
-/// Sends `signal` (`HUP`, `TERM`) to `child` with kill(1).
-fn signal(child: &Child, signal: &str) {
-    let status = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-/// Waits for `child` to exit, bounded; kills it if it does not.
-fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("pgstate watch did not exit within {WAIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -190,12 +161,6 @@ fn outside_systemd_watch_sends_nothing_and_works_as_before() {
     );
 }
 
-/// The value of the sample line `name` (with its labels, as printed).
-fn sample(text: &str, name: &str) -> Option<String> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ').map(str::to_owned))
-}
-
 /// Every line is a `# HELP`/`# TYPE` comment or `name{labels} value`; every sample's family
 /// has a TYPE line before it.
 fn assert_exposition_format(text: &str) {
@@ -263,46 +228,11 @@ fn status_format_prometheus_prints_per_device_and_box_gauges() {
     assert_eq!(a.stdout, j.stdout);
 }
 
-fn scrape(addr: &str, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
-
 #[test]
 fn metrics_listen_serves_watch_counters_and_pktgen_counters_on_loopback() {
     let b = ServiceBox::new();
-    let state = b.state().display().to_string();
-    let mut child = b
-        .command(&[
-            "watch",
-            "--check-only",
-            "--poll-interval",
-            "1h",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            &state,
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The port is the kernel's choice, logged as `local=ADDR`.
-    let (tx, rx) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(at) = line.split("local=").nth(1) {
-                let _ = tx.send(at.split_whitespace().next().unwrap_or("").to_owned());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(WAIT)
-        .expect("the metrics address is logged");
-    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    let watch = MetricsWatch::start(&b.fake, &b.state(), "1h");
+    let addr = watch.addr.clone();
     // Wait for the first reconcile to be counted.
     let deadline = Instant::now() + WAIT;
     let body = loop {
@@ -342,7 +272,5 @@ fn metrics_listen_serves_watch_counters_and_pktgen_counters_on_loopback() {
             "{body}"
         );
     }
-    assert!(scrape(&addr, "/").starts_with("HTTP/1.1 404"));
-    signal(&child, "TERM");
-    assert!(wait_exit(&mut child).success());
+    assert!(watch.stop().success());
 }

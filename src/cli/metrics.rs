@@ -1,16 +1,14 @@
-//! Prometheus metrics: `pgstate watch --metrics-listen ADDR` serves them on `/metrics`, and
+//! Prometheus metrics: `pgstate watch --metrics-listen ADDR` serves them on `/metrics` (the
+//! HTTP server is [`super::metrics_server`]'s), and
 //! `pgstate status --format prometheus` prints the per-device and box part once (for
 //! node_exporter's textfile collector). Both use the Prometheus text format 0.0.4, encoded by
 //! `prometheus-client`; a registry is built afresh for each scrape from a fresh read of
 //! pktgen, so the values are pktgen's own at that moment. With several namespaces every
 //! metric has a `namespace` label (empty for the one pgstate runs in).
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result};
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -24,9 +22,6 @@ use super::run_metrics::register_latest_run;
 use super::run_record::{self, RunRecord};
 
 use pgstate::watch::{Observer, StatsHandle, Status, WatchStats};
-
-/// How long one scrape may take to send its request and read the answer.
-const SCRAPE_IO_TIMEOUT_MS: u64 = 5000;
 
 type Labels = Vec<(String, String)>;
 
@@ -285,7 +280,7 @@ pub(super) struct LatestRun {
 
 /// The `/metrics` body: the watch sessions' counters, a fresh read of every pktgen and what
 /// the latest run received.
-fn render_watch(scraped: &Scraped) -> String {
+pub(super) fn render_watch(scraped: &Scraped) -> String {
     let watched = &scraped.watched;
     let mut registry = Registry::with_prefix("pgstate");
     let several = watched.len() > 1;
@@ -338,76 +333,4 @@ fn render_watch(scraped: &Scraped) -> String {
         register_latest_run(registry.sub_registry_with_prefix("receiver"), &record);
     }
     encode(&registry)
-}
-
-/// Binds `addr` and serves `/metrics` from a thread, for as long as the process runs.
-pub(super) fn serve(addr: SocketAddr, scraped: Scraped) -> Result<SocketAddr> {
-    let listener =
-        TcpListener::bind(addr).with_context(|| format!("--metrics-listen {addr}: binding"))?;
-    let local = listener
-        .local_addr()
-        .context("--metrics-listen: the bound address")?;
-    tracing::info!(%local, "serving metrics on /metrics");
-    std::thread::Builder::new()
-        .name("metrics".to_owned())
-        .spawn(move || {
-            for stream in listener.incoming() {
-                match stream {
-                    Ok(s) => {
-                        if let Err(e) = answer(s, &scraped) {
-                            tracing::debug!("metrics: {e}");
-                        }
-                    }
-                    Err(e) => tracing::debug!("metrics: accept: {e}"),
-                }
-            }
-        })
-        .context("starting the metrics thread")?;
-    Ok(local)
-}
-
-/// Answers one HTTP/1.x request: `GET /metrics` (or `HEAD`), 404 for other paths, 405 for
-/// other methods. One request per connection.
-fn answer(stream: TcpStream, scraped: &Scraped) -> std::io::Result<()> {
-    let timeout = Some(Duration::from_millis(SCRAPE_IO_TIMEOUT_MS));
-    stream.set_read_timeout(timeout)?;
-    stream.set_write_timeout(timeout)?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request = String::new();
-    reader.read_line(&mut request)?;
-    // The headers are read and ignored, so the client sees a clean close.
-    let mut line = String::new();
-    while reader.read_line(&mut line)? > 2 {
-        line.clear();
-    }
-    let mut words = request.split_whitespace();
-    let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-    let path = target.split('?').next().unwrap_or("");
-    let (code, kind, body) = match (method, path) {
-        ("GET" | "HEAD", "/metrics") => (
-            "200 OK",
-            prometheus_text::CONTENT_TYPE,
-            render_watch(scraped),
-        ),
-        ("GET" | "HEAD", _) => (
-            "404 Not Found",
-            "text/plain; charset=utf-8",
-            "pgstate serves /metrics only\n".to_owned(),
-        ),
-        _ => (
-            "405 Method Not Allowed",
-            "text/plain; charset=utf-8",
-            "GET /metrics\n".to_owned(),
-        ),
-    };
-    let mut out = &stream;
-    write!(
-        out,
-        "HTTP/1.1 {code}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )?;
-    if method != "HEAD" {
-        out.write_all(body.as_bytes())?;
-    }
-    out.flush()
 }

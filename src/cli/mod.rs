@@ -20,6 +20,7 @@ mod diff;
 mod import;
 mod man;
 mod metrics;
+mod metrics_server;
 mod plan;
 mod results;
 mod run;

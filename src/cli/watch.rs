@@ -1,7 +1,8 @@
 //! `pgstate watch STATE`: keep every target of STATE converged until stopped; SIGINT/SIGTERM
 //! end it, SIGHUP re-reads the files. The loop itself is the library's
 //! [`pgstate::targets::watch`]; systemd is told how it goes ([`super::systemd`]) and
-//! `--metrics-listen` serves Prometheus metrics ([`super::metrics`]).
+//! `--metrics-listen` serves Prometheus metrics ([`super::metrics`], over
+//! [`super::metrics_server`]).
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use super::args::{Cli, WatchArgs};
 use super::common::Outcome;
 use super::common::{interrupt_flag, load, open_targets};
 use super::metrics::{self, WatchGauges, Watched};
+use super::metrics_server;
 use super::pktgen::Access;
 use super::systemd::Systemd;
 
@@ -65,7 +67,7 @@ pub(super) fn run(cli: &Cli, a: &WatchArgs) -> Result<Outcome> {
             run_dir: cli.run_dir.clone(),
             state: a.state.clone(),
         };
-        metrics::serve(
+        metrics_server::serve(
             addr,
             metrics::Scraped {
                 watched,

@@ -1,6 +1,7 @@
 //! Shared by the integration tests: the real-kernel transcripts (REFERENCE fixtures recorded
 //! on Linux 6.1 and 6.12) and the file dumps they contain, the figures the README quotes,
-//! simulated boxes and states ([`lab`]) and the independent write bound ([`bound`]).
+//! simulated boxes and states ([`lab`]), the independent write bound ([`bound`]) and a
+//! running `watch` serving metrics ([`watch_metrics`]).
 
 // Each test crate uses a different part of this module.
 #![allow(dead_code)]
@@ -11,6 +12,7 @@ pub mod bound;
 pub mod fake_box;
 pub mod fuzz;
 pub mod lab;
+pub mod watch_metrics;
 
 /// `(name, text)` of both transcripts in `../shared/pktgen/transcripts`.
 pub fn transcripts() -> Vec<(String, String)> {
