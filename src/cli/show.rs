@@ -24,7 +24,7 @@ pub(super) fn run(cli: &Cli, a: &ShowArgs, stdout: &mut impl Write) -> Result<Ou
         write!(
             stdout,
             "{}",
-            state_file::render_namespaces_state_file(&shown.file, shown.here)?
+            state_file::render_namespaces_state_file(&shown.file, shown.here, &Default::default())?
         )?;
     }
     Ok(Outcome::Ok)
