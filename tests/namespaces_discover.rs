@@ -158,7 +158,7 @@ fn a_namespace_only_a_process_holds_is_found_once_as_pid_n() {
 #[test]
 fn a_named_namespace_a_process_holds_too_is_found_once_under_its_name() {
     require_root!();
-    let held = Holder::named();
+    let mut held = Holder::named();
     let places = targets::discover().unwrap();
     let name = held.name.clone().unwrap();
     assert_eq!(
@@ -173,6 +173,7 @@ fn a_named_namespace_a_process_holds_too_is_found_once_under_its_name() {
     // Its name deleted, the namespace lives on in its process, and is found through it.
     let deleted = Command::new("ip").args(["netns", "del", &name]).status();
     assert!(deleted.is_ok_and(|s| s.success()), "ip netns del {name}");
+    held.name = None;
     let places = targets::discover().unwrap();
     assert_eq!(
         places_of(&places, &held.netns()),
