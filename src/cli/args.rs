@@ -250,7 +250,8 @@ pub struct StatusArgs {
     /// `devices:`) instead of only this one.
     #[arg(conflicts_with = "all_namespaces")]
     pub state: Option<PathBuf>,
-    /// This namespace and every one of /run/netns (`ip netns`).
+    /// This namespace and every other one: those of /run/netns (`ip netns`) by name, those
+    /// only a process holds (Mininet hosts, containers) as pid-PID.
     #[arg(long)]
     pub all_namespaces: bool,
     /// Machine-readable output (the same as `--format json`).
@@ -268,7 +269,8 @@ pub struct StopArgs {
     /// `devices:`) instead of only this one.
     #[arg(conflicts_with = "all_namespaces")]
     pub state: Option<PathBuf>,
-    /// This namespace and every one of /run/netns (`ip netns`).
+    /// This namespace and every other one: those of /run/netns (`ip netns`) by name, those
+    /// only a process holds (Mininet hosts, containers) as pid-PID.
     #[arg(long)]
     pub all_namespaces: bool,
 }
@@ -421,8 +423,9 @@ pub struct ShowArgs {
     /// JSON instead of YAML.
     #[arg(long)]
     pub json: bool,
-    /// Every network namespace of /run/netns (`ip netns`) that has pktgen devices, and this
-    /// one if it has any, as one state with `namespaces:`.
+    /// Every network namespace that has pktgen devices, and this one if it has any, as one
+    /// state with `namespaces:`: those of /run/netns (`ip netns`) by name, those only a
+    /// process holds (Mininet hosts, containers) as pid-PID with `netns: /proc/PID/ns/net`.
     #[arg(long)]
     pub all_namespaces: bool,
 }

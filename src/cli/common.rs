@@ -197,8 +197,9 @@ pub(super) fn same_namespace_for_pgctrl(proc_root: &Path) -> Result<()> {
 }
 
 /// The targets `stop`, `status` and `show` act on: those of STATE; with `all`, this
-/// namespace and every one `ip netns` names (one that cannot be entered is skipped with a
-/// note: it may be going away); else this namespace alone.
+/// namespace and every other one of the box, of `/run/netns` or held by a process
+/// ([`pgstate::targets::discover`]; one that cannot be entered is skipped with a note: it may
+/// be going away); else this namespace alone.
 pub(super) fn selected_targets(
     cli: &Cli,
     state: Option<&Path>,
@@ -212,10 +213,7 @@ pub(super) fn selected_targets(
     let here = open_procfs(cli, access)?;
     let mut places = vec![pgstate::targets::Place::Here];
     if all {
-        places.extend(
-            pgstate::targets::discover()
-                .with_context(|| format!("listing {}", pgstate::targets::RUN_NETNS))?,
-        );
+        places.extend(pgstate::targets::discover().context("finding the network namespaces")?);
     }
     let mut out = Vec::new();
     for place in places {

@@ -1,5 +1,6 @@
 //! `pgstate show [--all-namespaces]`: print the live state as a state file (YAML, or JSON
-//! with `--json`); with `--all-namespaces` every namespace `ip netns` names too.
+//! with `--json`); with `--all-namespaces` every other network namespace of the box too (those
+//! of `/run/netns` by name, those only a process holds as `pid-PID`).
 
 use std::io::Write;
 
@@ -24,7 +25,7 @@ pub(super) fn run(cli: &Cli, a: &ShowArgs, stdout: &mut impl Write) -> Result<Ou
         write!(
             stdout,
             "{}",
-            state_file::render_namespaces_state_file(&shown.file, shown.here)?
+            state_file::render_namespaces_state_file(&shown.file, shown.here, &shown.notes)?
         )?;
     }
     Ok(Outcome::Ok)

@@ -46,6 +46,20 @@ impl NetnsPath {
     pub fn path(&self) -> &Path {
         &self.0
     }
+
+    /// The process whose namespace this is, for a `PROC/PID/ns/net` file: the namespace is
+    /// there only while that process lives.
+    pub fn pid(&self) -> Option<u32> {
+        if !self.0.ends_with("ns/net") {
+            return None;
+        }
+        let pid = self.0.parent()?.parent()?.file_name()?.to_str()?;
+        // `parse` alone would take `+12`, which procfs never names a process.
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        pid.parse().ok()
+    }
 }
 
 impl fmt::Display for NetnsPath {
@@ -330,6 +344,17 @@ impl Procfs for ReattachingNetns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_process_ns_net_file_has_a_pid() {
+        let pid = |p: &str| NetnsPath::file(p).pid();
+        assert_eq!(pid("/proc/4242/ns/net"), Some(4242));
+        assert_eq!(pid("/tmp/fake/proc/7/ns/net"), Some(7));
+        assert_eq!(pid("/proc/self/ns/net"), None);
+        assert_eq!(pid("/proc/+12/ns/net"), None);
+        assert_eq!(pid("/proc/4242/ns/mnt"), None);
+        assert_eq!(NetnsPath::named("4242").pid(), None);
+    }
 
     #[test]
     fn a_missing_namespace_and_a_file_that_is_not_one_are_refused() {

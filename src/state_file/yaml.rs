@@ -12,6 +12,7 @@
 //! No I/O here. The layout is serde_yaml's: block mappings indented by two, block sequences
 //! at their key's indentation.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde_yaml::Value;
@@ -20,14 +21,16 @@ use super::schema::StateFile;
 
 /// The state file as YAML text.
 pub fn render_state_file(file: &StateFile) -> Result<String, serde_yaml::Error> {
-    render_namespaces_state_file(file, true)
+    render_namespaces_state_file(file, true, &BTreeMap::new())
 }
 
 /// A state of several namespaces as YAML text; without `current`, the top-level `devices:`
 /// (and `threads:`) are left out, so the state does not claim the namespace pgstate runs in.
+/// A namespace with a note has it as a comment above its name.
 pub fn render_namespaces_state_file(
     file: &StateFile,
     current: bool,
+    notes: &BTreeMap<String, String>,
 ) -> Result<String, serde_yaml::Error> {
     let mut value = serde_yaml::to_value(file)?;
     if let (false, Value::Mapping(map)) = (current, &mut value) {
@@ -36,7 +39,22 @@ pub fn render_namespaces_state_file(
     }
     let mut out = String::new();
     match &value {
-        Value::Mapping(map) if !map.is_empty() => mapping(&mut out, map, 0),
+        Value::Mapping(map) if !map.is_empty() => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    (Some("namespaces"), Value::Mapping(namespaces)) if !namespaces.is_empty() => {
+                        out.push_str("namespaces:\n");
+                        for (name, namespace) in namespaces {
+                            if let Some(note) = name.as_str().and_then(|n| notes.get(n)) {
+                                comment(&mut out, note, 2);
+                            }
+                            entry(&mut out, name, namespace, 2);
+                        }
+                    }
+                    _ => entry(&mut out, key, value, 0),
+                }
+            }
+        }
         other => {
             out.push_str(&inline(other));
             out.push('\n');
@@ -45,23 +63,49 @@ pub fn render_namespaces_state_file(
     Ok(out)
 }
 
+/// The width comments are wrapped to, indentation included.
+const COMMENT_WIDTH: usize = 90;
+
+/// `text` as `# ` lines at `indent`, wrapped at spaces.
+fn comment(out: &mut String, text: &str, indent: usize) {
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent + 2 + line.len() + 1 + word.len() > COMMENT_WIDTH {
+            let _ = writeln!(out, "{:indent$}# {line}", "");
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        let _ = writeln!(out, "{:indent$}# {line}", "");
+    }
+}
+
 fn mapping(out: &mut String, map: &serde_yaml::Mapping, indent: usize) {
     for (key, value) in map {
-        let _ = write!(out, "{:indent$}{}:", "", inline(key));
-        match value {
-            Value::Mapping(m) if !m.is_empty() => {
-                out.push('\n');
-                mapping(out, m, indent + 2);
+        entry(out, key, value, indent);
+    }
+}
+
+/// `key: value` at `indent`, a collection as a block below it.
+fn entry(out: &mut String, key: &Value, value: &Value, indent: usize) {
+    let _ = write!(out, "{:indent$}{}:", "", inline(key));
+    match value {
+        Value::Mapping(m) if !m.is_empty() => {
+            out.push('\n');
+            mapping(out, m, indent + 2);
+        }
+        Value::Sequence(items) if !items.is_empty() => {
+            out.push('\n');
+            for item in items {
+                let _ = writeln!(out, "{:indent$}- {}", "", inline(item));
             }
-            Value::Sequence(items) if !items.is_empty() => {
-                out.push('\n');
-                for item in items {
-                    let _ = writeln!(out, "{:indent$}- {}", "", inline(item));
-                }
-            }
-            other => {
-                let _ = writeln!(out, " {}", inline(other));
-            }
+        }
+        other => {
+            let _ = writeln!(out, " {}", inline(other));
         }
     }
 }
@@ -140,5 +184,23 @@ mod tests {
             render_state_file(&StateFile::default()).unwrap(),
             "devices: {}\n"
         );
+    }
+
+    #[test]
+    fn a_namespace_note_is_a_comment_above_its_name_that_a_parser_ignores() {
+        let file: StateFile = serde_yaml::from_str(
+            "namespaces:\n  h1:\n    devices: {}\n  pid-42:\n    netns: /proc/42/ns/net\n    devices: {}\n",
+        )
+        .unwrap();
+        let long = "held only by process 42: it lives as long as that process, and once the pid is reused it is not";
+        let notes = BTreeMap::from([("pid-42".to_owned(), long.to_owned())]);
+        let text = render_namespaces_state_file(&file, false, &notes).unwrap();
+        assert_eq!(
+            text,
+            "namespaces:\n  h1:\n    devices: {}\n  # held only by process 42: it lives as long as that process, and once the pid is reused\n  # it is not\n  pid-42:\n    netns: \"/proc/42/ns/net\"\n    devices: {}\n"
+        );
+        assert!(text.lines().all(|l| l.len() <= COMMENT_WIDTH));
+        let back: StateFile = serde_yaml::from_str(&text).unwrap();
+        assert_eq!(back, file);
     }
 }

@@ -10,7 +10,7 @@
 //! |---|---|
 //! | [`plan`], [`apply`] (all or none) | `converge` |
 //! | [`run`] (every target at once, one progress callback, the overlap), [`status`], [`stop`] | `traffic` |
-//! | [`discover`], [`show`] | `discover` |
+//! | [`discover`] (every namespace of `/run/netns` and `/proc`), [`show`] | `discover` |
 //! | what a plan was agreed against, checked before it is carried out | [`agreed`] |
 //! | a plan saved to a file (`plan --out`) and read back (`apply FILE`), with its limits | [`saved_plan`] |
 //! | [`watch`] (one session per target, signals fanned out) | `watch` |
@@ -41,7 +41,9 @@ use crate::state_file::{LoadedState, SourceMap};
 use crate::Diagnostic;
 
 pub use converge::{apply, plan, ApplyAllError, PlanAllError, Planned};
-pub use discover::{discover, show, LiveStateFile, RUN_NETNS};
+pub use discover::{
+    discover, discover_in, show, DiscoverError, DiscoverRoots, LiveStateFile, RUN_NETNS,
+};
 pub use traffic::{
     overlap, run, run_window, status, stop, Overlap, PlaceError, Progress, Receiving, RunReport,
     TargetRun, Window,
