@@ -163,6 +163,16 @@ kernel_at_least() {
   [ "$_kmaj" -gt "$1" ] || { [ "$_kmaj" -eq "$1" ] && [ "$_kmin" -ge "$2" ]; }
 }
 
+# sender_receiver_pair: the receivers' lab (scenarios 97, 98): namespaces `s` and `r` joined
+# by the veth pair s-eth0 (02:00:00:00:09:01) / r-eth0 (…:09:02), both deleted on exit.
+sender_receiver_pair() {
+  trap '/sbin/ip netns del s 2>/dev/null; /sbin/ip netns del r 2>/dev/null' EXIT
+  /sbin/ip netns add s || fail "ip netns add s"
+  /sbin/ip netns add r || fail "ip netns add r"
+  /sbin/ip link add s-eth0 address 02:00:00:00:09:01 netns s type veth \
+    peer name r-eth0 address 02:00:00:00:09:02 netns r || fail "veth s-r"
+}
+
 # example_supported FILE: 0 when the running kernel has every parameter the example in
 # states/ needs (imix.yaml: imix_weights, Linux 5.15+).
 example_supported() {

@@ -6,12 +6,7 @@
 # inside `r` (AF_PACKET, TPACKET_V3, the kernel's timestamps) and reports per stream.
 IP=/sbin/ip
 TC=/sbin/tc
-cleanup() { $IP netns del s 2>/dev/null; $IP netns del r 2>/dev/null; }
-trap cleanup EXIT
-$IP netns add s || fail "ip netns add s"
-$IP netns add r || fail "ip netns add r"
-$IP link add s-eth0 address 02:00:00:00:09:01 netns s type veth \
-  peer name r-eth0 address 02:00:00:00:09:02 netns r || fail "veth s-r"
+sender_receiver_pair
 for ns in s r; do
   # No IPv6 router or neighbour chatter on the pair: the interface's own counters must
   # count pktgen's packets only.

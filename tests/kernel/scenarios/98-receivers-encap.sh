@@ -7,12 +7,7 @@
 # (`skb_vlan_untag` in `__netif_receive_skb_core`), so the capture sees VLAN ids in the
 # packet's metadata and QinQ's inner tag in the frame: only real frames prove that path.
 IP=/sbin/ip
-cleanup() { $IP netns del s 2>/dev/null; $IP netns del r 2>/dev/null; }
-trap cleanup EXIT
-$IP netns add s || fail "ip netns add s"
-$IP netns add r || fail "ip netns add r"
-$IP link add s-eth0 address 02:00:00:00:09:01 netns s type veth \
-  peer name r-eth0 address 02:00:00:00:09:02 netns r || fail "veth s-r"
+sender_receiver_pair
 # The qemu hub's NICs (lab.sh): n0 (02:00:00:00:07:01) sends, n1 (…:07:02) receives.
 $IP link set n0 netns s || fail "n0 into s"
 $IP link set n1 netns r || fail "n1 into r"
