@@ -17,53 +17,17 @@ use crate::plan::{
 };
 use crate::procfs::observe::{read_box, read_live_state, read_touched, ObserveError};
 use crate::procfs::parse::{result_text, ResultLine};
-use crate::procfs::{Interfaces, Procfs, ProcfsError};
+use crate::procfs::{unloading, Interfaces, Procfs, ProcfsError};
 
-/// How long the files of pktgen's directory may stay as they are before a file found gone
-/// is taken for that file alone going, not the module being unloaded.
-pub const UNLOAD_QUIET_MS: u64 = 500;
-/// The most an unload is waited for.
-pub const UNLOAD_WAIT_MS: u64 = 10_000;
-
-/// Whether a write failed because its file went away: removed, being removed (EIO, from
-/// `proc_reg_read`/`proc_reg_write` once `pde_is_gone`), or pktgen's directory itself gone.
-fn found_a_file_gone(cause: &WriteFailure) -> bool {
-    match cause {
-        WriteFailure::Procfs(ProcfsError::NotLoaded { .. } | ProcfsError::Missing { .. }) => true,
-        WriteFailure::Procfs(ProcfsError::Io { error, .. }) => {
-            error.raw_os_error() == Some(libc::EIO)
-        }
-        _ => false,
-    }
-}
-
-/// Whether pktgen is being unloaded (`rmmod pktgen`). Its exit (`pg_cleanup`, then
-/// `pg_net_exit`) stops each thread, which removes its devices' files and its own
-/// (`pktgen_thread_worker`), then removes `pgctrl` and last the directory; with hundreds of
-/// devices that took seconds under emulation. So this waits for the directory to go for as
-/// long as files keep going, and gives up once the listing stands still for
-/// [`UNLOAD_QUIET_MS`]. Asked only once a file was found gone.
-pub(crate) fn unloading(procfs: &dyn Procfs) -> bool {
-    use std::time::{Duration, Instant};
-    let start = Instant::now();
-    let mut last = None;
-    let mut changed = start;
-    loop {
-        let now = match procfs.list() {
-            Err(ProcfsError::NotLoaded { .. }) => return true,
-            Ok(files) => Some(files.len()),
-            Err(_) => None,
-        };
-        if now != last {
-            last = now;
-            changed = Instant::now();
-        }
-        if changed.elapsed() >= Duration::from_millis(UNLOAD_QUIET_MS)
-            || start.elapsed() >= Duration::from_millis(UNLOAD_WAIT_MS)
-        {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(REMOVAL_POLL_MS));
+/// Whether a readback failed on a file gone, or found a device it wrote to absent: what the
+/// module going away looks like after the writes.
+fn readback_found_files_gone(read_back: &Result<Vec<Mismatch>, ApplyError>) -> bool {
+    match read_back {
+        Err(ApplyError::Observe(ObserveError::Procfs(e))) => e.is_file_gone(),
+        Err(_) => false,
+        Ok(mismatches) => mismatches
+            .iter()
+            .any(|m| matches!(m.what, MismatchKind::Device { thread: None, .. })),
     }
 }
 
@@ -418,7 +382,8 @@ pub fn execute_plan(
         }
         tracing::debug!(file = %w.file, command = %w.command, "write");
         if let Err(cause) = execute_write(procfs, w) {
-            if found_a_file_gone(&cause) && unloading(procfs) {
+            let gone = matches!(&cause, WriteFailure::Procfs(e) if e.is_file_gone());
+            if gone && unloading(procfs) {
                 tracing::warn!(file = %w.file, command = %w.command, error = %cause, "pktgen was unloaded");
                 return Err(ApplyError::Unloaded {
                     done: i,
@@ -444,9 +409,9 @@ pub fn execute_plan(
     let read_back = read_touched(procfs, live, &touched, &interfaces_of(env))
         .map_err(ApplyError::from)
         .and_then(|now| mismatches(desired, &now, env));
-    // A readback that failed or found devices gone may be the module going: then there is
+    // A readback that found files or devices gone may be the module going: then there is
     // nothing to verify or roll back.
-    if read_back.as_ref().map_or(true, |m| !m.is_empty()) && unloading(procfs) {
+    if readback_found_files_gone(&read_back) && unloading(procfs) {
         return Err(ApplyError::Unloaded {
             done: total,
             total,

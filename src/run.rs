@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::model::{DeviceName, LiveState, ThreadId, DELAY_NEVER_WRITTEN};
 use crate::procfs::observe::{read_live_state, ObserveError};
 use crate::procfs::parse::ResultLine;
-use crate::procfs::{PgFile, Procfs, ProcfsError};
+use crate::procfs::{unloading, PgFile, Procfs, ProcfsError};
 
 pub use crate::procfs::parse::RunStats;
 
@@ -379,7 +379,7 @@ pub fn run_traffic_with(
     let lost_devices = after.as_ref().map_or(true, |a| {
         before.devices.keys().any(|d| !a.devices.contains_key(d))
     });
-    if lost_devices && crate::apply::unloading(&*procfs) {
+    if lost_devices && unloading(&*procfs) {
         return Err(RunError::Unloaded);
     }
     let after = after?;
@@ -402,10 +402,14 @@ pub fn run_traffic_with(
     Ok((outcome, after))
 }
 
-/// [`RunError::Unloaded`] when pktgen is being unloaded, else `error`: a read during a run
-/// fails when `rmmod` removes the files under it.
+/// [`RunError::Unloaded`] when `error` is a file gone and pktgen is being unloaded, else
+/// `error`: a read during a run fails when `rmmod` removes the files under it.
 fn unloaded_or(procfs: &dyn Procfs, error: RunError) -> RunError {
-    if crate::apply::unloading(procfs) {
+    let gone = match &error {
+        RunError::Procfs(e) | RunError::Observe(ObserveError::Procfs(e)) => e.is_file_gone(),
+        _ => false,
+    };
+    if gone && unloading(procfs) {
         RunError::Unloaded
     } else {
         error

@@ -157,7 +157,56 @@ fn refusal_hint(command: &str, error: &io::Error) -> &'static str {
     }
 }
 
+/// How long the files of pktgen's directory may stay as they are before a file found gone
+/// is taken for that file alone going, not the module being unloaded.
+pub const UNLOAD_QUIET_MS: u64 = 500;
+/// The most an unload is waited for.
+pub const UNLOAD_WAIT_MS: u64 = 10_000;
+/// How often [`unloading`] looks.
+const UNLOAD_POLL_MS: u64 = 10;
+
+/// Whether pktgen is being unloaded (`rmmod pktgen`). Its exit (`pg_cleanup`, then
+/// `pg_net_exit`) stops each thread, which removes its devices' files and its own
+/// (`pktgen_thread_worker`), then removes `pgctrl` and last the directory; with hundreds of
+/// devices that took seconds under emulation. So this waits for the directory to go for as
+/// long as files keep going, and gives up once the listing stands still for
+/// [`UNLOAD_QUIET_MS`]. For callers that found a file gone ([`ProcfsError::is_file_gone`]).
+pub fn unloading(procfs: &dyn Procfs) -> bool {
+    use std::time::{Duration, Instant};
+    let start = Instant::now();
+    let mut last = None;
+    let mut changed = start;
+    loop {
+        let now = match procfs.list() {
+            Err(ProcfsError::NotLoaded { .. }) => return true,
+            Ok(files) => Some(files.len()),
+            Err(_) => None,
+        };
+        if now != last {
+            last = now;
+            changed = Instant::now();
+        }
+        if changed.elapsed() >= Duration::from_millis(UNLOAD_QUIET_MS)
+            || start.elapsed() >= Duration::from_millis(UNLOAD_WAIT_MS)
+        {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(UNLOAD_POLL_MS));
+    }
+}
+
 impl ProcfsError {
+    /// Whether the file went away: removed, being removed (EIO, from
+    /// `proc_reg_read`/`proc_reg_write` once `pde_is_gone`), or pktgen's directory itself
+    /// gone. What a reader or writer sees of `rmmod pktgen` (see [`unloading`]).
+    pub fn is_file_gone(&self) -> bool {
+        match self {
+            ProcfsError::NotLoaded { .. } | ProcfsError::Missing { .. } => true,
+            ProcfsError::Io { error, .. } => error.raw_os_error() == Some(libc::EIO),
+            _ => false,
+        }
+    }
+
     /// The errno of a refused write, if that is what this is.
     pub fn errno(&self) -> Option<i32> {
         match self {
