@@ -8,12 +8,11 @@ use serde::Serialize;
 use pgstate::model::NamespaceName;
 use pgstate::run::{DeviceReport, EndedBy, RunOutcome};
 use pgstate::targets::receivers::ReceiverReport;
-
-use super::run_record::{Phase, RunRecord};
 use pgstate::targets::{Overlap, Place, RunReport, Window};
 
 use super::render::JSON_FORMAT_VERSION;
 use super::render::{count, indent, namespace_header, results_text, totals, Totals};
+use super::run_record::{Phase, ReceiverSoFar, RunRecord};
 
 /// A device of the results, with its namespace (`null`: the one pgstate runs in).
 #[derive(Serialize)]
@@ -201,7 +200,6 @@ pub fn receivers_text(receivers: &[ReceiverReport]) -> String {
     for r in receivers {
         let at = receiver_name(r);
         for s in &r.streams {
-            let names: Vec<String> = s.streams.iter().map(ToString::to_string).collect();
             let l = &s.report.latency;
             let opt = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |n| n.to_string());
             let ms = |v: Option<u64>| {
@@ -209,7 +207,7 @@ pub fn receivers_text(receivers: &[ReceiverReport]) -> String {
             };
             table.add_row(vec![
                 at.clone(),
-                names.join("+"),
+                stream_names(&s.streams),
                 opt(s.sent),
                 s.received.to_string(),
                 opt(s.lost),
@@ -245,10 +243,21 @@ pub fn receivers_text(receivers: &[ReceiverReport]) -> String {
 /// `r/r-eth0`: the receiver's namespace and interface, or the interface alone in the
 /// namespace pgstate runs in.
 fn receiver_name(r: &ReceiverReport) -> String {
-    match r.namespace.name() {
-        Some(n) => format!("{n}/{}", r.interface),
-        None => r.interface.clone(),
+    receiver_at(r.namespace.name(), &r.interface)
+}
+
+/// `r/r-eth0`: a receiver by its namespace and interface.
+fn receiver_at(namespace: Option<&NamespaceName>, interface: &str) -> String {
+    match namespace {
+        Some(n) => format!("{n}/{interface}"),
+        None => interface.to_owned(),
     }
+}
+
+/// `s/s-eth0`, or `s/a+s/b` for the streams a receiver counts together.
+pub fn stream_names(streams: &[pgstate::model::StreamRef]) -> String {
+    let names: Vec<String> = streams.iter().map(ToString::to_string).collect();
+    names.join("+")
 }
 
 /// A receiver's own counts and what it says about its streams, a line each.
@@ -280,8 +289,7 @@ fn receiver_notes(r: &ReceiverReport) -> String {
     }
     for s in &r.streams {
         // A receiver's streams each say their own: `r/n1 s/n0@0: …`.
-        let names: Vec<String> = s.streams.iter().map(ToString::to_string).collect();
-        let at = format!("{at} {}", names.join("+"));
+        let at = format!("{at} {}", stream_names(&s.streams));
         if s.copies_per_packet > 1 {
             let _ = writeln!(
                 out,
@@ -312,7 +320,7 @@ struct IntervalJson<'a> {
     format_version: u32,
     elapsed_ms: u64,
     sent: Vec<SentJson<'a>>,
-    received: Vec<super::run_record::ReceiverSoFar>,
+    received: &'a [ReceiverSoFar],
 }
 
 /// What one device has sent so far.
@@ -325,10 +333,12 @@ struct SentJson<'a> {
     running: bool,
 }
 
-/// One line of `run --json-stream`: what each sender sent and each receiver received so far.
+/// One line of `run --json-stream`: what each sender sent and each receiver received so far
+/// (`received`, [`super::run_record::received_so_far`] of the same progress).
 pub fn interval_json(
     targets: &[pgstate::targets::OpenTarget],
     p: &pgstate::targets::Progress<'_>,
+    received: &[ReceiverSoFar],
 ) -> String {
     let sent = targets
         .iter()
@@ -344,7 +354,6 @@ pub fn interval_json(
             })
         })
         .collect();
-    let received = super::run_record::received_so_far(targets, p);
     let doc = IntervalJson {
         event: "interval",
         format_version: JSON_FORMAT_VERSION,
@@ -432,13 +441,10 @@ pub fn latest_run_text(record: &RunRecord) -> String {
                 )
             };
             for r in received {
-                let at = match &r.namespace {
-                    Some(n) => format!("{n}/{}", r.interface),
-                    None => r.interface.clone(),
-                };
+                let at = receiver_at(r.namespace.as_ref(), &r.interface);
                 for s in &r.streams {
-                    let names: Vec<String> = s.streams.iter().map(ToString::to_string).collect();
-                    let _ = writeln!(out, "  {at}  {}  received {}", names.join("+"), s.received);
+                    let names = stream_names(&s.streams);
+                    let _ = writeln!(out, "  {at}  {names}  received {}", s.received);
                 }
             }
             out
@@ -622,6 +628,7 @@ mod tests {
             received: &[vec![38]],
             elapsed: Duration::from_millis(250),
         };
-        insta::assert_snapshot!(super::interval_json(&targets, &progress));
+        let received = crate::cli::run_record::received_so_far(&targets, &progress);
+        insta::assert_snapshot!(super::interval_json(&targets, &progress, &received));
     }
 }

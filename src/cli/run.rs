@@ -58,15 +58,15 @@ pub(super) fn run(cli: &Cli, a: &RunArgs, stdout: &mut impl Write) -> Result<Out
     let receives = targets.iter().any(|t| !t.target.receivers.is_empty());
     let mut report = targets::run(&targets, &opts, receiving, |p: &Progress<'_>| {
         progress.update(&names, p.samples, p.elapsed);
-        if receives {
-            let received = run_record::received_so_far(&targets, p);
-            record(cli, &a.state, Phase::Receiving { received });
-        }
+        let received = run_record::received_so_far(&targets, p);
         if a.json_stream {
             // A harness follows the run line by line: each is written out at once. A reader
             // that went away is not the run's problem (the last line says it again).
-            let _ = writeln!(stdout, "{}", results::interval_json(&targets, p));
+            let _ = writeln!(stdout, "{}", results::interval_json(&targets, p, &received));
             let _ = stdout.flush();
+        }
+        if receives {
+            record(cli, &a.state, Phase::Receiving { received });
         }
     })
     .map_err(|e| anyhow::anyhow!(*e))

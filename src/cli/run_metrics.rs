@@ -90,9 +90,8 @@ fn stream_labels(
     interface: &str,
     streams: &[StreamRef],
 ) -> Labels {
-    let names: Vec<String> = streams.iter().map(ToString::to_string).collect();
     let mut labels = receiver_labels(namespace, interface);
-    labels.push(("stream".to_owned(), names.join("+")));
+    labels.push(("stream".to_owned(), super::results::stream_names(streams)));
     labels
 }
 
