@@ -17,11 +17,10 @@ use prometheus_client::registry::Registry;
 
 use pgstate::run::{self, DeviceReport};
 use pgstate::targets::{Place, SharedProcfs};
+use pgstate::watch::{Observer, StatsHandle, Status, WatchStats};
 
 use super::run_metrics::register_latest_run;
 use super::run_record::{self, RunRecord};
-
-use pgstate::watch::{Observer, StatsHandle, Status, WatchStats};
 
 type Labels = Vec<(String, String)>;
 
@@ -253,7 +252,7 @@ pub(super) fn render_status(
     let readings: Vec<_> = readings.iter().map(|(p, d)| (*p, Some(*d))).collect();
     register_box(&mut registry, &readings);
     if let Some(record) = latest_run {
-        register_latest_run(registry.sub_registry_with_prefix("receiver"), record);
+        register_latest_run(&mut registry, record);
     }
     encode(&registry)
 }
@@ -330,7 +329,7 @@ pub(super) fn render_watch(scraped: &Scraped) -> String {
     register_box(&mut registry, &readings);
     let latest = &scraped.latest_run;
     if let Some(record) = run_record::read(&latest.run_dir, &latest.state) {
-        register_latest_run(registry.sub_registry_with_prefix("receiver"), &record);
+        register_latest_run(&mut registry, &record);
     }
     encode(&registry)
 }

@@ -106,9 +106,10 @@ pub fn render(report: &RunReport) -> String {
 }
 
 /// The metrics of what the latest run of a state received (`status`, the watch's
-/// `/metrics`), under `registry`'s prefix: all of them once it ended, the packets received
-/// so far while it runs.
+/// `/metrics`), as `pgstate_receiver_*` in a registry of prefix `pgstate`: all of them once
+/// it ended, the packets received so far while it runs.
 pub fn register_latest_run(registry: &mut Registry, record: &RunRecord) {
+    let registry = registry.sub_registry_with_prefix("receiver");
     match &record.phase {
         Phase::Ended { receivers } => register(registry, receivers),
         Phase::Receiving { received } => {
@@ -310,7 +311,7 @@ pub(super) mod tests {
             },
         );
         let mut registry = Registry::with_prefix("pgstate");
-        super::register_latest_run(registry.sub_registry_with_prefix("receiver"), &ended);
+        super::register_latest_run(&mut registry, &ended);
         let mut text = format!("{}\n", super::HEADER);
         prometheus_client::encoding::prometheus_text::encode(&mut text, &registry).unwrap();
         assert_eq!(text, super::render(&report));
@@ -328,7 +329,7 @@ pub(super) mod tests {
             },
         );
         let mut registry = Registry::with_prefix("pgstate");
-        super::register_latest_run(registry.sub_registry_with_prefix("receiver"), &receiving);
+        super::register_latest_run(&mut registry, &receiving);
         let mut text = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut text, &registry).unwrap();
         assert!(
