@@ -202,7 +202,11 @@ impl ProcfsError {
     pub fn is_file_gone(&self) -> bool {
         match self {
             ProcfsError::NotLoaded { .. } | ProcfsError::Missing { .. } => true,
-            ProcfsError::Io { error, .. } => error.raw_os_error() == Some(libc::EIO),
+            // pktgen's own handlers never return EIO (REFERENCE §errors); a write that got it
+            // raced the file's removal after its open succeeded (seen on 7.2 in the lab).
+            ProcfsError::Io { error, .. } | ProcfsError::Write { error, .. } => {
+                error.raw_os_error() == Some(libc::EIO)
+            }
             _ => false,
         }
     }
@@ -297,5 +301,19 @@ mod tests {
         let other = refused("count x", libc::EINVAL);
         assert!(other.ends_with("Invalid argument (os error 22)"), "{other}");
         assert!(!refused("count 1", ENOTSUPP).contains("IFF_TX_SKB_SHARING"));
+    }
+
+    /// A write refused with EIO raced `rmmod` (its open succeeded, the file then went):
+    /// pktgen itself never answers EIO, so it is taken for the file going.
+    #[test]
+    fn a_write_refused_with_eio_is_the_file_going() {
+        let write = |errno| ProcfsError::Write {
+            file: "eth0@12".into(),
+            command: "count 5".into(),
+            error: io::Error::from_raw_os_error(errno),
+        };
+        assert!(write(libc::EIO).is_file_gone());
+        assert!(!write(libc::EINVAL).is_file_gone());
+        assert!(!write(libc::ENODEV).is_file_gone());
     }
 }
