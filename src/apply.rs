@@ -21,11 +21,11 @@ use crate::procfs::{unloading, Interfaces, Procfs, ProcfsError};
 
 /// Whether a readback failed on a file gone, or found a device it wrote to absent: what the
 /// module going away looks like after the writes.
-fn readback_found_files_gone(read_back: &Result<Vec<Mismatch>, ApplyError>) -> bool {
+fn readback_found_files_gone(read_back: &Result<(Vec<Mismatch>, LiveState), ApplyError>) -> bool {
     match read_back {
         Err(ApplyError::Observe(ObserveError::Procfs(e))) => e.is_file_gone(),
         Err(_) => false,
-        Ok(mismatches) => mismatches
+        Ok((mismatches, _)) => mismatches
             .iter()
             .any(|m| matches!(m.what, MismatchKind::Device { thread: None, .. })),
     }
@@ -367,6 +367,20 @@ pub fn execute_plan(
     p: Plan,
     interrupt: &AtomicBool,
 ) -> Result<ApplyReport, ApplyError> {
+    execute_plan_read_back(procfs, desired, live, env, p, interrupt).map(|(report, _)| report)
+}
+
+/// Like [`execute_plan`], and also returns the box as the verification read it: `live` with
+/// the thread files and the devices written to read again (`live` itself when the plan has no
+/// writes). What `watch` keeps of the box between two reconciles.
+pub fn execute_plan_read_back(
+    procfs: &dyn Procfs,
+    desired: &DesiredState,
+    live: &LiveState,
+    env: &Environment,
+    p: Plan,
+    interrupt: &AtomicBool,
+) -> Result<(ApplyReport, LiveState), ApplyError> {
     let span = tracing::info_span!("apply", writes = p.writes.len());
     let _enter = span.enter();
     let total = p.writes.len();
@@ -403,12 +417,12 @@ pub fn execute_plan(
         }
     }
     if total == 0 {
-        return Ok(ApplyReport { writes: 0, plan: p });
+        return Ok((ApplyReport { writes: 0, plan: p }, live.clone()));
     }
     let touched: BTreeSet<DeviceName> = p.writes.iter().filter_map(|w| w.device.clone()).collect();
     let read_back = read_touched(procfs, live, &touched, &interfaces_of(env))
         .map_err(ApplyError::from)
-        .and_then(|now| mismatches(desired, &now, env));
+        .and_then(|now| Ok((mismatches(desired, &now, env)?, now)));
     // A readback that found files or devices gone may be the module going: then there is
     // nothing to verify or roll back.
     if readback_found_files_gone(&read_back) && unloading(procfs) {
@@ -418,7 +432,7 @@ pub fn execute_plan(
             seen: "the readback found pktgen's files gone".to_owned(),
         });
     }
-    let mismatches = read_back.map_err(|e| ApplyError::Unverified {
+    let (mismatches, now) = read_back.map_err(|e| ApplyError::Unverified {
         writes: total,
         error: e.to_string(),
     })?;
@@ -429,10 +443,13 @@ pub fn execute_plan(
             rollback,
         });
     }
-    Ok(ApplyReport {
-        writes: total,
-        plan: p,
-    })
+    Ok((
+        ApplyReport {
+            writes: total,
+            plan: p,
+        },
+        now,
+    ))
 }
 
 /// The first device whose thread or configuration differs between two readings.
@@ -454,7 +471,7 @@ fn first_difference(before: &LiveState, now: &LiveState) -> Option<String> {
 }
 
 /// The interface facts `env` was made with.
-fn interfaces_of(env: &Environment) -> Interfaces {
+pub(crate) fn interfaces_of(env: &Environment) -> Interfaces {
     env.interfaces
         .iter()
         .filter_map(|(name, info)| Some((name.clone(), info.clone()?)))

@@ -15,7 +15,8 @@ use pgstate::model::MacAddr;
 use pgstate::procfs::{Interfaces, PgFile, Procfs, ProcfsError, SimProcfs};
 use pgstate::run::RunOptions;
 use pgstate::targets::{self, OpenTarget, Place, Target};
-use pgstate::{DesiredState, KernelProfile};
+use pgstate::watch::{Event, ManualClock, Report, WatchConfig, WatchSession};
+use pgstate::{DesiredState, KernelProfile, ThreadId};
 
 use common::lab::{lab_with, load};
 
@@ -68,7 +69,7 @@ impl Procfs for Counting<'_> {
 }
 
 /// 32 devices on two threads and four interfaces; device 5 gets `count` from `count5`.
-fn state(count5: u64) -> DesiredState {
+fn state_yaml(count5: u64) -> String {
     let mut yaml = String::from("devices:\n");
     for i in 0..32 {
         let count = if i == 5 { count5 } else { 1000 };
@@ -78,7 +79,11 @@ fn state(count5: u64) -> DesiredState {
             i % 2
         ));
     }
-    load(&yaml)
+    yaml
+}
+
+fn state(count5: u64) -> DesiredState {
+    load(&state_yaml(count5))
 }
 
 fn sim() -> SimProcfs {
@@ -204,4 +209,173 @@ fn a_run_reads_device_files_only_with_their_threads() {
     for i in 0..32 {
         assert_eq!(reads[&format!("eth{}@{i}", i % 4)], readings, "{reads:?}");
     }
+}
+
+/// A watch session on [`state_yaml`] in a temporary directory, over a counting simulator,
+/// converged at startup; the counts start after that.
+struct Watching {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    sim: Arc<SimProcfs>,
+    reads: Arc<Mutex<BTreeMap<String, usize>>>,
+    clock: ManualClock,
+    session: WatchSession<SharedCounting, ManualClock>,
+}
+
+const DEBOUNCE: Duration = Duration::from_millis(300);
+const POLL: Duration = Duration::from_secs(5);
+
+fn watching() -> Watching {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.yaml");
+    std::fs::write(&path, state_yaml(1000)).unwrap();
+    let sim = Arc::new(sim());
+    let reads = Arc::new(Mutex::default());
+    let config = WatchConfig {
+        debounce: DEBOUNCE,
+        poll_interval: POLL,
+        lock_file: Some(dir.path().join("lock")),
+        ..WatchConfig::default()
+    };
+    let clock = ManualClock::new();
+    let procfs = SharedCounting(Arc::clone(&sim), Arc::clone(&reads));
+    let mut session = WatchSession::new(procfs, &path, config, clock.clone());
+    let reports = session.handle(Event::Tick);
+    assert!(
+        reports.iter().any(|r| matches!(r, Report::Applied { .. })),
+        "{reports:#?}"
+    );
+    reads.lock().unwrap().clear();
+    Watching {
+        _dir: dir,
+        path,
+        sim,
+        reads,
+        clock,
+        session,
+    }
+}
+
+impl Watching {
+    /// Saves `yaml` and lets the debounce pass: the reports of the reconcile.
+    fn edit(&mut self, yaml: &str) -> Vec<Report> {
+        std::fs::write(&self.path, yaml).unwrap();
+        let mut reports = self.session.handle(Event::FilesChanged);
+        self.clock.advance(DEBOUNCE + Duration::from_millis(1));
+        reports.extend(self.session.handle(Event::Tick));
+        reports
+    }
+
+    fn poll(&mut self) -> Vec<Report> {
+        self.clock.advance(POLL);
+        self.session.handle(Event::Tick)
+    }
+
+    /// Reads per file since the last call.
+    fn take_reads(&self) -> BTreeMap<String, usize> {
+        std::mem::take(&mut *self.reads.lock().unwrap())
+    }
+
+    fn in_sync(&self, yaml: &str) -> bool {
+        plan_against(&*self.sim, &load(yaml)).unwrap().2.is_empty()
+    }
+}
+
+fn writes_of(reports: &[Report]) -> Vec<String> {
+    reports
+        .iter()
+        .flat_map(|r| match r {
+            Report::Applied { writes, .. } => writes.clone(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+#[test]
+fn a_watched_edit_reads_only_the_device_it_changed_and_a_poll_reads_them_all() {
+    let mut w = watching();
+    let reports = w.edit(&state_yaml(7));
+    assert_eq!(writes_of(&reports), ["eth1@5 <- count 7"], "{reports:#?}");
+    assert!(w.in_sync(&state_yaml(7)));
+    // eth1@5: planned, its Result checked after the write, verified. The thread files:
+    // planned and verified. Nothing else.
+    let reads = w.take_reads();
+    let expected: BTreeMap<String, usize> = [("eth1@5", 3), ("kpktgend_0", 2), ("kpktgend_1", 2)]
+        .into_iter()
+        .map(|(f, n)| (f.to_owned(), n))
+        .collect();
+    assert_eq!(reads, expected);
+    assert_eq!(w.session.stats().snapshot().partial_reads, 1);
+    // An edit that changes nothing in the box but the devices it names: none, no write.
+    let reports = w.edit(&format!("# a comment\n{}", state_yaml(7)));
+    assert!(writes_of(&reports).is_empty(), "{reports:#?}");
+    // The poll reads everything, once.
+    let reports = w.poll();
+    assert!(
+        reports.iter().any(|r| matches!(r, Report::InSync(_))),
+        "{reports:#?}"
+    );
+    let reads = w.take_reads();
+    assert_eq!(reads.len(), 1 + 2 + 32, "{reads:?}");
+    assert!(reads.values().all(|n| *n == 1), "{reads:?}");
+}
+
+#[test]
+fn after_an_edit_devices_removed_behind_the_watch_are_put_back() {
+    let mut w = watching();
+    // Someone flushes thread 1 by hand; the edit's partial read still sees it in the thread
+    // files, and puts every device of the thread back.
+    w.sim
+        .write(&PgFile::Thread(ThreadId(1)), "rem_device_all")
+        .unwrap();
+    while plan_against(&*w.sim, &state(1000))
+        .unwrap()
+        .0
+        .devices
+        .values()
+        .any(|d| d.thread == ThreadId(1))
+    {
+        std::thread::yield_now();
+    }
+    let reports = w.edit(&state_yaml(7));
+    let adds = writes_of(&reports)
+        .iter()
+        .filter(|w| w.starts_with("kpktgend_1 <- add_device"))
+        .count();
+    assert_eq!(adds, 16, "{reports:#?}");
+    assert!(w.in_sync(&state_yaml(7)));
+    assert_eq!(w.session.stats().snapshot().partial_reads, 1);
+}
+
+#[test]
+fn after_an_edit_a_device_added_behind_the_watch_sends_it_to_a_full_read() {
+    let mut w = watching();
+    w.sim
+        .write(&PgFile::Thread(ThreadId(0)), "add_device eth0@99")
+        .unwrap();
+    let reports = w.edit(&state_yaml(7));
+    assert!(w.in_sync(&state_yaml(7)), "{reports:#?}");
+    assert_eq!(w.session.stats().snapshot().partial_reads, 0);
+    let reads = w.take_reads();
+    assert!(
+        reads.contains_key("eth3@31"),
+        "the whole box was read: {reads:?}"
+    );
+}
+
+#[test]
+fn a_value_changed_behind_the_watch_in_a_device_the_edit_left_alone_waits_for_the_poll() {
+    let mut w = watching();
+    let eth0 = PgFile::Device("eth0@0".parse().unwrap());
+    w.sim.write(&eth0, "count 5").unwrap();
+    let reports = w.edit(&state_yaml(7));
+    assert_eq!(writes_of(&reports), ["eth1@5 <- count 7"], "{reports:#?}");
+    assert!(!w.in_sync(&state_yaml(7)));
+    let reports = w.poll();
+    assert_eq!(
+        writes_of(&reports),
+        ["eth0@0 <- count 1000"],
+        "{reports:#?}"
+    );
+    assert!(w.in_sync(&state_yaml(7)));
 }

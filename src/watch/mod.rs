@@ -17,7 +17,10 @@
 //!
 //! Reconciliation is level-triggered (as kube-runtime's `watcher.rs` insists: events can be
 //! missed or coalesced). A file event only means "look again"; what is applied is always the
-//! whole state, planned against a fresh read of the box. That is why editors' save dances,
+//! whole state. After an edit it is planned against what the last converged reconcile left
+//! known of the box, with the thread files and the devices the edit changed read again
+//! (`known`), so an edit costs what it changed, not what the box holds; startup, SIGHUP and
+//! every poll read the whole box, so drift anywhere is still repaired. That is why editors' save dances,
 //! symlink swaps and re-created directories need no special cases beyond keeping the notify
 //! watches alive: any burst of events becomes one reload after the debounce, and every poll
 //! re-checks the files' fingerprint too, so a missed event costs at most one poll interval.
@@ -27,7 +30,8 @@
 //! The parts, one file each: `machine` (the state machine: debounce, poll timing,
 //! back-off, exit), `clock` (where the time comes from), `source` (file events from
 //! notify, and the fingerprint of the state files' bytes), `observe` (what a running watch tells the outside: [`Observer`], [`Status`]), `report`
-//! (what a session reports: [`Report`] and its counters), `session` (loading, reconciling
+//! (what a session reports: [`Report`] and its counters), `known` (what a session keeps of the
+//! box between reconciles), `session` (loading, reconciling
 //! under the box lock), `drive` (the loop that feeds a session events and reads the signal
 //! flags), `config` ([`WatchConfig`]) and `error` ([`WatchError`]). This file holds
 //! [`watch`], which puts the parts together for the CLI.
@@ -36,6 +40,7 @@ mod clock;
 mod config;
 mod drive;
 mod error;
+mod known;
 mod machine;
 mod observe;
 mod report;

@@ -48,6 +48,9 @@ pub struct WatchStats {
     pub failures: u64,
     /// Times the set of devices left out for a missing or down interface changed.
     pub skipped_changes: u64,
+    /// Reconciles after an edit that read only the devices it changed (and the thread
+    /// files), planning against what the last converged reconcile left known.
+    pub partial_reads: u64,
 }
 
 /// A shared view of a session's [`WatchStats`], readable from another thread.

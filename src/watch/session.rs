@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use crate::apply::{execute_plan, plan_against_with, ApplyError};
+use crate::apply::{execute_plan_read_back, plan_against_with, ApplyError};
 use crate::locate::{locate_plan_error, refused_setting};
 use crate::lock::{BoxLock, LockError};
-use crate::model::{DeviceName, LiveState, ThreadId};
+use crate::model::{DesiredState, DeviceName, LiveState, ThreadId};
 use crate::plan::Plan;
 use crate::procfs::Procfs;
 use crate::state_file::{load_path, LoadedState};
@@ -22,6 +22,7 @@ use crate::state_file::{load_path, LoadedState};
 use super::clock::{lock_ignoring_poison, Clock};
 use super::config::{WatchConfig, WatchPart};
 use super::error::WatchError;
+use super::known::{KnownBox, Planned};
 use super::machine::{Action, Event, LoadOutcome, ReconcileOutcome, Trigger, Watcher};
 use super::report::{Report, StatsHandle};
 use super::source::fingerprint;
@@ -45,6 +46,8 @@ pub struct WatchSession<P: Procfs, C: Clock> {
     /// The last warning that repeats while nothing changes (drift in check-only, a refused
     /// plan, a failure): logged once, then at debug level.
     last_notice: Option<String>,
+    /// The box as the last converged reconcile left it; forgotten by anything else.
+    known: Option<KnownBox>,
     stats: StatsHandle,
 }
 
@@ -75,6 +78,7 @@ impl<P: Procfs, C: Clock> WatchSession<P, C> {
             invalid: false,
             skipped: BTreeMap::new(),
             last_notice: None,
+            known: None,
             stats: StatsHandle::default(),
         }
     }
@@ -233,7 +237,7 @@ impl<P: Procfs, C: Clock> WatchSession<P, C> {
     ) -> ReconcileOutcome {
         // Unavailable interfaces are skipped, not fatal: one unplugged NIC must not freeze
         // every other device, and its devices come back at the first poll after it does.
-        let (live, env, plan) = match plan_against_with(&self.procfs, &good.desired, true) {
+        let Planned { live, env, plan } = match self.plan(&good.desired, trigger) {
             Ok(x) => x,
             Err(e) => {
                 if let ApplyError::Plan(pe) = &e {
@@ -251,6 +255,7 @@ impl<P: Procfs, C: Clock> WatchSession<P, C> {
             tracing::debug!("in sync");
             self.last_notice = None;
             self.stats.bump(|s| s.in_sync += 1);
+            self.known = Some(KnownBox::new(&good.desired, live, env));
             reports.push(Report::InSync(trigger));
             return ReconcileOutcome::Converged;
         }
@@ -276,6 +281,26 @@ impl<P: Procfs, C: Clock> WatchSession<P, C> {
             tracing::warn!("TRAFFIC WILL STOP: the {what} need rem_device_all on thread(s) {t}, which stops {d} (use --refuse-disruptive to refuse such changes)");
         }
         self.carry_out(good, pending, running, reports)
+    }
+
+    /// Plans `desired` against the box. After an edit of the files, from what the last
+    /// converged reconcile left known, reading only the devices the edit changed and the
+    /// thread files; otherwise, or when that cannot be done, from a read of the whole box.
+    fn plan(&mut self, desired: &DesiredState, trigger: Trigger) -> Result<Planned, ApplyError> {
+        let known = self.known.take().filter(|_| trigger == Trigger::FileChange);
+        if let Some((known, changed)) = known.and_then(|k| k.changed(desired).map(|c| (k, c))) {
+            if let Some(planned) = known.plan(&self.procfs, desired, &changed)? {
+                tracing::debug!(
+                    devices = changed.len(),
+                    "planned from the known box, reading only the changed devices"
+                );
+                self.stats.bump(|s| s.partial_reads += 1);
+                return Ok(planned);
+            }
+            tracing::debug!("the thread files list a device not known; reading the whole box");
+        }
+        let (live, env, plan) = plan_against_with(&self.procfs, desired, true)?;
+        Ok(Planned { live, env, plan })
     }
 
     /// Check-only: says what differs and what would repair it; writes nothing.
@@ -316,8 +341,9 @@ impl<P: Procfs, C: Clock> WatchSession<P, C> {
         // Never interrupted: SIGINT/SIGTERM are looked at between two reconciles only, so the
         // flag given to the apply is one that nobody sets.
         let never = AtomicBool::new(false);
-        match execute_plan(&self.procfs, &good.desired, &live, &env, plan, &never) {
-            Ok(report) => {
+        match execute_plan_read_back(&self.procfs, &good.desired, &live, &env, plan, &never) {
+            Ok((report, now)) => {
+                self.known = Some(KnownBox::new(&good.desired, now, env));
                 let n = report.writes as u64;
                 self.last_notice = None;
                 self.stats.bump(|s| {

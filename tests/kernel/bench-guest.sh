@@ -5,7 +5,7 @@
 #   @@BENCH time N CAT_US PLAN_US APPLY1_US         (medians of $BENCH_TIME_REPS interleaved rounds, default 9)
 #   @@BENCH ifaces PLAN8_US PLAN8_WITH_1000_US
 #   @@BENCH sample NAME SCRIPT_WRITES SCRIPT_US EMPTY_WRITES EMPTY_US RERUN_WRITES RERUN_US NO_CHANGES(0|1)
-#   @@BENCH watch SAVE_TO_CONVERGED_US RSS_KB RECONCILES
+#   @@BENCH watch DEVICES SAVE_TO_CONVERGED_US RSS_KB EDITS
 #   @@BENCH recv PLACEMENT PAIRS PPS_WITHOUT PPS_WITH SENT RECEIVED IFACE_RX CAPTURE_DROPS CPU_US_WITHOUT CPU_US_WITH
 #                                            (medians of $BENCH_RECV_PAIRS interleaved pairs, default 5)
 # Writes are counted with strace: every write(2) to a file under /proc/net/pktgen (which
@@ -274,17 +274,22 @@ bench_samples() {
 }
 
 # ---- watch: from a saved file to a converged box, and memory over a long run ----
-bench_watch() {
-  local dir=$SCRATCH/watch pid i t0 t1 out=() rss want
+# watch_devices N: one watch on an N-device state, 20 edits of the first device's count.
+watch_devices() {
+  local n=$1 dir=$SCRATCH/watch$1 pid i t0 t1 out=() rss want last=$(($1 - 1))
   reset_box
   mkdir -p "$dir"
-  "$BENCH/gen-devices.sh" w512 512 1000 >"$dir/state.yaml"
-  pgstate watch -q "$dir" >"$SCRATCH/watch.log" 2>&1 &
+  "$BENCH/gen-devices.sh" "w$n" "$n" 1000 >"$dir/state.yaml"
+  pgstate watch -q "$dir" >"$SCRATCH/watch$n.log" 2>&1 &
   pid=$!
-  wait_until 120 grep -q 'count 1000 ' "$PG/d3@511" 2>/dev/null || { echo "bench: watch did not converge"; kill "$pid"; return; }
+  wait_until 120 grep -q 'count 1000 ' "$PG/d$((last % 4))@$last" 2>/dev/null || {
+    echo "bench: watch of $n devices did not converge"
+    kill "$pid"
+    return
+  }
   for ((i = 1; i <= 20; i++)); do
     want=$((2000 + i))
-    "$BENCH/gen-devices.sh" w512 512 "$want" >"$SCRATCH/next.yaml"
+    "$BENCH/gen-devices.sh" "w$n" "$n" "$want" >"$SCRATCH/next.yaml"
     t0=$(now_us)
     mv "$SCRATCH/next.yaml" "$dir/state.yaml"
     until grep -q "count $want " "$PG/d0@0" 2>/dev/null; do sleep 0.01; done
@@ -294,7 +299,12 @@ bench_watch() {
   rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
   kill "$pid"
   wait "$pid" 2>/dev/null
-  echo "@@BENCH watch $(median "${out[@]}") $rss 20"
+  echo "@@BENCH watch $n $(median "${out[@]}") $rss 20"
+}
+
+bench_watch() {
+  watch_devices 8
+  watch_devices 512
 }
 
 # ---- recv: a receiver at the highest rate pktgen reaches on veth ----

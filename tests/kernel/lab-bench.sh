@@ -126,10 +126,14 @@ bench_report() {
       printf '\n(Medians of %s interleaved pairs in one boot per receive path; the received figures are the last pair'"'"'s.)\n\n' "$pairs"
     fi
     if grep -q '^@@BENCH watch ' "$logf"; then
-      local t r k
-      read -r _ _ t r k < <(grep '^@@BENCH watch ' "$logf" | tail -n1)
-      printf '### watch, 512 devices\n\n| saved file to converged box (median of %s edits, 300 ms debounce) | resident memory after them |\n|---:|---:|\n| %s ms | %s MiB |\n\n' \
-        "$k" "$(ms "$t")" "$(awk -v k="$r" 'BEGIN { printf "%.1f", k / 1024 }')"
+      local n t r t8=""
+      printf '### watch\n\n| devices | saved file to converged box (median of 20 edits, 300 ms debounce) | against 8 devices | resident memory after them |\n|---:|---:|---:|---:|\n'
+      while read -r _ _ n t r _; do
+        [[ $n == 8 ]] && t8=$t
+        printf '| %s | %s ms | %s | %s MiB |\n' "$n" "$(ms "$t")" \
+          "$([[ -n $t8 ]] && ratio "$t" "$t8" || echo -)" "$(awk -v k="$r" 'BEGIN { printf "%.1f", k / 1024 }')"
+      done < <(grep '^@@BENCH watch ' "$logf")
+      printf '\n'
     fi
   } >"$md"
   cat "$md"
