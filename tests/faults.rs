@@ -11,6 +11,7 @@ mod common;
 
 use std::cell::Cell;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pgstate::apply::{apply, apply_plan, plan_against, ApplyError, MismatchKind, WriteFailure};
 use pgstate::procfs::{PgFile, Procfs, ProcfsError, SimProcfs};
@@ -72,7 +73,7 @@ struct Faulty<'a> {
     /// The fault strikes once the simulator has seen this many writes.
     at: usize,
     fault: Fault,
-    fired: Cell<bool>,
+    fired: AtomicBool,
 }
 
 impl<'a> Faulty<'a> {
@@ -81,7 +82,7 @@ impl<'a> Faulty<'a> {
             sim,
             at,
             fault,
-            fired: Cell::new(false),
+            fired: AtomicBool::new(false),
         };
         f.strike();
         f
@@ -89,15 +90,15 @@ impl<'a> Faulty<'a> {
 
     /// Fires the fault when its time has come; true once the module is unloaded.
     fn strike(&self) -> bool {
-        if !self.fired.get() && self.sim.write_count() >= self.at {
-            self.fired.set(true);
+        if !self.fired.load(Ordering::SeqCst) && self.sim.write_count() >= self.at {
+            self.fired.store(true, Ordering::SeqCst);
             match self.fault {
                 Fault::RemoveInterface(n) => assert!(self.sim.remove_interface(n)),
                 Fault::InterfaceDown(n) => assert!(self.sim.set_interface_up(n, false)),
                 Fault::Unload => {}
             }
         }
-        self.fired.get() && matches!(self.fault, Fault::Unload)
+        self.fired.load(Ordering::SeqCst) && matches!(self.fault, Fault::Unload)
     }
 
     fn unloaded(&self) -> ProcfsError {

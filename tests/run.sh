@@ -20,7 +20,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says when it starts, in seconds since the suite began (doc/testing.md's figures).
+step() { printf '\n==> %s  [%ss]\n' "$*" "$SECONDS"; }
 
 quick=0
 case ${1:-} in
@@ -46,17 +47,39 @@ if ! /usr/bin/python3 -c 'import yaml' 2>/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-yaml
 fi
 
+# The shell linter, for the lint step below.
+if ! command -v shellcheck >/dev/null; then
+  step "installing shellcheck"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck
+fi
+
+# What the kernel lanes and the package need from outside (host packages, four kernels, the
+# Debian system image, cargo-deb) is fetched and built beside the lints and compiles: most of
+# it is waiting for the network and the disk, which the compiles do not. It is the only apt
+# user until it has finished (the installs above come first), and the lanes wait for it.
+# The whole suite runs scenarios 55 and 56, which need the kernels' pktgen sample scripts
+# (linux-source, 150 MB each): fetched here too.
+mkdir -p target
+prepare_log=target/prepare.log
+step "preparing the lab beside the compiles (log: $prepare_log)"
+# In a session of its own (setsid), so that a failing suite stops it, children included.
+# shellcheck disable=SC2016  # $QUICK is the inner shell's
+PGSTATE_LAB_SAMPLES=$((1 - quick)) QUICK=$quick setsid bash -c '
+  set -euo pipefail
+  tests/kernel/lab.sh prepare
+  if [[ $QUICK == 0 ]]; then tests/kernel/lab.sh system-image; fi
+  tests/package/build-deb.sh --tools
+' >"$prepare_log" 2>&1 </dev/null &
+prepare_pid=$!
+trap 'kill -- -"$prepare_pid" 2>/dev/null || true' EXIT
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 # Every shell script of the lab and the packaging checks. Each names its dialect, by its
 # shebang or, for the files that are only sourced, a `# shellcheck shell=` directive (sh for
 # the busybox guest's), so no -s; -x with SCRIPTDIR follows the `# shellcheck source=`
 # directives (guest-lib.sh, lab-bench.sh, lab-system.sh).
-if ! command -v shellcheck >/dev/null; then
-  step "installing shellcheck"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck
-fi
 step "shellcheck"
 find tests contrib -type f -name '*.sh' -print0 | sort -z | xargs -0 shellcheck -x --source-path=SCRIPTDIR
 step "cargo clippy"
@@ -65,6 +88,13 @@ step "cargo test"
 cargo test --locked
 step "release build for the kernel lane"
 cargo build --locked --release
+step "waiting for the lab's preparation"
+if ! wait "$prepare_pid"; then
+  cat "$prepare_log"
+  echo "the lab's preparation failed (above; $prepare_log)" >&2
+  exit 1
+fi
+trap - EXIT
 step "real kernels (qemu)"
 tests/kernel/lab.sh test "$scenarios"
 step "write counts on real kernels (qemu, strace)"

@@ -6,11 +6,14 @@
 #   @@BENCH ifaces PLAN8_US PLAN8_WITH_1000_US
 #   @@BENCH sample NAME SCRIPT_WRITES SCRIPT_US EMPTY_WRITES EMPTY_US RERUN_WRITES RERUN_US NO_CHANGES(0|1)
 #   @@BENCH watch DEVICES SAVE_TO_CONVERGED_US RSS_KB EDITS
+#   @@BENCH sampling PAIRS PPS_PLAIN PPS_WATCHED PLAIN... / WATCHED...
+#                                            (medians of $BENCH_SAMPLING_PAIRS interleaved pairs, default 5)
 #   @@BENCH recv PLACEMENT PAIRS PPS_WITHOUT PPS_WITH SENT RECEIVED IFACE_RX CAPTURE_DROPS CPU_US_WITHOUT CPU_US_WITH
 #                                            (medians of $BENCH_RECV_PAIRS interleaved pairs, default 5)
 # Writes are counted with strace: every write(2) to a file under /proc/net/pktgen (which
 # strace -y shows as /proc/PID/net/pktgen/..., /proc/net being a link to /proc/self/net).
-# Parts: $BENCH_PARTS (default "writes time ifaces samples watch"; "recv" on request).
+# Parts: $BENCH_PARTS (default "writes time ifaces samples watch"; "recv" and "sampling" on
+# request).
 set -u
 # shellcheck source=guest-lib.sh
 . /lab/guest-lib.sh
@@ -307,6 +310,49 @@ bench_watch() {
   watch_devices 512
 }
 
+# ---- sampling: what watching a run costs the traffic it watches ----
+# Two devices on a dummy interface, one per pktgen thread, so that both vCPUs send and any
+# CPU the watching takes is taken from pktgen. Interleaved pairs: `run --no-progress` with
+# nothing else reading the box, against `run` with its progress display drawn on a terminal
+# (util-linux `script` gives it a pty) while `status --format prometheus` scrapes the box
+# every second beside it. The figure is the sum of both devices' pps (the `total` row).
+bench_sampling() {
+  local ip=/sbin/ip count=${BENCH_SAMPLING_COUNT:-2000000} pairs=${BENCH_SAMPLING_PAIRS:-5} i
+  local st=$SCRATCH/sampling.yaml
+  local -a plain=() watched=()
+  reset_box
+  if ! "$ip" link add s0 type dummy || ! "$ip" link set s0 up; then
+    echo "bench: sampling: no dummy interface"
+    return
+  fi
+  printf 'devices:\n' >"$st"
+  for i in 0 1; do
+    printf '  s0@%s: {thread: %s, count: %s, pkt_size: 60, delay: 0, dst: 198.18.0.1, dst_mac: "02:00:00:00:00:02"}\n' \
+      "$i" "$i" "$count" >>"$st"
+  done
+  pps_total() { tr '\r' '\n' <"$1" | awk '$1 == "total" { print $4 }' | tail -n1; }
+  for ((i = 0; i < pairs; i++)); do
+    pgstate -q run --no-progress "$st" >"$SCRATCH/sampling0.out" 2>&1
+    plain+=("$(pps_total "$SCRATCH/sampling0.out")")
+    reset_box
+    : >"$SCRATCH/scraping"
+    (while [[ -e $SCRATCH/scraping ]]; do
+      pgstate status --format prometheus "$st" >/dev/null 2>&1
+      sleep 1
+    done) &
+    local scraper=$!
+    /lab/script -qfec "pgstate run $st" /dev/null >"$SCRATCH/sampling1.out" 2>&1
+    rm -f "$SCRATCH/scraping"
+    wait "$scraper"
+    watched+=("$(pps_total "$SCRATCH/sampling1.out")")
+    reset_box
+  done
+  grep -q $'\e\[' "$SCRATCH/sampling1.out" || echo "bench: sampling: no progress was drawn"
+  tr '\r' '\n' <"$SCRATCH/sampling1.out" | tail -n 8
+  echo "@@BENCH sampling $pairs $(median "${plain[@]}") $(median "${watched[@]}") ${plain[*]} / ${watched[*]}"
+  "$ip" link del s0
+}
+
 # ---- recv: a receiver at the highest rate pktgen reaches on veth ----
 # A sender namespace and a receiver namespace over veth (as scenario 97), pktgen at full speed
 # (delay 0, start_xmit): runs without and with the receiver, interleaved. Per pair: the
@@ -370,4 +416,5 @@ part time && bench_time
 part ifaces && bench_ifaces
 part watch && bench_watch
 part recv && bench_recv
+part sampling && bench_sampling
 echo "@@BENCH done"

@@ -18,8 +18,8 @@
 # Tables go to stdout and to target/kernel-lab/bench-<kernel-release>.md.
 
 BENCH_ALL_PARTS="writes time ifaces samples watch"
-# Parts that run only when named (`lab.sh bench recv`).
-BENCH_EXTRA_PARTS="recv"
+# Parts that run only when named (`lab.sh bench recv`, `lab.sh bench sampling`).
+BENCH_EXTRA_PARTS="recv sampling"
 
 # bench_bounds RELEASE OUT: NAME BOUND lines for the kernel RELEASE.
 bench_bounds() {
@@ -124,6 +124,13 @@ bench_report() {
           "$(awk -v a="$c1" -v b="$c0" -v n="$got" 'BEGIN { printf "%.0f", (a - b) / (n / 1e6) }')"
       done < <(grep '^@@BENCH recv ' "$logf")
       printf '\n(Medians of %s interleaved pairs in one boot per receive path; the received figures are the last pair'"'"'s.)\n\n' "$pairs"
+    fi
+    if grep -q '^@@BENCH sampling ' "$logf"; then
+      local n p0 p1 all
+      read -r _ _ n p0 p1 all < <(grep '^@@BENCH sampling ' "$logf" | tail -n1)
+      # shellcheck disable=SC2016  # backquotes for Markdown
+      printf '### A run watched while it sends\n\n| pps, `run --no-progress`, nothing scraping | pps, progress on a terminal and `status --format prometheus` every second | ratio |\n|---:|---:|---:|\n| %s | %s | %s |\n\n(Medians of %s interleaved pairs in one boot; every pair, without / with: %s.)\n\n' \
+        "$p0" "$p1" "$(awk -v a="$p1" -v b="$p0" 'BEGIN { printf "%.3f", a / b }')" "$n" "$all"
     fi
     if grep -q '^@@BENCH watch ' "$logf"; then
       local n t r t8=""

@@ -227,6 +227,7 @@ HOST_PKGS=(
   "libc-bin:ldd"
   "bash:/bin/bash"
   "strace:strace"
+  "bsdutils:script"
 )
 
 APT_UPDATED=0
@@ -726,6 +727,8 @@ build_common_tree() {
     rm -f "$root/bin/bash"
     ln -s /lab/bash "$root/bin/bash"
     copy_with_libs "$(command -v strace)" /lab/strace "$root"
+    # util-linux's script: a pty for what draws only on a terminal (the bench's sampling part)
+    copy_with_libs "$(command -v script)" /lab/script "$root"
   fi
   # pgstate
   copy_with_libs "$PGSTATE_BIN" /usr/bin/pgstate "$root"

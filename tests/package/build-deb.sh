@@ -2,6 +2,8 @@
 # Builds the Debian package of pgstate: target/debian/pgstate_<version>-1_amd64.deb.
 #
 #   tests/package/build-deb.sh            # prints the path of the .deb on stdout
+#   tests/package/build-deb.sh --tools    # only installs what the build needs (cargo-deb,
+#                                         # dpkg-dev, binutils); tests/run.sh does this early
 #
 # The package is described in Cargo.toml ([package.metadata.deb]) and built by cargo-deb,
 # which derives the control file from Cargo.toml (name, version, description, licence),
@@ -149,6 +151,11 @@ main() {
   cd "$REPO_ROOT"
   apt_need dpkg-dev:dpkg-shlibdeps binutils:strip
   ensure_cargo_deb
+  case ${1:-} in
+    --tools) return 0 ;;
+    "") ;;
+    *) die "usage: build-deb.sh [--tools]" ;;
+  esac
   if [[ ${PGSTATE_DEB_NO_BUILD:-0} != 1 ]]; then
     log "cargo build --locked --release"
     cargo build --locked --release --quiet >&2 || die "cargo build --release failed"
