@@ -11,7 +11,6 @@ mod common;
 
 use std::cell::Cell;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use pgstate::apply::{apply, apply_plan, plan_against, ApplyError, MismatchKind, WriteFailure};
 use pgstate::procfs::{PgFile, Procfs, ProcfsError, SimProcfs};
@@ -73,7 +72,7 @@ struct Faulty<'a> {
     /// The fault strikes once the simulator has seen this many writes.
     at: usize,
     fault: Fault,
-    fired: AtomicBool,
+    fired: Cell<bool>,
 }
 
 impl<'a> Faulty<'a> {
@@ -82,7 +81,7 @@ impl<'a> Faulty<'a> {
             sim,
             at,
             fault,
-            fired: AtomicBool::new(false),
+            fired: Cell::new(false),
         };
         f.strike();
         f
@@ -90,15 +89,15 @@ impl<'a> Faulty<'a> {
 
     /// Fires the fault when its time has come; true once the module is unloaded.
     fn strike(&self) -> bool {
-        if !self.fired.load(Ordering::SeqCst) && self.sim.write_count() >= self.at {
-            self.fired.store(true, Ordering::SeqCst);
+        if !self.fired.get() && self.sim.write_count() >= self.at {
+            self.fired.set(true);
             match self.fault {
                 Fault::RemoveInterface(n) => assert!(self.sim.remove_interface(n)),
                 Fault::InterfaceDown(n) => assert!(self.sim.set_interface_up(n, false)),
                 Fault::Unload => {}
             }
         }
-        self.fired.load(Ordering::SeqCst) && matches!(self.fault, Fault::Unload)
+        self.fired.get() && matches!(self.fault, Fault::Unload)
     }
 
     fn unloaded(&self) -> ProcfsError {

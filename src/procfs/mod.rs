@@ -225,7 +225,7 @@ impl ProcfsError {
 /// Implementations: [`RealProcfs`] (a directory, `/proc/net/pktgen` by default) and
 /// `SimProcfs` (in memory, for tests; `simulator` feature). Methods take `&self`: a procfs is shared state that
 /// the kernel mutates behind our back anyway.
-pub trait Procfs: Sync {
+pub trait Procfs {
     /// Names of the entries in the pktgen directory.
     fn list(&self) -> Result<Vec<String>, ProcfsError>;
     /// The whole content of one file.
@@ -249,7 +249,7 @@ pub trait Procfs: Sync {
     }
 }
 
-impl<P: Procfs + Send + ?Sized> Procfs for std::sync::Arc<P> {
+impl<P: Procfs + ?Sized> Procfs for std::sync::Arc<P> {
     fn list(&self) -> Result<Vec<String>, ProcfsError> {
         (**self).list()
     }

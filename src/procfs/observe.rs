@@ -40,7 +40,10 @@ pub fn read_box(
         ..LiveState::default()
     };
     read_threads(procfs, &names, &mut live)?;
-    live.devices = read_devices(procfs, listed(&live))?.into_iter().collect();
+    for (thread, name, running) in listed(&live) {
+        let device = read_device(procfs, thread, &name, running)?;
+        live.devices.insert(name, device);
+    }
     live.stray_files = stray_files(names, &live);
     let interfaces = interfaces_of(procfs, &live, also)?;
     normalize(&mut live, &interfaces);
@@ -63,19 +66,19 @@ pub fn read_touched(
         ..LiveState::default()
     };
     read_threads(procfs, &names, &mut live)?;
-    let (kept, unread): (Vec<_>, Vec<_>) = listed(&live)
-        .into_iter()
-        .partition(|(_, name, _)| before.devices.contains_key(name) && !touched.contains(name));
-    for (thread, name, running) in kept {
-        let device = LiveDevice {
-            thread,
-            running,
-            ..before.devices[&name].clone()
+    for (thread, name, running) in listed(&live) {
+        let device = match before.devices.get(&name) {
+            Some(old) if !touched.contains(&name) => LiveDevice {
+                thread,
+                running,
+                ..old.clone()
+            },
+            _ => {
+                let mut device = read_device(procfs, thread, &name, running)?;
+                normalize_device(&name, &mut device, interfaces);
+                device
+            }
         };
-        live.devices.insert(name, device);
-    }
-    for (name, mut device) in read_devices(procfs, unread)? {
-        normalize_device(&name, &mut device, interfaces);
         live.devices.insert(name, device);
     }
     live.stray_files = stray_files(names, &live);
@@ -159,53 +162,6 @@ fn normalize_device(name: &DeviceName, device: &mut LiveDevice, interfaces: &Int
             config.src_mac = MacAddr::ZERO;
         }
     }
-}
-
-/// From this many device files on, they are read on several threads.
-const PARALLEL_FROM: usize = 16;
-/// At most this many threads read device files.
-const MAX_READERS: usize = 4;
-
-/// Reads and parses the files of `listed`, in order. Many files are split among a few
-/// threads: under emulation, where the lab measures, producing a device file in the kernel
-/// (`pktgen_if_show`) and parsing it here cost about the same, and both take a CPU each, so
-/// a box of hundreds of devices is read in about 1/CPUs of the time one thread takes
-/// (`tests/kernel/lab.sh bench time`). A read keeps nothing of another; the first error in
-/// `listed`'s order is the one returned.
-fn read_devices(
-    procfs: &dyn Procfs,
-    listed: Vec<(ThreadId, DeviceName, bool)>,
-) -> Result<Vec<(DeviceName, LiveDevice)>, ObserveError> {
-    let readers = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(MAX_READERS);
-    let read_all = |part: &[(ThreadId, DeviceName, bool)]| {
-        part.iter()
-            .map(|(thread, name, running)| {
-                read_device(procfs, *thread, name, *running).map(|d| (name.clone(), d))
-            })
-            .collect::<Result<Vec<_>, _>>()
-    };
-    if readers < 2 || listed.len() < PARALLEL_FROM {
-        return read_all(&listed);
-    }
-    let chunk = listed.len().div_ceil(readers);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = listed
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || read_all(part)))
-            .collect();
-        let mut out = Vec::with_capacity(listed.len());
-        for part in parts {
-            // A reader that panicked (it cannot: reading and parsing return errors) is
-            // resumed here, as if the read had been made on this thread.
-            let devices = part
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-            out.extend(devices);
-        }
-        Ok(out)
-    })
 }
 
 /// Reads one device file. Its src_mac is as the kernel shows it: see [`read_box`].
