@@ -422,7 +422,13 @@ pub fn execute_plan_read_back(
     let touched: BTreeSet<DeviceName> = p.writes.iter().filter_map(|w| w.device.clone()).collect();
     let read_back = read_touched(procfs, live, &touched, &interfaces_of(env))
         .map_err(ApplyError::from)
-        .and_then(|now| Ok((mismatches(desired, &now, env)?, now)));
+        .and_then(|now| {
+            // Every device outside the scope is the reading the plan was made from: planning
+            // it again could only repeat the plan, and with hundreds of devices that was most
+            // of an edit's cost in `watch`.
+            let (desired, read) = crate::plan::scope(desired, &now, &touched);
+            Ok((mismatches(&desired, &read, env)?, now))
+        });
     // A readback that found files or devices gone may be the module going: then there is
     // nothing to verify or roll back.
     if readback_found_files_gone(&read_back) && unloading(procfs) {

@@ -6,7 +6,7 @@
 
 mod device;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::Serialize;
@@ -379,6 +379,48 @@ struct Start<'a> {
     base: &'a DeviceConfig,
     /// `base` is a device just added, whose hidden fields are known defaults.
     fresh_known: bool,
+}
+
+/// `desired` and `live` cut down to `devices` and to every device whose presence or thread
+/// differs between the two; threads, version and stray files whole. Planning the cut-down
+/// states gives the full plan's actions for those devices as long as it flushes no thread
+/// (a flush re-adds every device of its thread, which the cut-down states lack): what an
+/// apply's readback and a watch's edit need to plan, when they know that every other device
+/// is as the desired state wants it.
+#[must_use]
+pub fn scope(
+    desired: &DesiredState,
+    live: &LiveState,
+    devices: &BTreeSet<DeviceName>,
+) -> (DesiredState, LiveState) {
+    let in_scope = |name: &DeviceName| {
+        devices.contains(name)
+            || match (desired.devices.get(name), live.devices.get(name)) {
+                (Some(d), Some(l)) => d.thread != l.thread,
+                _ => true,
+            }
+    };
+    let scoped_desired = DesiredState {
+        threads: desired.threads.clone(),
+        devices: desired
+            .devices
+            .iter()
+            .filter(|(n, _)| in_scope(n))
+            .map(|(n, d)| (n.clone(), d.clone()))
+            .collect(),
+    };
+    let scoped_live = LiveState {
+        version: live.version.clone(),
+        threads: live.threads.clone(),
+        devices: live
+            .devices
+            .iter()
+            .filter(|(n, _)| in_scope(n))
+            .map(|(n, d)| (n.clone(), d.clone()))
+            .collect(),
+        stray_files: live.stray_files.clone(),
+    };
+    (scoped_desired, scoped_live)
 }
 
 /// Plans the writes that take `live` to `desired`.

@@ -60,20 +60,41 @@ pub fn read_touched(
     touched: &BTreeSet<DeviceName>,
     interfaces: &Interfaces,
 ) -> Result<LiveState, ObserveError> {
+    refresh(procfs, before.clone(), touched, interfaces).map(|(live, _)| live)
+}
+
+/// [`read_touched`] of a reading that is not needed afterwards: its devices are moved into the
+/// new reading rather than copied. Also returns the devices the thread files list that
+/// `before` did not have and `touched` does not name: added by someone else since.
+pub fn refresh(
+    procfs: &dyn Procfs,
+    mut before: LiveState,
+    touched: &BTreeSet<DeviceName>,
+    interfaces: &Interfaces,
+) -> Result<(LiveState, Vec<DeviceName>), ObserveError> {
+    let mut unknown = Vec::new();
     let names = procfs.list()?;
     let mut live = LiveState {
-        version: before.version.clone(),
+        version: std::mem::take(&mut before.version),
         ..LiveState::default()
     };
     read_threads(procfs, &names, &mut live)?;
     for (thread, name, running) in listed(&live) {
-        let device = match before.devices.get(&name) {
-            Some(old) if !touched.contains(&name) => LiveDevice {
+        let kept = if touched.contains(&name) {
+            None
+        } else {
+            before.devices.remove(&name)
+        };
+        let device = match kept {
+            Some(old) => LiveDevice {
                 thread,
                 running,
-                ..old.clone()
+                ..old
             },
-            _ => {
+            None => {
+                if !touched.contains(&name) {
+                    unknown.push(name.clone());
+                }
                 let mut device = read_device(procfs, thread, &name, running)?;
                 normalize_device(&name, &mut device, interfaces);
                 device
@@ -82,7 +103,7 @@ pub fn read_touched(
         live.devices.insert(name, device);
     }
     live.stray_files = stray_files(names, &live);
-    Ok(live)
+    Ok((live, unknown))
 }
 
 fn read_threads(

@@ -14,8 +14,8 @@ use std::collections::BTreeSet;
 
 use crate::apply::{interfaces_of, ApplyError};
 use crate::model::{DesiredState, DeviceName, LiveState};
-use crate::plan::{plan, Environment, Plan};
-use crate::procfs::observe::read_touched;
+use crate::plan::{plan, scope, Environment, Plan};
+use crate::procfs::observe::refresh;
 use crate::procfs::Procfs;
 
 /// The box as the last converged reconcile left it, and the state it was converged to.
@@ -46,16 +46,18 @@ impl KnownBox {
     /// The devices whose desired configuration (thread, parameters, pacing, sharing) differs
     /// between the known state and `desired`, added and removed ones included; `None` when
     /// the edit is one a partial read cannot plan: the threads pgstate owns changed, or a
-    /// device is on an interface whose facts were not gathered.
+    /// device is on an interface whose facts were not gathered or that was down.
     pub(super) fn changed(&self, desired: &DesiredState) -> Option<BTreeSet<DeviceName>> {
         if desired.threads != self.desired.threads {
             return None;
         }
+        // Up, not only known: a device on a missing or down interface is left out of a plan
+        // (`skip_unavailable`), and only a plan of every device says which are.
         let known_interface = |d: &DeviceName| {
             self.env
                 .interfaces
                 .get(d.interface())
-                .is_some_and(Option::is_some)
+                .is_some_and(|i| i.as_ref().is_some_and(|i| i.up))
         };
         if !desired.devices.keys().all(known_interface) {
             return None;
@@ -72,7 +74,8 @@ impl KnownBox {
     }
 
     /// Plans `desired` against the known box with the thread files and the devices in
-    /// `changed` read again. `None` when the thread files list a device the known box does
+    /// `changed` read again: only those devices, and any whose presence or thread the
+    /// thread files show changed, unless that plan flushes a thread ([`scope`]). `None` when the thread files list a device the known box does
     /// not have: someone else added it, and its interface's facts are not known, so the
     /// caller reads the whole box instead.
     ///
@@ -80,21 +83,23 @@ impl KnownBox {
     ///
     /// Reading the box, or planning, failed.
     pub(super) fn plan(
-        &self,
+        self,
         procfs: &dyn Procfs,
         desired: &DesiredState,
         changed: &BTreeSet<DeviceName>,
     ) -> Result<Option<Planned>, ApplyError> {
-        let live = read_touched(procfs, &self.live, changed, &interfaces_of(&self.env))?;
-        if live
-            .devices
-            .keys()
-            .any(|d| !self.live.devices.contains_key(d) && !changed.contains(d))
-        {
+        let KnownBox { live, env, .. } = self;
+        let (live, unknown) = refresh(procfs, live, changed, &interfaces_of(&env))?;
+        if !unknown.is_empty() {
             return Ok(None);
         }
-        let env = self.env.clone();
-        let plan = plan(desired, &live, &env)?;
+        let (scoped_desired, scoped_live) = scope(desired, &live, changed);
+        let scoped = plan(&scoped_desired, &scoped_live, &env)?;
+        let plan = if scoped.flushed_threads.is_empty() {
+            scoped
+        } else {
+            plan(desired, &live, &env)?
+        };
         Ok(Some(Planned { live, env, plan }))
     }
 }
