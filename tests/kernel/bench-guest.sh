@@ -341,7 +341,7 @@ bench_sampling() {
       sleep 1
     done) &
     local scraper=$!
-    /lab/script -qfec "pgstate run $st" /dev/null >"$SCRATCH/sampling1.out" 2>&1
+    TERM=xterm-256color /lab/script -qfec "pgstate run $st" /dev/null >"$SCRATCH/sampling1.out" 2>&1
     rm -f "$SCRATCH/scraping"
     wait "$scraper"
     watched+=("$(pps_total "$SCRATCH/sampling1.out")")
