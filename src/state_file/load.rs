@@ -12,6 +12,7 @@
 
 mod diagnostics;
 mod document;
+mod edit;
 mod fast_path;
 mod io;
 mod receivers;
@@ -247,6 +248,30 @@ pub fn load_path(path: &Path) -> Result<LoadedState, LoadError> {
             Err(finish_diagnostics(diags))
         }
     }
+}
+
+/// Like [`load_path`], for a state loaded before as `previous` (`watch`, after an edit): when
+/// the one file of `previous` changed in one device's line only, and is of a shape where that
+/// line cannot mean anything else, only that line is parsed (`load/edit.rs`); otherwise, and
+/// whenever the line has a problem, this is [`load_path`]. The result is the same either way.
+pub fn reload_path(path: &Path, previous: &LoadedState) -> Result<LoadedState, LoadError> {
+    let files = state_files(path)?;
+    if let [file] = files.as_slice() {
+        if let Ok(text) = read_state_file(file)? {
+            if let Some(loaded) = edit::reload_edited(previous, file, &text) {
+                return Ok(loaded);
+            }
+            return load_texts(&[(file.as_path(), &text)]);
+        }
+    }
+    load_path(path)
+}
+
+/// Only the one-line path of [`reload_path`]: `None` where that would read the whole file.
+/// For the test that holds the two paths to one result (`tests/reload.rs`).
+#[doc(hidden)]
+pub fn reload_edited_line(previous: &LoadedState, file: &Path, text: &str) -> Option<LoadedState> {
+    edit::reload_edited(previous, file, text)
 }
 
 /// Loads state files given as text (`(name, contents)`), merged.

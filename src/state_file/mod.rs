@@ -8,11 +8,12 @@ mod yaml;
 
 pub use json_schema::{render_state_file_schema, state_file_schema};
 pub use load::{
-    load_path, load_texts, LoadError, LoadedNamespace, LoadedState, LocationIndex, SourceMap,
-    MAX_ALIAS_EXPANSION, MAX_DIAGNOSTICS, MAX_NESTING_DEPTH, MAX_STATE_FILE_BYTES, MAX_YAML_NODES,
+    load_path, load_texts, reload_path, LoadError, LoadedNamespace, LoadedState, LocationIndex,
+    SourceMap, MAX_ALIAS_EXPANSION, MAX_DIAGNOSTICS, MAX_NESTING_DEPTH, MAX_STATE_FILE_BYTES,
+    MAX_YAML_NODES,
 };
 #[doc(hidden)]
-pub use load::{read_yaml_value, YamlRead};
+pub use load::{read_yaml_value, reload_edited_line, YamlRead};
 pub use schema::{DeviceSpec, ImixWeights, MplsLabel, NamespaceSpec, StateFile, DEVICE_KEYS};
 pub use validate::{kernel_notes, spec_from_config, validate_device, FieldError, Rule};
 pub use yaml::{render_namespaces_state_file, render_state_file};

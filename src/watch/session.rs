@@ -17,7 +17,7 @@ use crate::lock::{BoxLock, LockError};
 use crate::model::{DesiredState, DeviceName, LiveState, ThreadId};
 use crate::plan::Plan;
 use crate::procfs::Procfs;
-use crate::state_file::{load_path, LoadedState};
+use crate::state_file::{load_path, reload_path, LoadedState};
 
 use super::clock::{lock_ignoring_poison, Clock};
 use super::config::{WatchConfig, WatchPart};
@@ -144,7 +144,15 @@ impl<P: Procfs, C: Clock> WatchSession<P, C> {
             return LoadOutcome::Unchanged;
         }
         self.seen = Some(fp);
-        match load_path(&self.path).and_then(|l| select_part(l, &self.config.part)) {
+        // After an edit of one device's line, only that line is parsed (`reload_path`).
+        // The state in force is the part kept (`select_part`): only a whole one is the file's.
+        let loaded = match &self.good {
+            Some(good) if matches!(self.config.part, WatchPart::Whole) => {
+                reload_path(&self.path, good)
+            }
+            _ => load_path(&self.path),
+        };
+        match loaded.and_then(|l| select_part(l, &self.config.part)) {
             Err(error) => {
                 self.invalid = true;
                 self.stats.bump(|s| s.invalid += 1);

@@ -6,8 +6,8 @@
 #   @@BENCH ifaces PLAN8_US PLAN8_WITH_1000_US
 #   @@BENCH sample NAME SCRIPT_WRITES SCRIPT_US EMPTY_WRITES EMPTY_US RERUN_WRITES RERUN_US NO_CHANGES(0|1)
 #   @@BENCH watch DEVICES SAVE_TO_CONVERGED_US RSS_KB EDITS
-#   @@BENCH sampling PAIRS PPS_PLAIN PPS_WATCHED PLAIN... / WATCHED...
-#                                            (medians of $BENCH_SAMPLING_PAIRS interleaved pairs, default 5)
+#   @@BENCH sampling ROUNDS PPS_PLAIN PPS_DRAWN PPS_SCRAPED PLAIN... / DRAWN... / SCRAPED...
+#                                            (medians of $BENCH_SAMPLING_ROUNDS interleaved rounds, default 5)
 #   @@BENCH recv PLACEMENT PAIRS PPS_WITHOUT PPS_WITH SENT RECEIVED IFACE_RX CAPTURE_DROPS CPU_US_WITHOUT CPU_US_WITH
 #                                            (medians of $BENCH_RECV_PAIRS interleaved pairs, default 5)
 # Writes are counted with strace: every write(2) to a file under /proc/net/pktgen (which
@@ -312,14 +312,15 @@ bench_watch() {
 
 # ---- sampling: what watching a run costs the traffic it watches ----
 # Two devices on a dummy interface, one per pktgen thread, so that both vCPUs send and any
-# CPU the watching takes is taken from pktgen. Interleaved pairs: `run --no-progress` with
-# nothing else reading the box, against `run` with its progress display drawn on a terminal
-# (util-linux `script` gives it a pty) while `status --format prometheus` scrapes the box
-# every second beside it. The figure is the sum of both devices' pps (the `total` row).
+# CPU the watching takes is taken from pktgen. Interleaved triples: `run --no-progress` with
+# nothing else reading the box; `run` with its progress display drawn on a terminal
+# (util-linux `script` gives it a pty); and the same while `status --format prometheus`
+# scrapes the box every second beside it. The figure is the sum of both devices' pps (the
+# `total` row).
 bench_sampling() {
-  local ip=/sbin/ip count=${BENCH_SAMPLING_COUNT:-2000000} pairs=${BENCH_SAMPLING_PAIRS:-5} i
+  local ip=/sbin/ip count=${BENCH_SAMPLING_COUNT:-2000000} rounds=${BENCH_SAMPLING_ROUNDS:-5} i
   local st=$SCRATCH/sampling.yaml
-  local -a plain=() watched=()
+  local -a plain=() drawn=() scraped=()
   reset_box
   if ! "$ip" link add s0 type dummy || ! "$ip" link set s0 up; then
     echo "bench: sampling: no dummy interface"
@@ -331,9 +332,16 @@ bench_sampling() {
       "$i" "$i" "$count" >>"$st"
   done
   pps_total() { tr '\r' '\n' <"$1" | awk '$1 == "total" { print $4 }' | tail -n1; }
-  for ((i = 0; i < pairs; i++)); do
+  # on_pty OUT: `pgstate run` with its progress drawn on a pty, its output in OUT.
+  on_pty() {
+    TERM=xterm-256color /lab/script -qfec "pgstate run $st" /dev/null >"$1" 2>&1
+  }
+  for ((i = 0; i < rounds; i++)); do
     pgstate -q run --no-progress "$st" >"$SCRATCH/sampling0.out" 2>&1
     plain+=("$(pps_total "$SCRATCH/sampling0.out")")
+    reset_box
+    on_pty "$SCRATCH/sampling1.out"
+    drawn+=("$(pps_total "$SCRATCH/sampling1.out")")
     reset_box
     : >"$SCRATCH/scraping"
     (while [[ -e $SCRATCH/scraping ]]; do
@@ -341,15 +349,15 @@ bench_sampling() {
       sleep 1
     done) &
     local scraper=$!
-    TERM=xterm-256color /lab/script -qfec "pgstate run $st" /dev/null >"$SCRATCH/sampling1.out" 2>&1
+    on_pty "$SCRATCH/sampling2.out"
     rm -f "$SCRATCH/scraping"
     wait "$scraper"
-    watched+=("$(pps_total "$SCRATCH/sampling1.out")")
+    scraped+=("$(pps_total "$SCRATCH/sampling2.out")")
     reset_box
   done
   grep -q $'\e\[' "$SCRATCH/sampling1.out" || echo "bench: sampling: no progress was drawn"
-  tr '\r' '\n' <"$SCRATCH/sampling1.out" | tail -n 8
-  echo "@@BENCH sampling $pairs $(median "${plain[@]}") $(median "${watched[@]}") ${plain[*]} / ${watched[*]}"
+  tr '\r' '\n' <"$SCRATCH/sampling2.out" | tail -n 8
+  echo "@@BENCH sampling $rounds $(median "${plain[@]}") $(median "${drawn[@]}") $(median "${scraped[@]}") ${plain[*]} / ${drawn[*]} / ${scraped[*]}"
   "$ip" link del s0
 }
 

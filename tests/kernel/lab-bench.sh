@@ -126,11 +126,12 @@ bench_report() {
       printf '\n(Medians of %s interleaved pairs in one boot per receive path; the received figures are the last pair'"'"'s.)\n\n' "$pairs"
     fi
     if grep -q '^@@BENCH sampling ' "$logf"; then
-      local n p0 p1 all
-      read -r _ _ n p0 p1 all < <(grep '^@@BENCH sampling ' "$logf" | tail -n1)
+      local n p0 p1 p2 all
+      read -r _ _ n p0 p1 p2 all < <(grep '^@@BENCH sampling ' "$logf" | tail -n1)
       # shellcheck disable=SC2016  # backquotes for Markdown
-      printf '### A run watched while it sends\n\n| pps, `run --no-progress`, nothing scraping | pps, progress on a terminal and `status --format prometheus` every second | ratio |\n|---:|---:|---:|\n| %s | %s | %s |\n\n(Medians of %s interleaved pairs in one boot; every pair, without / with: %s.)\n\n' \
-        "$p0" "$p1" "$(awk -v a="$p1" -v b="$p0" 'BEGIN { printf "%.3f", a / b }')" "$n" "$all"
+      printf '### A run watched while it sends\n\n| | pps | against no progress |\n|---|---:|---:|\n| `run --no-progress`, nothing scraping | %s | 1.000 |\n| progress drawn on a terminal | %s | %s |\n| progress drawn, `status --format prometheus` every second | %s | %s |\n\n(Medians of %s interleaved rounds in one boot; every round, no progress / drawn / drawn and scraped: %s.)\n\n' \
+        "$p0" "$p1" "$(awk -v a="$p1" -v b="$p0" 'BEGIN { printf "%.3f", a / b }')" \
+        "$p2" "$(awk -v a="$p2" -v b="$p0" 'BEGIN { printf "%.3f", a / b }')" "$n" "$all"
     fi
     if grep -q '^@@BENCH watch ' "$logf"; then
       local n t r t8=""
