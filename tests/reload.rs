@@ -130,6 +130,8 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let before = state(n, owned, &counts);
         let mut after = edited(&before, pick % n, &edit, rename);
+        // The header comment changes with the edit, as a generator's would.
+        after = after.replacen("# a state", &format!("# a state edited at {pick}"), 1);
         if let Some((j, e)) = &second {
             after = edited(&after, j % n, e, false);
         }
@@ -160,6 +162,8 @@ fn edits_that_reach_beyond_one_line_are_read_in_full() {
         // A device added, one removed.
         format!("{before}  eth9@9: {{thread: 1}}\n"),
         before.replace("  eth3@3", "# eth3@3"),
+        // A comment line made into a value.
+        before.replace("# a state (tests/reload.rs)", "other: 1"),
     ] {
         assert!(!same_either_way(dir.path(), &before, &after), "{after}");
     }

@@ -3,7 +3,7 @@
 //! `watch` re-reads the state after every save. With hundreds of devices nearly all of that
 //! is the YAML scan of lines that did not change (a 512-device file is 30 million
 //! instructions, most of an edit's cost; BENCHMARKS.md). When the edit is confined to one
-//! line of the form `  NAME: {…}` in the top-level `devices:` of a one-file state, and the
+//! line (and comment lines) of the form `  NAME: {…}` in the top-level `devices:` of a one-file state, and the
 //! file is of a shape where that line cannot mean anything but that device's entry, only the
 //! line is parsed (as a document of its own, by the same loader) and the device is replaced
 //! in the previous state. Everything else goes to the full load: this is an optimisation
@@ -83,31 +83,27 @@ pub(super) fn reload_edited(
     Some(loaded)
 }
 
-/// The one line that differs between `old` and `new`, in each; `None` when the difference
-/// spans more than one line (or there is none).
+/// The one line other than comments that differs between `old` and `new`, in each; `None`
+/// when the two have different numbers of lines, or more than one such line differs, or
+/// none does. Comment lines may differ too (a generated file's header often says what
+/// changed): they hold no value, and with as many lines as before every other line keeps
+/// its position.
 fn edited_line<'o, 'n>(old: &'o str, new: &'n str) -> Option<(&'o str, &'n str)> {
-    let (o, n) = (old.as_bytes(), new.as_bytes());
-    let prefix = o.iter().zip(n).take_while(|(a, b)| a == b).count();
-    let most_suffix = o.len().min(n.len()) - prefix;
-    let suffix = o
-        .iter()
-        .rev()
-        .zip(n.iter().rev())
-        .take(most_suffix)
-        .take_while(|(a, b)| a == b)
-        .count();
-    if prefix == o.len() && prefix == n.len() {
-        return None;
-    }
-    let line_of = |text: &'_ str, end: usize| {
-        let start = text[..prefix].rfind('\n').map_or(0, |i| i + 1);
-        let stop = text[end..].find('\n').map_or(text.len(), |i| end + i);
-        (start, stop)
+    let comment = |line: &str| {
+        let t = line.trim_start_matches(' ');
+        t.is_empty() || t.starts_with('#')
     };
-    let (os, oe) = line_of(old, o.len() - suffix);
-    let (ns, ne) = line_of(new, n.len() - suffix);
-    let (old_line, new_line) = (&old[os..oe], &new[ns..ne]);
-    (!old_line.contains('\n') && !new_line.contains('\n')).then_some((old_line, new_line))
+    let mut old_lines = old.split('\n');
+    let mut new_lines = new.split('\n');
+    let mut edited = None;
+    loop {
+        match (old_lines.next(), new_lines.next()) {
+            (None, None) => return edited,
+            (Some(o), Some(n)) if o == n || (comment(o) && comment(n)) => {}
+            (Some(o), Some(n)) if edited.is_none() => edited = Some((o, n)),
+            _ => return None,
+        }
+    }
 }
 
 /// Whether no line of `text` can continue onto another or change a node on another.
@@ -178,6 +174,15 @@ mod tests {
         assert_eq!(edited_line(old, two), None);
         let joined = "devices:\n  a: {count: 1}  b: {count: 2}\n";
         assert_eq!(edited_line(old, joined), None);
+        // A header comment that changed with the entry.
+        let (o, n) = (
+            "# count 2\n".to_owned() + old,
+            "# count 30\n".to_owned() + new,
+        );
+        assert_eq!(
+            edited_line(&o, &n),
+            Some(("  b: {count: 2}", "  b: {count: 30}"))
+        );
     }
 
     #[test]
