@@ -2,6 +2,7 @@
 //! errno and the `Result:` line, REFERENCE §4), then verifies by reading back. On any failure
 //! it restores the state captured before the first write and says what it could not restore.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -371,16 +372,16 @@ pub fn execute_plan(
 }
 
 /// Like [`execute_plan`], and also returns the box as the verification read it: `live` with
-/// the thread files and the devices written to read again (`live` itself when the plan has no
-/// writes). What `watch` keeps of the box between two reconciles.
-pub fn execute_plan_read_back(
+/// the thread files and the devices written to read again (`live` itself, borrowed, when the
+/// plan has no writes). What `watch` keeps of the box between two reconciles.
+pub fn execute_plan_read_back<'l>(
     procfs: &dyn Procfs,
     desired: &DesiredState,
-    live: &LiveState,
+    live: &'l LiveState,
     env: &Environment,
     p: Plan,
     interrupt: &AtomicBool,
-) -> Result<(ApplyReport, LiveState), ApplyError> {
+) -> Result<(ApplyReport, Cow<'l, LiveState>), ApplyError> {
     let span = tracing::info_span!("apply", writes = p.writes.len());
     let _enter = span.enter();
     let total = p.writes.len();
@@ -417,7 +418,7 @@ pub fn execute_plan_read_back(
         }
     }
     if total == 0 {
-        return Ok((ApplyReport { writes: 0, plan: p }, live.clone()));
+        return Ok((ApplyReport { writes: 0, plan: p }, Cow::Borrowed(live)));
     }
     let touched: BTreeSet<DeviceName> = p.writes.iter().filter_map(|w| w.device.clone()).collect();
     let read_back = read_touched(procfs, live, &touched, &interfaces_of(env))
@@ -454,7 +455,7 @@ pub fn execute_plan_read_back(
             writes: total,
             plan: p,
         },
-        now,
+        Cow::Owned(now),
     ))
 }
 

@@ -402,25 +402,27 @@ pub fn scope(
     };
     let scoped_desired = DesiredState {
         threads: desired.threads.clone(),
-        devices: desired
-            .devices
-            .iter()
-            .filter(|(n, _)| in_scope(n))
-            .map(|(n, d)| (n.clone(), d.clone()))
-            .collect(),
+        devices: kept(&desired.devices, in_scope),
     };
     let scoped_live = LiveState {
         version: live.version.clone(),
         threads: live.threads.clone(),
-        devices: live
-            .devices
-            .iter()
-            .filter(|(n, _)| in_scope(n))
-            .map(|(n, d)| (n.clone(), d.clone()))
-            .collect(),
+        devices: kept(&live.devices, in_scope),
         stray_files: live.stray_files.clone(),
     };
     (scoped_desired, scoped_live)
+}
+
+/// The devices of `devices` that `keep` names.
+fn kept<V: Clone>(
+    devices: &BTreeMap<DeviceName, V>,
+    keep: impl Fn(&DeviceName) -> bool,
+) -> BTreeMap<DeviceName, V> {
+    devices
+        .iter()
+        .filter(|(n, _)| keep(n))
+        .map(|(n, d)| (n.clone(), d.clone()))
+        .collect()
 }
 
 /// Plans the writes that take `live` to `desired`.

@@ -80,7 +80,8 @@ pub fn refresh(
     };
     read_threads(procfs, &names, &mut live)?;
     for (thread, name, running) in listed(&live) {
-        let kept = if touched.contains(&name) {
+        let is_touched = touched.contains(&name);
+        let kept = if is_touched {
             None
         } else {
             before.devices.remove(&name)
@@ -92,7 +93,7 @@ pub fn refresh(
                 ..old
             },
             None => {
-                if !touched.contains(&name) {
+                if !is_touched {
                     unknown.push(name.clone());
                 }
                 let mut device = read_device(procfs, thread, &name, running)?;

@@ -19,7 +19,7 @@ use crate::procfs::observe::refresh;
 use crate::procfs::Procfs;
 
 /// The box as the last converged reconcile left it, and the state it was converged to.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct KnownBox {
     desired: DesiredState,
     live: LiveState,
@@ -74,10 +74,10 @@ impl KnownBox {
     }
 
     /// Plans `desired` against the known box with the thread files and the devices in
-    /// `changed` read again: only those devices, and any whose presence or thread the
-    /// thread files show changed, unless that plan flushes a thread ([`scope`]). `None` when the thread files list a device the known box does
-    /// not have: someone else added it, and its interface's facts are not known, so the
-    /// caller reads the whole box instead.
+    /// `changed` read again: only those devices, and any whose presence or thread the thread
+    /// files show changed, unless that plan flushes a thread ([`scope`]). `None` when the
+    /// thread files list a device the known box does not have: someone else added it, and
+    /// its interface's facts are not known, so the caller reads the whole box instead.
     ///
     /// # Errors
     ///

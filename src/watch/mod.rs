@@ -20,8 +20,8 @@
 //! whole state. After an edit it is planned against what the last converged reconcile left
 //! known of the box, with the thread files and the devices the edit changed read again
 //! (`known`), so an edit costs what it changed, not what the box holds; startup, SIGHUP and
-//! every poll read the whole box, so drift anywhere is still repaired. That is why editors' save dances,
-//! symlink swaps and re-created directories need no special cases beyond keeping the notify
+//! every poll read the whole box, so drift anywhere is still repaired. That is why editors'
+//! save dances, symlink swaps and re-created directories need no special cases beyond keeping the notify
 //! watches alive: any burst of events becomes one reload after the debounce, and every poll
 //! re-checks the files' fingerprint too, so a missed event costs at most one poll interval.
 //!

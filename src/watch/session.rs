@@ -351,7 +351,7 @@ impl<P: Procfs, C: Clock> WatchSession<P, C> {
         let never = AtomicBool::new(false);
         match execute_plan_read_back(&self.procfs, &good.desired, &live, &env, plan, &never) {
             Ok((report, now)) => {
-                self.known = Some(KnownBox::new(&good.desired, now, env));
+                self.known = Some(KnownBox::new(&good.desired, now.into_owned(), env));
                 let n = report.writes as u64;
                 self.last_notice = None;
                 self.stats.bump(|s| {

@@ -3,15 +3,15 @@
 //! `watch` re-reads the state after every save. With hundreds of devices nearly all of that
 //! is the YAML scan of lines that did not change (a 512-device file is 30 million
 //! instructions, most of an edit's cost; BENCHMARKS.md). When the edit is confined to one
-//! line (and comment lines) of the form `  NAME: {…}` in the top-level `devices:` of a one-file state, and the
-//! file is of a shape where that line cannot mean anything but that device's entry, only the
-//! line is parsed (as a document of its own, by the same loader) and the device is replaced
-//! in the previous state. Everything else goes to the full load: this is an optimisation
+//! line (and comment lines) of the form `  NAME: {…}` in the top-level `devices:` of a
+//! one-file state, and the file is of a shape where that line cannot mean anything but that
+//! device's entry, only the line is parsed (as a document of its own, by the same loader)
+//! and the device is replaced in the previous state. Everything else goes to the full load: this is an optimisation
 //! that must never read a file otherwise than [`load_path`](super::load_path), and
 //! `tests/reload.rs` holds the two to the same result on random edits.
 //!
 //! What makes a line stand alone (every check is on the new text, which the old one matched
-//! apart from that line):
+//! apart from that line and comment lines):
 //! - no character that can tie lines together or change a node elsewhere: anchors, aliases
 //!   and tags (`&`, `*`, `!`), block scalars (`|`, `>`), single quotes, tabs, `?`, `%`
 //!   directives, `---`/`...` document markers;
