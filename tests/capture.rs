@@ -419,53 +419,58 @@ fn a_capture_on_the_sending_side_sees_none_of_what_it_sends() {
     );
 }
 
+fn udp(payload: &[u8]) -> Vec<u8> {
+    let mut out = [PORT.to_be_bytes(), PORT.to_be_bytes()].concat();
+    out.extend(((8 + payload.len()) as u16).to_be_bytes());
+    out.extend([0, 0]);
+    out.extend(payload);
+    out
+}
+
+fn ipv4(protocol: u8, options: u8, body: &[u8]) -> Vec<u8> {
+    let header = 20 + 4 * usize::from(options);
+    let mut out = vec![0x40 | (5 + options), 0];
+    out.extend(((header + body.len()) as u16).to_be_bytes());
+    out.extend([0, 1, 0, 0, 64, protocol, 0, 0, 10, 200, 0, 1, 10, 200, 0, 2]);
+    out.resize(header, 1);
+    let checksum = internet_checksum(&out);
+    out[10..12].copy_from_slice(&checksum.to_be_bytes());
+    out.extend(body);
+    out
+}
+
+fn ipv6(body: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x60, 0, 0, 0];
+    out.extend((body.len() as u16).to_be_bytes());
+    out.extend([17, 64]);
+    out.extend([0xfd, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    out.extend([0xfd, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    out.extend(body);
+    out
+}
+
+fn mpls(count: u32, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in 0..count {
+        out.extend((((100 + i) << 12) | (u32::from(i + 1 == count) << 8) | 64).to_be_bytes());
+    }
+    out.extend(body);
+    out
+}
+
+fn ethernet(tags: &[(u16, u16)], ethertype: u16, body: &[u8]) -> Vec<u8> {
+    let mut out = [RX_MAC, TX_MAC].concat();
+    for &(tpid, tci) in tags {
+        out.extend(tpid.to_be_bytes());
+        out.extend(tci.to_be_bytes());
+    }
+    out.extend(ethertype.to_be_bytes());
+    out.extend(body);
+    out
+}
+
 /// The frames of `frames_through_the_kernel_filter`: (what, frame, kept).
 fn hand_built_frames() -> Vec<(&'static str, Vec<u8>, bool)> {
-    let udp = |payload: &[u8]| {
-        let mut out = [PORT.to_be_bytes(), PORT.to_be_bytes()].concat();
-        out.extend(((8 + payload.len()) as u16).to_be_bytes());
-        out.extend([0, 0]);
-        out.extend(payload);
-        out
-    };
-    let ipv4 = |protocol: u8, options: u8, body: &[u8]| {
-        let header = 20 + 4 * usize::from(options);
-        let mut out = vec![0x40 | (5 + options), 0];
-        out.extend(((header + body.len()) as u16).to_be_bytes());
-        out.extend([0, 1, 0, 0, 64, protocol, 0, 0, 10, 200, 0, 1, 10, 200, 0, 2]);
-        out.resize(header, 1);
-        let checksum = internet_checksum(&out);
-        out[10..12].copy_from_slice(&checksum.to_be_bytes());
-        out.extend(body);
-        out
-    };
-    let ipv6 = |body: &[u8]| {
-        let mut out = vec![0x60, 0, 0, 0];
-        out.extend((body.len() as u16).to_be_bytes());
-        out.extend([17, 64]);
-        out.extend([0xfd, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-        out.extend([0xfd, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
-        out.extend(body);
-        out
-    };
-    let mpls = |count: u32, body: &[u8]| {
-        let mut out = Vec::new();
-        for i in 0..count {
-            out.extend((((100 + i) << 12) | (u32::from(i + 1 == count) << 8) | 64).to_be_bytes());
-        }
-        out.extend(body);
-        out
-    };
-    let ethernet = |tags: &[(u16, u16)], ethertype: u16, body: &[u8]| {
-        let mut out = [RX_MAC, TX_MAC].concat();
-        for &(tpid, tci) in tags {
-            out.extend(tpid.to_be_bytes());
-            out.extend(tci.to_be_bytes());
-        }
-        out.extend(ethertype.to_be_bytes());
-        out.extend(body);
-        out
-    };
     let v4 = |seq| ipv4(17, 0, &udp(&pktgen_payload(seq)));
     let v6 = |seq| ipv6(&udp(&pktgen_payload(seq)));
     let icmp_quoting = [&[3u8, 3, 0, 0, 0, 0, 0, 0][..], &v4(9)].concat();

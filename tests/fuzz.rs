@@ -293,7 +293,7 @@ fn device(name: &str) -> pgstate::procfs::parse::DeviceFile {
 }
 
 #[test]
-fn reference_fixtures_read_as_the_kernel_state_they_show() {
+fn reference_fixtures_fresh_and_after_a_run() {
     // §8.3: SHARED on 6.7+, nothing on 4.16–6.6.
     let d = device("ref-8.3-device-fresh-6.7.txt");
     assert_eq!(d.config.count, 1000);
@@ -325,7 +325,10 @@ fn reference_fixtures_read_as_the_kernel_state_they_show() {
         d.result,
         "OK: 15430(c15405+d25) usec, 100000 (60byte,0frags)\n  6480562pps 3110Mb/sec (3110669760bps) errors: 0"
     );
+}
 
+#[test]
+fn reference_fixtures_ipv6_vlan_imix_and_conditional_lines() {
     // §8.5: IPv6, VLAN, imix, queue_xmit.
     let d = device("ref-8.5-device-ipv6-vlan-imix-6.7.txt");
     let c = &d.config;
@@ -372,7 +375,10 @@ fn reference_fixtures_read_as_the_kernel_state_they_show() {
             cfi: 0
         })
     );
+}
 
+#[test]
+fn reference_fixtures_multiline_results_and_old_kernels() {
     // §8.7: Results over several lines, one ending in an empty line.
     let r = device("ref-8.7-device-result-unknown-flag.txt").result;
     assert!(
@@ -407,7 +413,10 @@ fn reference_fixtures_read_as_the_kernel_state_they_show() {
     let c = device("ref-6-device-4.16-unfixed-flags.txt").config;
     assert!(c.flags.contains(Flag::FLOW_SEQ) && c.flags.contains(Flag::IPSEC));
     assert_eq!((c.flows, c.spi), (0, 0));
+}
 
+#[test]
+fn reference_fixtures_thread_files() {
     // §8.2: thread files.
     for (name, running, stopped, result) in [
         ("ref-8.2-thread-fresh.txt", &[][..], &[][..], "NA"),

@@ -418,7 +418,7 @@ pub fn device_writes(
     profile: &KernelProfile,
     iface: Option<&InterfaceInfo>,
 ) -> DeviceDiff {
-    let mut d = Steps {
+    let mut d = DevicePlanner {
         g: DiffBuilder {
             name,
             out: DeviceDiff::default(),
@@ -448,7 +448,7 @@ pub fn device_writes(
 }
 
 /// One device's plan in the making: the writes so far, and what the device is after them.
-struct Steps<'a> {
+struct DevicePlanner<'a> {
     g: DiffBuilder<'a>,
     /// The device as the writes so far leave it.
     cur: DeviceConfig,
@@ -461,7 +461,7 @@ struct Steps<'a> {
     flow_seq_known: bool,
 }
 
-impl Steps<'_> {
+impl DevicePlanner<'_> {
     /// The plain scalars of `phase` that differ.
     fn plain(&mut self, phase: Phase) {
         self.g.plain(phase, &self.cur, self.to, self.iface);

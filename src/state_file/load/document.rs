@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
-use super::diagnostics::{file_diag, render_path, FileCtx};
+use super::diagnostics::{file_diag, plain_words, render_path, FileCtx};
 use super::receivers::parse_receivers;
 use super::scan::Duplicate;
 use crate::error::{did_you_mean, Diagnostic};
@@ -577,61 +577,6 @@ fn device_serde_error(
     ctx.diag(&path, false, message, None)
 }
 
-/// serde's messages in the user's words: "invalid value: integer `-1`, expected u64" names a
-/// Rust type; this says "expected a whole number (0 or more), found -1".
-pub(super) fn plain_words(message: &str) -> String {
-    let Some((what, expected)) = message.rsplit_once(", expected ") else {
-        return message.to_owned();
-    };
-    // serde_yaml puts the field path first: "devices.eth0.count: invalid type: ...".
-    let start = ["invalid type: ", "invalid value: "]
-        .iter()
-        .find_map(|p| what.find(p))
-        .unwrap_or(0);
-    let (prefix, what) = what.split_at(start);
-    // serde_yaml reads integers past 64 bits as u128, which nothing in a state file takes.
-    if expected == "any YAML value" {
-        if let Some(n) = what
-            .strip_prefix("invalid type: integer `")
-            .and_then(|r| r.strip_suffix("` as u128"))
-        {
-            return format!("{prefix}the number {n} is too large for any setting");
-        }
-        return message.to_owned();
-    }
-    let expected = match expected {
-        "u64" => "a whole number (0 or more)",
-        "u32" => "a whole number from 0 to 4294967295",
-        "u16" => "a whole number from 0 to 65535",
-        "u8" => "a whole number from 0 to 255",
-        "a sequence" => "a list",
-        "a map" | "struct DeviceSpec" => "a mapping of settings",
-        "a string" => "text",
-        "a boolean" => "true or false",
-        _ => return message.to_owned(),
-    };
-    let found = what
-        .strip_prefix("invalid type: ")
-        .or_else(|| what.strip_prefix("invalid value: "))
-        .unwrap_or(what);
-    let found = if let Some(s) = found.strip_prefix("string ") {
-        format!("the string {s}")
-    } else if let Some(n) = ["integer `", "floating point `", "boolean `"]
-        .iter()
-        .find_map(|p| found.strip_prefix(p))
-    {
-        n.trim_end_matches('`').to_owned()
-    } else {
-        match found {
-            "sequence" => "a list".to_owned(),
-            "map" => "a mapping".to_owned(),
-            "unit value" => "nothing (null)".to_owned(),
-            other => other.to_owned(),
-        }
-    };
-    format!("{prefix}expected {expected}, found {found}")
-}
-
 /// serde_yaml appends " at line L column C" to messages; the diagnostic prints it already.
 fn strip_location(message: &str) -> String {
     match message.rfind(" at line ") {
@@ -644,36 +589,4 @@ fn tab_help(text: &str) -> Option<String> {
     text.lines()
         .any(|l| l.starts_with('\t') || l.trim_start_matches(' ').starts_with('\t'))
         .then(|| "YAML does not allow tabs for indentation; use spaces".to_owned())
-}
-
-#[cfg(test)]
-mod plain_words_tests {
-    use super::plain_words;
-
-    #[test]
-    fn serde_messages_name_no_rust_types() {
-        assert_eq!(
-            plain_words("invalid value: integer `-1`, expected u64"),
-            "expected a whole number (0 or more), found -1"
-        );
-        assert_eq!(
-            plain_words("invalid type: string \"abc\", expected u64"),
-            "expected a whole number (0 or more), found the string \"abc\""
-        );
-        assert_eq!(
-            plain_words("invalid type: floating point `1.5`, expected u32"),
-            "expected a whole number from 0 to 4294967295, found 1.5"
-        );
-        assert_eq!(
-            plain_words("invalid type: string \"UDPCSUM\", expected a sequence"),
-            "expected a list, found the string \"UDPCSUM\""
-        );
-        assert_eq!(plain_words("unknown variant `x`"), "unknown variant `x`");
-        assert_eq!(
-            plain_words(
-                "invalid type: integer `99999999999999999999999` as u128, expected any YAML value"
-            ),
-            "the number 99999999999999999999999 is too large for any setting"
-        );
-    }
 }

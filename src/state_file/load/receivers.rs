@@ -57,7 +57,7 @@ pub(super) fn parse_receivers(
                 false,
                 format!(
                     "not a receiver (`streams: [DEVICE, ...]`, `max_loss_percent: N`): {}",
-                    super::document::plain_words(&e.to_string())
+                    super::diagnostics::plain_words(&e.to_string())
                 ),
                 None,
             )),

@@ -200,6 +200,26 @@ pub fn mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
+/// The maximal runs of bytes that `keep` holds for, as `start..end` pairs.
+fn spans(bytes: &[u8], keep: impl Fn(&u8) -> bool) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    let mut start = None;
+    for (k, c) in bytes.iter().enumerate() {
+        match (keep(c), start) {
+            (true, None) => start = Some(k),
+            (false, Some(s)) => {
+                runs.push((s, k));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        runs.push((s, bytes.len()));
+    }
+    runs
+}
+
 /// Applies `muts` to `input`; `words` are what `Insert` and `ReplaceWord` splice in, and
 /// `others` (the rest of the corpus) what `Splice` takes a piece of.
 pub fn mutate<W: AsRef<[u8]>>(
@@ -250,19 +270,7 @@ pub fn mutate<W: AsRef<[u8]>>(
                 bytes.truncate(at);
             }
             Mutation::ReplaceNumber(i, r) => {
-                let mut runs = Vec::new();
-                let mut k = 0;
-                while k < bytes.len() {
-                    if bytes[k].is_ascii_digit() {
-                        let start = k;
-                        while k < bytes.len() && bytes[k].is_ascii_digit() {
-                            k += 1;
-                        }
-                        runs.push((start, k));
-                    } else {
-                        k += 1;
-                    }
-                }
+                let runs = spans(&bytes, u8::is_ascii_digit);
                 if runs.is_empty() {
                     continue;
                 }
@@ -276,20 +284,7 @@ pub fn mutate<W: AsRef<[u8]>>(
                 bytes.splice(at..at, word.iter().copied());
             }
             Mutation::ReplaceWord(i, w) => {
-                // A whitespace-delimited token.
-                let mut toks = Vec::new();
-                let mut k = 0;
-                while k < bytes.len() {
-                    if bytes[k].is_ascii_whitespace() {
-                        k += 1;
-                    } else {
-                        let start = k;
-                        while k < bytes.len() && !bytes[k].is_ascii_whitespace() {
-                            k += 1;
-                        }
-                        toks.push((start, k));
-                    }
-                }
+                let toks = spans(&bytes, |c| !c.is_ascii_whitespace());
                 if toks.is_empty() {
                     continue;
                 }
