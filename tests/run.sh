@@ -47,6 +47,10 @@ if ! /usr/bin/python3 -c 'import yaml' 2>/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-yaml
 fi
 
+# The YAML test suite's cases for tests/yaml_suite.rs, from the npm registry, pinned.
+step "fetching the YAML test suite (tests/yaml-suite/fetch.sh)"
+tests/yaml-suite/fetch.sh
+
 # The shell linter, for the lint step below.
 if ! command -v shellcheck >/dev/null; then
   step "installing shellcheck"

@@ -5,38 +5,115 @@
 //! most values from yaml-rust2's events instead of asking serde_yaml (one parse instead of
 //! two), so this is what keeps that fast path honest.
 //!
-//! The suite's data is not in this repository (the project's rules keep fetched material out
-//! of its commits): the test reads it from `PGSTATE_YAML_TEST_SUITE`, by default
-//! `../shared/yaml-test-suite` beside the checkout, and is ignored until it is there
-//! (`cargo test --test yaml_suite -- --ignored`; doc/testing.md says how the copy is made).
+//! The suite's cases come from the npm registry, pinned by version and sha512
+//! (`tests/yaml-suite/fetch.sh`, which `tests/run.sh` runs first): material from other
+//! repositories stays out of the project's commits. The test reads them from
+//! `PGSTATE_YAML_TEST_SUITE`, by default `target/yaml-test-suite`, and fails, naming the
+//! script, when they are not there.
 
 use std::path::{Path, PathBuf};
 
 use pgstate::state_file::read_yaml_value;
+use serde::Deserialize;
 use serde_yaml::Value;
 
 fn suite_dir() -> PathBuf {
     std::env::var_os("PGSTATE_YAML_TEST_SUITE").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/yaml-test-suite"),
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/yaml-test-suite"),
         PathBuf::from,
     )
 }
 
-/// Every case directory (one with an `in.yaml`): `229Q`, and `2G84/00` for a case with
-/// several, sorted.
-fn cases(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+/// One test of the suite as the package has it (`data/229Q.js`): `export default` and a
+/// JSON document with the test's cases, each with its YAML text.
+#[derive(Deserialize)]
+struct SuiteTest {
+    id: String,
+    cases: Vec<SuiteCase>,
+}
+
+#[derive(Deserialize)]
+struct SuiteCase {
+    yaml: String,
+}
+
+/// Every case, named as the suite's `data` branch names its directories: `229Q`, and
+/// `2G84/00` for a test with several cases; sorted.
+fn cases(dir: &Path) -> Vec<(String, String)> {
+    let data = dir.join("package/data");
+    let Ok(entries) = std::fs::read_dir(&data) else {
+        panic!(
+            "no YAML test suite at {}: run tests/yaml-suite/fetch.sh (tests/run.sh does)",
+            data.display()
+        );
     };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            if path.join("in.yaml").is_file() {
-                out.push(path.clone());
-            }
-            cases(&path, out);
+    let mut out = Vec::new();
+    for path in entries.flatten().map(|e| e.path()) {
+        // `index.js` only imports the others; `*.d.ts` are TypeScript's declarations.
+        if path.extension().is_none_or(|e| e != "js") || path.ends_with("index.js") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let json = text
+            .split_once("export default ")
+            .map(|(_, json)| json.trim_end().trim_end_matches(';'))
+            .unwrap_or_else(|| panic!("{}: no `export default`", path.display()));
+        let test: SuiteTest =
+            serde_json::from_str(json).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let several = test.cases.len() > 1;
+        for (i, case) in test.cases.into_iter().enumerate() {
+            let id = if several {
+                format!("{}/{i:02}", test.id)
+            } else {
+                test.id.clone()
+            };
+            out.push((id, case.yaml));
         }
     }
+    out.sort();
+    out
+}
+
+/// How the loader and serde_yaml read one document.
+enum Verdict {
+    /// Both read it, to the same value.
+    ReadAlike,
+    /// Both refuse it, and the loader says where.
+    RefusedByBoth,
+}
+
+/// Reads `text` with the loader and with serde_yaml; `Err` says how they parted.
+fn compare(text: &str) -> Result<(Verdict, bool), String> {
+    let ours = read_yaml_value(Path::new("in.yaml"), text);
+    let fast = ours.fast;
+    let verdict = match (serde_yaml::from_str::<Value>(text), ours.value) {
+        (Ok(theirs), Ok(v)) if same(&theirs, &v) => Verdict::ReadAlike,
+        (Ok(theirs), Ok(v)) => {
+            return Err(format!(
+                "serde_yaml reads {theirs:?}, the loader {v:?} (fast path: {fast})"
+            ))
+        }
+        (Ok(theirs), Err(d)) => {
+            return Err(format!(
+                "serde_yaml reads {theirs:?}, the loader refuses it: {}",
+                d[0]
+            ))
+        }
+        (Err(e), Ok(v)) => {
+            return Err(format!(
+                "serde_yaml refuses it ({e}), the loader reads {v:?} (fast path: {fast})"
+            ))
+        }
+        (Err(_), Err(d)) => match d.iter().find(|d| d.location.is_none()) {
+            Some(unlocated) => {
+                return Err(format!(
+                    "the loader refuses it without a line and column: {unlocated}"
+                ))
+            }
+            None => Verdict::RefusedByBoth,
+        },
+    };
+    Ok((verdict, fast))
 }
 
 /// NaN is not equal to itself, so `.nan` would disagree with itself; serde_yaml's `Value`
@@ -62,69 +139,40 @@ fn same(a: &Value, b: &Value) -> bool {
 }
 
 #[test]
-#[ignore = "needs the YAML test suite's data: PGSTATE_YAML_TEST_SUITE=DIR (doc/testing.md)"]
 fn the_loader_reads_every_case_of_the_yaml_test_suite_as_serde_yaml_does() {
-    let root = suite_dir();
-    let mut dirs = Vec::new();
-    cases(&root, &mut dirs);
-    dirs.sort();
-    // The pinned copy has 402 cases; fewer means the data went missing, not that it passed.
-    assert!(
-        dirs.len() >= 400,
-        "{} cases under {} (doc/testing.md says how the copy is made)",
-        dirs.len(),
-        root.display()
+    let cases = cases(&suite_dir());
+    // The pinned package has 402 cases; fewer means the data went missing, not that it passed.
+    assert_eq!(
+        cases.len(),
+        402,
+        "the pinned yaml-test-suite 0.1.0 has 402 cases"
     );
     let (mut fast, mut accepted, mut refused) = (0, 0, 0);
     let mut disagreements = Vec::new();
-    for dir in &dirs {
-        let id = dir.strip_prefix(&root).unwrap_or(dir).display().to_string();
-        // Every case is UTF-8 (the loader refuses other text before parsing any YAML).
-        let text = std::fs::read_to_string(dir.join("in.yaml"))
-            .unwrap_or_else(|e| panic!("{id}/in.yaml: {e}"));
-        let file = Path::new("in.yaml");
-        let ours = read_yaml_value(file, &text);
-        fast += usize::from(ours.fast);
-        match (serde_yaml::from_str::<Value>(&text), ours.value) {
-            (Ok(theirs), Ok(v)) => {
-                accepted += 1;
-                if !same(&theirs, &v) {
-                    disagreements.push(format!(
-                        "{id}: serde_yaml reads {theirs:?}, the loader {v:?} (fast path: {})",
-                        ours.fast
-                    ));
+    for (id, text) in &cases {
+        match compare(text) {
+            Ok((verdict, on_fast_path)) => {
+                fast += usize::from(on_fast_path);
+                match verdict {
+                    Verdict::ReadAlike => accepted += 1,
+                    Verdict::RefusedByBoth => refused += 1,
                 }
             }
-            (Ok(theirs), Err(d)) => disagreements.push(format!(
-                "{id}: serde_yaml reads {theirs:?}, the loader refuses it: {}",
-                d[0]
-            )),
-            (Err(e), Ok(v)) => disagreements.push(format!(
-                "{id}: serde_yaml refuses it ({e}), the loader reads {v:?} (fast path: {})",
-                ours.fast
-            )),
-            (Err(_), Err(d)) => {
-                refused += 1;
-                if let Some(unlocated) = d.iter().find(|d| d.location.is_none()) {
-                    disagreements.push(format!(
-                        "{id}: the loader refuses it without a line and column: {unlocated}"
-                    ));
-                }
-            }
+            Err(how) => disagreements.push(format!("{id}: {how}")),
         }
     }
     eprintln!(
         "YAML test suite: {} cases, {fast} on the fast path, {} left to serde_yaml; \
          {accepted} read alike, {refused} refused by both, {} disagreements",
-        dirs.len(),
-        dirs.len() - fast,
+        cases.len(),
+        cases.len() - fast,
         disagreements.len()
     );
     assert!(
         disagreements.is_empty(),
         "{} of {} cases disagree:\n{}",
         disagreements.len(),
-        dirs.len(),
+        cases.len(),
         disagreements.join("\n")
     );
 }
@@ -167,27 +215,9 @@ fn the_kinds_of_document_where_the_loader_once_parted_from_serde_yaml() {
         "&a: x\n",
         "a: &x 1\nb: *x\n",
     ];
-    let mut disagreements = Vec::new();
-    for text in documents {
-        let ours = read_yaml_value(Path::new("in.yaml"), text);
-        match (serde_yaml::from_str::<Value>(text), ours.value) {
-            (Ok(theirs), Ok(v)) if !same(&theirs, &v) => {
-                disagreements.push(format!("{text:?}: serde_yaml {theirs:?}, the loader {v:?}"))
-            }
-            (Ok(_), Ok(_)) => {}
-            (Ok(theirs), Err(d)) => disagreements.push(format!(
-                "{text:?}: serde_yaml {theirs:?}, refused: {}",
-                d[0]
-            )),
-            (Err(e), Ok(v)) => {
-                disagreements.push(format!("{text:?}: serde_yaml refuses ({e}), read {v:?}"))
-            }
-            (Err(_), Err(d)) => {
-                if let Some(unlocated) = d.iter().find(|d| d.location.is_none()) {
-                    disagreements.push(format!("{text:?}: refused, unlocated: {unlocated}"));
-                }
-            }
-        }
-    }
+    let disagreements: Vec<String> = documents
+        .iter()
+        .filter_map(|text| compare(text).err().map(|how| format!("{text:?}: {how}")))
+        .collect();
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }
