@@ -74,6 +74,7 @@ PGSTATE_LAB_SAMPLES=$((1 - quick)) QUICK=$quick setsid bash -c '
   tests/kernel/lab.sh prepare
   if [[ $QUICK == 0 ]]; then tests/kernel/lab.sh system-image; fi
   tests/package/build-deb.sh --tools
+  tests/package/build-wheel.sh --tools
 ' >"$prepare_log" 2>&1 </dev/null &
 prepare_pid=$!
 trap 'kill -- -"$prepare_pid" 2>/dev/null || true' EXIT

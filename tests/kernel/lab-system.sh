@@ -31,7 +31,7 @@
 
 SYSTEM_SUITE=bookworm
 SYSTEM_SERIES=6.12
-SYSTEM_PKGS="systemd systemd-sysv udev dbus python3 ansible-core iproute2 kmod procps"
+SYSTEM_PKGS="systemd systemd-sysv udev dbus python3 ansible-core iproute2 kmod procps mininet bridge-utils python3-venv"
 SYSTEM_MEM=${PGSTATE_LAB_SYSTEM_MEM:-1024}
 SYSTEM_TIMEOUT=${PGSTATE_LAB_SYSTEM_TIMEOUT:-900}
 SYSTEM_HOST_PKGS=("mmdebstrap:mmdebstrap" "e2fsprogs:mkfs.ext4" "coreutils:sha256sum")
@@ -92,11 +92,13 @@ system_image() {
   log "system image built in $((SECONDS - t0))s: $dir ($(du -sh "$dir" | cut -f1) on disk)"
 }
 
-# system_payload DEB OUT: the per-run disk the guest mounts on /lab.
+# system_payload DEB WHEEL OUT: the per-run disk the guest mounts on /lab.
 system_payload() {
-  local deb=$1 out=$2 p
+  local deb=$1 wheel=$2 out=$3 p
   p=$(mktemp -d "$OUT_DIR/.payload.XXXXXX")
   cp "$deb" "$p/pgstate.deb"
+  cp "$wheel" "$p/"
+  cp -a "$REPO_ROOT/contrib/mininet" "$p/mininet"
   cp "$SCRIPT_DIR/system-guest.sh" "$p/run.sh"
   cp "$SCRIPT_DIR/system-ansible.yml" "$p/system-ansible.yml"
   cp -a "$REPO_ROOT/states" "$p/states"
@@ -178,13 +180,16 @@ cmd_system() {
   local deb t0=$SECONDS
   deb=$("$REPO_ROOT/tests/package/build-deb.sh") || die "building the .deb failed"
   log ".deb: $deb ($((SECONDS - t0))s)"
+  local wheel
+  wheel=$("$REPO_ROOT/tests/package/build-wheel.sh") || die "building the wheel failed"
+  log "wheel: $wheel"
   with_lock
   resolve_kernel "$SYSTEM_SERIES"
   local kdeb
   kdeb=$(download_deb "$KPKG" "$KVER")
   system_image "$kdeb"
   local payload=$OUT_DIR/system-payload.img logf=$OUT_DIR/$KREL.system.log qrc=0
-  system_payload "$deb" "$payload"
+  system_payload "$deb" "$wheel" "$payload"
   log "booting $KREL with systemd (Debian $SYSTEM_SUITE), log: $logf"
   t0=$SECONDS
   system_boot "$SYSIMG" "$payload" "$logf" || qrc=$?
@@ -194,6 +199,8 @@ cmd_system() {
   local bad=0
   printf '%s system (%s %s, Debian %s, systemd):\n' "$SYSTEM_SERIES" "$KPKG" "$KVER" "$SYSTEM_SUITE"
   system_results "$logf" "$KREL" "$qrc" || bad=1
+  # What the guest measured (the Mininet run's report), for doc/namespaces.md.
+  grep -a '^@@FIGURE ' "$logf" | sed 's/^@@FIGURE /  /' || true
   printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
   [[ $bad -eq 0 && $FAILED -eq 0 && $PASSED -gt 0 ]]
 }
